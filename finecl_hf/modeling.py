@@ -1,0 +1,394 @@
+"""FineCL models: contrastive pre-training (`FineCLForPreTraining`) and relation extraction (`FineCLForRelationExtraction`).
+
+This module is copied next to saved checkpoints (``auto_map``) so that `AutoModel.from_pretrained(dir,
+trust_remote_code=True)` works without `finecl_hf` installed; it therefore imports only torch, transformers and its two
+sibling modules.
+
+Batch format shared by every forward (see `finecl_hf.data.data_collator`):
+- `input_ids`, `attention_mask` (`[batch, length]`) and optional `token_type_ids`;
+- `mention_spans` (`[mentions, 3]`): (batch row, first token, end token exclusive) of every entity mention, in
+  sub-word positions of `input_ids`;
+- `mention_entity_ids` (`[mentions]`): batch-global index of the entity each mention belongs to (every entity has at
+  least one mention). A mention is the mean of its sub-word vectors (eq. 4); an entity pools its mentions with
+  `config.entity_pooling`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.utils import ModelOutput
+
+from .configuration import FineCLConfig
+from .losses import (
+    adaptive_threshold_loss,
+    entity_discrimination_loss,
+    learning_order_weights,
+    pool_entities,
+    pool_mentions,
+    relation_discrimination_loss,
+)
+
+
+@dataclass
+class FineCLPreTrainingOutput(ModelOutput):
+    """Output of [`FineCLForPreTraining`].
+
+    Args:
+        loss: `ed_loss_weight · L_ED + rd_loss_weight · L_RD + mlm_loss_weight · L_MLM` over the parts the batch holds.
+        ed_loss: entity discrimination loss (detached), when the batch holds ED documents.
+        rd_loss: relation discrimination loss (detached), when the batch holds RD instances.
+        mlm_loss: masked language modelling loss (detached), when the batch holds MLM `labels`.
+        num_anchors: number of RD anchors (instances with a positive) in the batch.
+        relation_embeddings: `[instances, 2 · hidden]` relation representations r = [e_head; e_tail].
+    """
+
+    loss: torch.FloatTensor | None = None
+    ed_loss: torch.FloatTensor | None = None
+    rd_loss: torch.FloatTensor | None = None
+    mlm_loss: torch.FloatTensor | None = None
+    num_anchors: torch.LongTensor | None = None
+    relation_embeddings: torch.FloatTensor | None = None
+
+
+@dataclass
+class RelationExtractionOutput(ModelOutput):
+    """Output of [`FineCLForRelationExtraction`].
+
+    Args:
+        loss: cross-entropy (sentence level), BCE or adaptive-threshold loss (document level), when `labels` are given.
+        logits: `[pairs, num_labels]` relation scores of every (head, tail) pair of the batch.
+        entity_embeddings: `[entities, hidden]` pooled entity representations.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    entity_embeddings: torch.FloatTensor | None = None
+
+
+class FineCLPreTrainedModel(PreTrainedModel):
+    """Weight initialisation, encoder construction and loading shared by the FineCL models."""
+
+    config: FineCLConfig
+    config_class = FineCLConfig
+    base_model_prefix = "finecl"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+
+    def __init__(self, config: FineCLConfig):
+        config.check_values()
+        super().__init__(config)
+        self.encoder = _build_encoder(config.encoder)
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.encoder.initializer_range
+        if isinstance(module, (nn.Linear, nn.Bilinear)):
+            module.weight.normal_(mean=0.0, std=std)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+        elif isinstance(module, FineCLLMHead):
+            module.bias.zero_()
+
+    def encode_entities(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None,
+        mention_spans: torch.LongTensor,
+        mention_entity_ids: torch.LongTensor,
+        token_type_ids: torch.LongTensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the encoder and pool its last hidden state into entity representations.
+
+        Returns:
+            `(last_hidden_state [batch, length, hidden], entity_embeddings [entities, hidden])`.
+        """
+        _check_spans(mention_spans, mention_entity_ids, input_ids.shape)
+        encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            encoder_inputs["token_type_ids"] = token_type_ids
+        hidden_states = self.encoder(**encoder_inputs).last_hidden_state
+        mentions = pool_mentions(hidden_states, mention_spans)
+        num_entities = int(mention_entity_ids.max()) + 1 if mention_entity_ids.numel() else 0
+        entities = pool_entities(mentions, mention_entity_ids, num_entities, self.config.entity_pooling)
+        return hidden_states, entities
+
+    @classmethod
+    def from_backbone(cls, name_or_path: str, **config_overrides) -> FineCLPreTrainedModel:
+        """Load from a FineCL checkpoint, or wrap a plain encoder checkpoint (BERT, RoBERTa, MiniLM, ...).
+
+        A FineCL checkpoint (`model_type="finecl"`) is loaded with `from_pretrained` (its encoder weights are reused;
+        heads this class does not have are ignored, heads it adds are newly initialised). Any other checkpoint is
+        treated as the backbone encoder: its weights fill `encoder` and the FineCL heads are newly initialised.
+        `config_overrides` set `FineCLConfig` fields (e.g. `num_labels`, `id2label`, `relation_level`).
+        """
+        backbone_config = AutoConfig.from_pretrained(name_or_path)
+        if isinstance(backbone_config, FineCLConfig):
+            return cls.from_pretrained(name_or_path, **config_overrides)
+        model = cls(FineCLConfig(encoder=backbone_config, **config_overrides))
+        pretrained = _build_encoder(backbone_config, name_or_path)
+        model.encoder.load_state_dict(pretrained.state_dict())
+        model.config.name_or_path = name_or_path
+        return model
+
+
+class FineCLLMHead(nn.Module):
+    """Masked-language-modelling head (dense → activation → LayerNorm → decoder tied to the input embeddings)."""
+
+    def __init__(self, encoder_config):
+        super().__init__()
+        hidden = encoder_config.hidden_size
+        self.dense = nn.Linear(hidden, hidden)
+        self.activation = ACT2FN[getattr(encoder_config, "hidden_act", "gelu")]
+        self.layer_norm = nn.LayerNorm(hidden, eps=getattr(encoder_config, "layer_norm_eps", 1e-12))
+        self.decoder = nn.Linear(hidden, encoder_config.vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(encoder_config.vocab_size))
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.layer_norm(self.activation(self.dense(hidden_states)))) + self.bias
+
+
+class FineCLForPreTraining(FineCLPreTrainedModel):
+    """FineCL pre-training: L = L_ED + L_RD + L_MLM (paper eq. 7), RD weighted by learning order (eq. 5).
+
+    Relation-discrimination (RD) inputs describe the MLM-masked documents of the batch (`input_ids`, ...) and their
+    relation instances; entity-discrimination (ED) inputs, prefixed `ed_`, describe the documents that carry a
+    `relation name + head mention + [SEP]` prefix. Either part may be left out.
+
+    Example:
+
+    ```python
+    >>> from finecl_hf import FineCLForPreTraining
+    >>> model = FineCLForPreTraining.from_backbone("roberta-base", max_learned_epoch=14)
+    ```
+    """
+
+    def __init__(self, config: FineCLConfig):
+        super().__init__(config)
+        self.lm_head = FineCLLMHead(config.encoder)
+        embedding_name = _parameter_name(self.encoder, self.encoder.get_input_embeddings().weight)
+        self._tied_weights_keys = {"lm_head.decoder.weight": f"encoder.{embedding_name}"}
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head.decoder = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        mention_spans: torch.LongTensor | None = None,
+        mention_entity_ids: torch.LongTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        relation_entity_ids: torch.LongTensor | None = None,
+        relation_learned_epochs: torch.LongTensor | None = None,
+        relation_positive_index: torch.LongTensor | None = None,
+        relation_negative_index: torch.LongTensor | None = None,
+        relation_is_no_relation: torch.BoolTensor | None = None,
+        ed_input_ids: torch.LongTensor | None = None,
+        ed_attention_mask: torch.Tensor | None = None,
+        ed_token_type_ids: torch.LongTensor | None = None,
+        ed_mention_spans: torch.LongTensor | None = None,
+        ed_mention_entity_ids: torch.LongTensor | None = None,
+        ed_query_entity_ids: torch.LongTensor | None = None,
+        ed_candidate_entity_ids: torch.LongTensor | None = None,
+        ed_target_index: torch.LongTensor | None = None,
+    ) -> FineCLPreTrainingOutput:
+        r"""
+        Args:
+            input_ids, attention_mask, token_type_ids, mention_spans, mention_entity_ids:
+                The RD documents (MLM-masked when `labels` is given) in the shared batch format.
+            labels (`[batch, length]`): MLM targets, `-100` where a token is not masked (entity tokens never are).
+            relation_entity_ids (`[instances, 2]`): (head, tail) entity index of each relation instance.
+            relation_learned_epochs (`[instances]`): epoch k in which stage 1 first learned the instance, `-1` if never.
+            relation_positive_index (`[instances]`): index of the instance's positive (same relation, another
+                document), `-1` where the instance is not an anchor.
+            relation_negative_index (`[instances, negatives]`): its negatives (other relations), padded with `-1`.
+            relation_is_no_relation (`[instances]`): marks no-relation instances (used by `weighting="reference"`).
+            ed_*: the ED documents in the shared batch format, with for each query its head entity
+                (`ed_query_entity_ids`), the other entities of its document (`ed_candidate_entity_ids`, padded with
+                `-1`) and the position of the true tail among them (`ed_target_index`).
+        """
+        config = self.config
+        losses: dict[str, torch.Tensor] = {}
+        output = FineCLPreTrainingOutput()
+        if input_ids is not None:
+            hidden_states, entities = self._encode_optional(
+                input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids
+            )
+            if labels is not None:
+                losses["mlm"] = self._mlm_loss(hidden_states, labels)
+            if relation_entity_ids is not None:
+                relations = torch.cat([entities[relation_entity_ids[:, 0]], entities[relation_entity_ids[:, 1]]], -1)
+                losses["rd"] = self._rd_loss(
+                    relations, relation_learned_epochs, relation_positive_index, relation_negative_index,
+                    relation_is_no_relation,
+                )
+                output.relation_embeddings = relations
+                output.num_anchors = (relation_positive_index >= 0).sum()
+        if ed_input_ids is not None:
+            _, ed_entities = self.encode_entities(
+                ed_input_ids, ed_attention_mask, ed_mention_spans, ed_mention_entity_ids, ed_token_type_ids
+            )
+            losses["ed"] = entity_discrimination_loss(
+                ed_entities, ed_query_entity_ids, ed_candidate_entity_ids, ed_target_index, config.temperature
+            )
+        if not losses:
+            raise ValueError("FineCLForPreTraining.forward got neither RD/MLM inputs (`input_ids`) nor ED inputs (`ed_input_ids`).")
+        scales = {"ed": config.ed_loss_weight, "rd": config.rd_loss_weight, "mlm": config.mlm_loss_weight}
+        output.loss = sum(scales[name] * value for name, value in losses.items())
+        for name, value in losses.items():
+            setattr(output, f"{name}_loss", value.detach())
+        return output
+
+    def _encode_optional(self, input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids):
+        if mention_spans is None:
+            encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if token_type_ids is not None:
+                encoder_inputs["token_type_ids"] = token_type_ids
+            return self.encoder(**encoder_inputs).last_hidden_state, None
+        return self.encode_entities(input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids)
+
+    def _mlm_loss(self, hidden_states: torch.Tensor, labels: torch.LongTensor) -> torch.Tensor:
+        # Only masked positions go through the vocabulary projection: ~15% of the tokens instead of all of them.
+        masked = labels != -100
+        if not masked.any():
+            return hidden_states.sum() * 0.0
+        logits = self.lm_head(hidden_states[masked])
+        return nn.functional.cross_entropy(logits.float(), labels[masked])
+
+    def _rd_loss(self, relations, learned_epochs, positive_index, negative_index, is_no_relation) -> torch.Tensor:
+        config = self.config
+        if learned_epochs is None:
+            learned_epochs = torch.full_like(positive_index, -1)
+        weights = learning_order_weights(
+            learned_epochs,
+            weighting=config.weighting,
+            alpha=config.alpha,
+            min_epoch=config.min_learned_epoch,
+            max_epoch=config.max_learned_epoch,
+            is_no_relation=is_no_relation,
+            reference_epoch_cap=config.reference_epoch_cap,
+            reference_no_relation_weight=config.reference_no_relation_weight,
+        )
+        return relation_discrimination_loss(
+            relations,
+            positive_index,
+            negative_index,
+            weights,
+            config.temperature,
+            weight_positive_in_denominator=config.weighting != "reference",
+        )
+
+
+class FineCLForRelationExtraction(FineCLPreTrainedModel):
+    """Relation classifier over pooled entity pairs (paper §3.3).
+
+    - `relation_level="sentence"`: one (head, tail) pair per example; logits = Linear([e_head; e_tail]); single-label
+      cross-entropy over all labels, no-relation included (eq. 1).
+    - `relation_level="document"`: every entity pair of a document; head and tail are projected (tanh) and scored by a
+      bilinear layer; multi-label BCE (the paper) or ATLOP's adaptive-threshold loss (`document_loss`), label 0 being
+      no-relation.
+    """
+
+    # A pre-training checkpoint carries an MLM head that relation extraction does not use.
+    _keys_to_ignore_on_load_unexpected = [r"lm_head\."]
+
+    def __init__(self, config: FineCLConfig):
+        super().__init__(config)
+        hidden = config.encoder.hidden_size
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        if config.relation_level == "sentence":
+            self.classifier = nn.Linear(2 * hidden, config.num_labels)
+        else:
+            projection = config.document_projection_size
+            self.head_projection = nn.Linear(hidden, projection)
+            self.tail_projection = nn.Linear(hidden, projection)
+            self.classifier = nn.Bilinear(projection, projection, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        mention_spans: torch.LongTensor | None = None,
+        mention_entity_ids: torch.LongTensor | None = None,
+        pair_entity_ids: torch.LongTensor | None = None,
+        labels: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+    ) -> RelationExtractionOutput:
+        r"""
+        Args:
+            pair_entity_ids (`[pairs, 2]`): (head, tail) batch-global entity indices of the pairs to classify.
+            labels: sentence level `[pairs]` class ids (`-100` ignored); document level `[pairs, num_labels]` multi-hot
+                with column 0 = no-relation.
+        """
+        if mention_spans is None or mention_entity_ids is None or pair_entity_ids is None:
+            raise ValueError(
+                "FineCLForRelationExtraction.forward needs `mention_spans`, `mention_entity_ids` and `pair_entity_ids`."
+            )
+        _, entities = self.encode_entities(input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids)
+        heads, tails = entities[pair_entity_ids[:, 0]], entities[pair_entity_ids[:, 1]]
+        if self.config.relation_level == "sentence":
+            logits = self.classifier(self.dropout(torch.cat([heads, tails], dim=-1)))
+        else:
+            heads = self.dropout(torch.tanh(self.head_projection(heads)))
+            tails = self.dropout(torch.tanh(self.tail_projection(tails)))
+            logits = self.classifier(heads, tails)
+        loss = self._loss(logits, labels) if labels is not None else None
+        return RelationExtractionOutput(loss=loss, logits=logits, entity_embeddings=entities)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.config.relation_level == "sentence":
+            return nn.functional.cross_entropy(logits.float(), labels.long())
+        if self.config.document_loss == "adaptive_threshold":
+            return adaptive_threshold_loss(logits.float(), labels)
+        return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
+def _build_encoder(encoder_config, name_or_path: str | None = None) -> PreTrainedModel:
+    """The backbone without its pooler: FineCL never uses it, and unused parameters break DDP."""
+    def build(**kwargs):
+        if name_or_path is None:
+            return AutoModel.from_config(encoder_config, **kwargs)
+        return AutoModel.from_pretrained(name_or_path, config=encoder_config, **kwargs)
+
+    try:
+        return build(add_pooling_layer=False)
+    except TypeError:  # encoders without a pooler do not take the argument
+        return build()
+
+
+def _parameter_name(module: nn.Module, parameter: nn.Parameter) -> str:
+    return next(name for name, candidate in module.named_parameters() if candidate is parameter)
+
+
+def _check_spans(mention_spans: torch.Tensor, mention_entity_ids: torch.Tensor, input_shape: torch.Size) -> None:
+    """Reject spans that would index outside the batch with a message instead of a CUDA/indexing error."""
+    if mention_spans.dim() != 2 or mention_spans.size(-1) != 3:
+        raise ValueError(f"mention_spans must have shape [mentions, 3], got {tuple(mention_spans.shape)}.")
+    if mention_entity_ids.shape != mention_spans.shape[:1]:
+        raise ValueError(
+            f"mention_entity_ids has shape {tuple(mention_entity_ids.shape)}; expected ({mention_spans.size(0)},)."
+        )
+    if mention_spans.numel() == 0:
+        raise ValueError("mention_spans is empty: every example needs at least one entity mention.")
+    rows, starts, ends = mention_spans.unbind(-1)
+    problems = (rows < 0) | (rows >= input_shape[0]) | (starts < 0) | (ends <= starts) | (ends > input_shape[1])
+    if problems.any():
+        index = int(problems.nonzero()[0, 0])
+        raise ValueError(
+            f"mention_spans[{index}] = {mention_spans[index].tolist()} is outside the sequence: rows must be in "
+            f"[0, {input_shape[0]}) and spans must satisfy 0 <= start < end <= {input_shape[1]}."
+        )

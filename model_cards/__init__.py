@@ -1,0 +1,1 @@
+"""Card templates (package data; see README.md in this folder)."""
