@@ -52,9 +52,11 @@ def tiny_roberta_tokenizer(tmp_path_factory):
         TRAINING_TEXT, vocab_size=600, min_frequency=1, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
     )
     bpe.save_model(str(directory))
+    # transformers 5 takes `vocab`/`merges` (file paths or objects); the v4 `vocab_file` names are silently ignored.
     tokenizer = RobertaTokenizerFast(
-        vocab_file=str(directory / "vocab.json"), merges_file=str(directory / "merges.txt"), model_max_length=512
+        vocab=str(directory / "vocab.json"), merges=str(directory / "merges.txt"), model_max_length=512
     )
+    assert len(tokenizer) > 100, "the trained vocabulary did not load"
     tokenizer.save_pretrained(directory)
     return tokenizer
 
