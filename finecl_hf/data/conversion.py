@@ -1,0 +1,429 @@
+"""Writing Hub-ready dataset folders: Parquet per (config, split) plus a README.md dataset card.
+
+Layout of a converted folder::
+
+    README.md                                   # card: configs/dataset_info YAML, counts, provenance, skips
+    data/train-00000-of-00001.parquet           # default config, one file per split
+    relation_instances/train-00000-of-00001.parquet   # further configs get their own folder
+
+Rows are streamed to Parquet in batches, so memory does not grow with the corpus. The folder is assembled in a
+staging directory beside `output_dir` and moved into place only when everything (card included) was written:
+a failed conversion leaves no half-written dataset behind.
+
+This module also holds what the converter CLIs in `dataset_scripts/` share: source/split arguments and the error
+handling that turns invalid input into one clear line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import re
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets import Features
+from transformers.utils import logging
+
+from ..cards import ConfigCardSection, DatasetCardSpec, render_dataset_card
+from ..paths import data_dir
+from .errors import InvalidRecordError, SkippedRecords
+from .readers import file_sha256
+
+logger = logging.get_logger(__name__)
+
+CONVERTER_VERSION = "1.0.0"
+DEFAULT_CONFIG = "default"
+_SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
+# File-name stems that name a standard split (checked as substrings, first match wins).
+_SPLIT_HINTS = (("train", "train"), ("dev", "validation"), ("valid", "validation"), ("test", "test"))
+
+
+@dataclass(frozen=True)
+class SplitSource:
+    """A source file and the split it becomes."""
+
+    split: str
+    path: Path
+
+
+def infer_split_name(path: str | Path) -> str:
+    """Split name from a file name: ``*train*`` -> train, ``*dev*``/``*valid*`` -> validation, ``*test*`` -> test.
+
+    Any other file is named after its stem with non-word characters replaced by ``_`` (e.g. ``wiki_v2``).
+    """
+    stem = Path(path).name.split(".")[0].lower()
+    for hint, split in _SPLIT_HINTS:
+        if hint in stem:
+            return split
+    return re.sub(r"\W+", "_", stem).strip("_") or "train"
+
+
+def parse_sources(values: Sequence[str], known_files: dict[str, str] | None = None) -> list[SplitSource]:
+    """Turn `--source` values into `SplitSource`s.
+
+    Each value is ``SPLIT=PATH``, a file (split from `infer_split_name`) or a folder; a folder contributes, for each
+    split named in `known_files` (file name -> split, in order of preference), the first of its files present.
+    Raises `ValueError` on a missing file, an invalid split name or two sources for one split.
+    """
+    sources: list[SplitSource] = []
+    for value in values:
+        split, separator, path_text = value.partition("=")
+        if not separator:
+            split, path_text = "", value
+        path = Path(path_text).expanduser()
+        if path.is_dir() and not split:
+            found: list[SplitSource] = []
+            for file, name in (known_files or {}).items():  # the first file present for a split wins
+                if (path / file).is_file() and all(source.split != name for source in found):
+                    found.append(SplitSource(name, path / file))
+            if not found:
+                expected = ", ".join(known_files or {}) or "a file path"
+                raise ValueError(f"--source {value}: the folder has none of the expected files ({expected}).")
+            sources.extend(found)
+            continue
+        if not path.is_file():
+            raise ValueError(f"--source {value}: {path} is not a file.")
+        sources.append(SplitSource(split or infer_split_name(path), path))
+    for source in sources:
+        if not _SPLIT_NAME.match(source.split):
+            raise ValueError(f"Split name {source.split!r} (from {source.path}) must match {_SPLIT_NAME.pattern}.")
+    repeated = sorted(split for split, count in Counter(source.split for source in sources).items() if count > 1)
+    if repeated:
+        raise ValueError(f"Several sources map to the split(s) {repeated}; name them explicitly with SPLIT=PATH.")
+    return sources
+
+
+def display_path(path: str | Path) -> str:
+    """How a source file is named in a card: relative to `$FINECL_DATA_DIR` when inside it, else its file name."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(data_dir().resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def source_provenance(sources: Iterable[SplitSource]) -> list[dict[str, str]]:
+    """``[{split, path, sha256}]`` for the card."""
+    return [{"split": s.split, "path": display_path(s.path), "sha256": file_sha256(s.path)} for s in sources]
+
+
+def split_file_path(config: str, split: str) -> str:
+    """Relative path of a split's Parquet file: ``data/`` for the default config, ``<config>/`` for others."""
+    folder = "data" if config == DEFAULT_CONFIG else config
+    return f"{folder}/{split}-00000-of-00001.parquet"
+
+
+class ParquetRowWriter:
+    """Streams rows (dicts matching `features`) into one Parquet file, one row group of `batch_size` rows at a time.
+
+    The Arrow schema carries the `Features` (with `ClassLabel` names) in its ``huggingface`` metadata, like files
+    written by `datasets` itself. `count_labels` maps a row to the label ids it contributes to the card's counts.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        features: Features,
+        count_labels: Callable[[dict], Iterable[int]],
+        batch_size: int = 10_000,
+    ):
+        self.path = path
+        self.features = features
+        self.count_labels = count_labels
+        self.batch_size = batch_size
+        self.schema = features.arrow_schema
+        self.num_rows = 0
+        self.num_bytes = 0
+        self.label_counts: Counter = Counter()
+        self._pending: list[dict] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, row: dict) -> None:
+        """Queue `row` for writing. `num_rows` counts it at once: before the call, `num_rows` is the row's index."""
+        self._pending.append(row)
+        self.num_rows += 1
+        self.label_counts.update(self.count_labels(row))
+        if len(self._pending) >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.Table.from_pylist(self._pending, schema=self.schema)
+        self._writer.write_table(table)
+        self.num_bytes += table.nbytes
+        self._pending = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+    def abort(self) -> None:
+        """Close the file without writing the rows still pending (the conversion failed)."""
+        self.num_rows -= len(self._pending)
+        self._pending = []
+        self._writer.close()
+
+
+@dataclass
+class ConfigOutput:
+    """What was written for one config, for the card and the conversion report."""
+
+    name: str
+    description: str
+    features: Features
+    label_names: Sequence[str]
+    label_unit: str
+    rows_per_group: int
+    writers: dict[str, ParquetRowWriter] = field(default_factory=dict)
+
+    def card_section(self) -> ConfigCardSection:
+        return ConfigCardSection(
+            name=self.name,
+            description=self.description,
+            features=self.features,
+            data_files={split: split_file_path(self.name, split) for split in self.writers},
+            num_rows={split: writer.num_rows for split, writer in self.writers.items()},
+            num_bytes={split: writer.num_bytes for split, writer in self.writers.items()},
+            label_counts={split: writer.label_counts for split, writer in self.writers.items()},
+            label_names=self.label_names,
+            label_unit=self.label_unit,
+        )
+
+
+@dataclass
+class ConversionReport:
+    """Result of a conversion: where it went, rows per config/split, skipped records and corpus statistics."""
+
+    output_dir: Path
+    num_rows: dict[str, dict[str, int]]
+    skipped: SkippedRecords
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+    def format(self) -> str:
+        lines = [f"wrote {self.output_dir}"]
+        for config, splits in self.num_rows.items():
+            lines.append(f"  {config}: " + ", ".join(f"{split} {rows} rows" for split, rows in splits.items()))
+        for name, value in self.statistics.items():
+            lines.append(f"  {name}: {value}")
+        lines.append(f"  skipped invalid records: {self.skipped.total}")
+        return "\n".join(lines)
+
+
+class DatasetFolderWriter:
+    """Builds a dataset folder in a staging directory and moves it to `output_dir` on `finish`.
+
+    Use as a context manager; on an exception the staging directory is removed and `output_dir` is left untouched.
+    Refuses to replace a non-empty `output_dir` unless `overwrite=True`.
+    """
+
+    def __init__(self, output_dir: str | Path, overwrite: bool = False):
+        self.output_dir = Path(output_dir)
+        if self.output_dir.exists() and not self.output_dir.is_dir():
+            raise FileExistsError(f"{self.output_dir} exists and is not a folder.")
+        if self.output_dir.exists() and any(self.output_dir.iterdir()) and not overwrite:
+            raise FileExistsError(f"{self.output_dir} exists and is not empty; pass --overwrite to replace it.")
+        self.staging = self.output_dir.parent / f".{self.output_dir.name}.partial"
+        self.configs: dict[str, ConfigOutput] = {}
+
+    def __enter__(self) -> DatasetFolderWriter:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir(parents=True)
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None:
+            for config in self.configs.values():
+                for writer in config.writers.values():
+                    writer.abort()
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def add_config(
+        self,
+        name: str,
+        description: str,
+        features: Features,
+        label_names: Sequence[str],
+        label_unit: str,
+        rows_per_group: int = 10_000,
+    ) -> None:
+        """Declare a config; the first one declared is the default (what `load_dataset(folder)` loads).
+
+        `rows_per_group` sets the Parquet row-group size (the rows buffered in memory): smaller for big rows such as
+        documents, so memory stays flat; larger for small rows, so the file footer stays small.
+        """
+        self.configs[name] = ConfigOutput(name, description, features, label_names, label_unit, rows_per_group)
+
+    def split_writer(self, config: str, split: str, count_labels: Callable[[dict], Iterable[int]]) -> ParquetRowWriter:
+        """A writer for `split` of `config` (declared with `add_config`)."""
+        output = self.configs[config]
+        path = self.staging / split_file_path(config, split)
+        writer = ParquetRowWriter(path, output.features, count_labels, batch_size=output.rows_per_group)
+        output.writers[split] = writer
+        return writer
+
+    def finish(self, card: Callable[[list[ConfigCardSection]], DatasetCardSpec]) -> dict[str, dict[str, int]]:
+        """Close all files, write the card built by `card(sections)` and move the folder into place."""
+        sections = []
+        for output in self.configs.values():
+            for writer in output.writers.values():
+                writer.close()
+            sections.append(output.card_section())
+        render_dataset_card(card(sections)).save(self.staging / "README.md")
+        if self.output_dir.exists():
+            shutil.rmtree(self.output_dir)
+        self.output_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.staging.rename(self.output_dir)
+        return {section.name: dict(section.num_rows) for section in sections}
+
+
+@dataclass
+class CorpusInfo:
+    """What a card says about the source corpus.
+
+    Args:
+        name: Short corpus id (``semeval2010_task8``, ``wiki80``, ``docred``...).
+        pretty_name: Human-readable name.
+        summary: Markdown paragraph on the corpus and the conversion.
+        license: Hub licence id of the data.
+        homepage: URL of the corpus.
+        citation: BibTeX.
+        no_relation_label: The explicit no-relation label, or None when the corpus has none (Wiki80).
+        relation_descriptions: Label name -> readable description (DocRED P-id -> name).
+    """
+
+    name: str
+    pretty_name: str
+    summary: str
+    license: str
+    homepage: str | None = None
+    citation: str | None = None
+    no_relation_label: str | None = None
+    relation_descriptions: dict[str, str] | None = None
+
+
+def card_builder(
+    corpus: CorpusInfo,
+    converter: str,
+    sources: Sequence[SplitSource],
+    skipped: SkippedRecords,
+    statistics: dict[str, Any] | None = None,
+    inputs: dict[str, str] | None = None,
+) -> Callable[[list[ConfigCardSection]], DatasetCardSpec]:
+    """A `DatasetFolderWriter.finish` callback building the card of `corpus` from the written config sections.
+
+    `inputs` names further input files (fact file, label file) as name -> ``path (sha256 ...)``.
+    """
+
+    def build(sections: list[ConfigCardSection]) -> DatasetCardSpec:
+        metadata = {
+            "corpus": corpus.name,
+            "no_relation_label": corpus.no_relation_label,
+            "converter": {
+                "name": converter,
+                "version": CONVERTER_VERSION,
+                "finecl_hf_version": importlib.metadata.version("finecl-hf"),
+            },
+            "sources": source_provenance(sources),
+            "inputs": dict(inputs or {}),
+            "skipped": skipped.to_dict(),
+            "statistics": dict(statistics or {}),
+        }
+        if corpus.relation_descriptions:
+            metadata["relation_descriptions"] = dict(corpus.relation_descriptions)
+        return DatasetCardSpec(
+            pretty_name=corpus.pretty_name,
+            summary=corpus.summary,
+            configs=sections,
+            metadata=metadata,
+            license=corpus.license,
+            homepage=corpus.homepage,
+            citation=corpus.citation,
+        )
+
+    return build
+
+
+def describe_input(path: str | Path) -> str:
+    """``<path> (sha256 <hex>)`` for an auxiliary input file named in the card."""
+    return f"{display_path(path)} (sha256 {file_sha256(path)})"
+
+
+def records_or_skip(
+    records: Iterable[tuple[int, Any]],
+    parse: Callable[[Any, int], dict],
+    split: str,
+    skipped: SkippedRecords | None,
+) -> Iterable[dict]:
+    """Parse each `(position, record)`; an `InvalidRecordError` (raised by `parse` or yielded by the reader) is
+    re-raised, or counted in `skipped` when skipping is enabled (`skipped` is not None)."""
+    for position, record in records:
+        try:
+            if isinstance(record, InvalidRecordError):
+                raise record
+            yield parse(record, position)
+        except InvalidRecordError as error:
+            if skipped is None:
+                raise
+            skipped.add(split, error)
+
+
+def converter_argument_parser(
+    description: str, default_source: Path | None, source_help: str
+) -> argparse.ArgumentParser:
+    """The arguments every converter CLI shares: --source, --output, --skip-invalid, --overwrite."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--source",
+        nargs="+",
+        default=[str(default_source)] if default_source is not None else None,
+        required=default_source is None,
+        help=f"{source_help} Each value is SPLIT=PATH, a file (split named after it) or a folder"
+        + (f" (default: {default_source})." if default_source is not None else "."),
+    )
+    parser.add_argument("--output", required=True, type=Path, help="Folder to write (Parquet files + README.md).")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="Skip invalid records (each reported on stderr and counted in the card) instead of stopping.",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
+    return parser
+
+
+def run_converter(main: Callable[[], ConversionReport]) -> None:
+    """Run a converter's `main`, printing its report; bad input ends the program with one line on stderr, exit 1."""
+    try:
+        report = main()
+    except (ValueError, OSError) as error:  # InvalidRecordError is a ValueError
+        sys.exit(f"error: {error}")
+    print(report.format())
+
+
+__all__ = [
+    "CONVERTER_VERSION",
+    "ConversionReport",
+    "CorpusInfo",
+    "DatasetFolderWriter",
+    "ParquetRowWriter",
+    "SplitSource",
+    "card_builder",
+    "converter_argument_parser",
+    "describe_input",
+    "display_path",
+    "infer_split_name",
+    "parse_sources",
+    "records_or_skip",
+    "run_converter",
+    "source_provenance",
+    "split_file_path",
+]
