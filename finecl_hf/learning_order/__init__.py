@@ -1,1 +1,36 @@
-"""learning_order"""
+"""Stage 1 of FineCL: learning-order denoising (paper §3.1, §4.1, §4.2, Appendix A.1).
+
+- `LearningOrderTrainer` records, for every training instance, the epoch it is first predicted correctly
+  (`mode="batch"`: from the training forward; `mode="epoch"`: from an eval pass at each epoch end);
+- `upsample_classes` guarantees P% learned instances per relation class (§3.1);
+- `export_learning_order` writes the Hub-ready learning-order dataset that stage 2 reads;
+- `finecl_hf.learning_order.analysis` measures orders (percent learned, Jaccard, subset precision, ROC-AUC);
+- `run_learning_order` (`trainers/learning_order.py`) does all of it from a converted dataset folder.
+"""
+
+from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
+from .export import LearningOrderRunInfo, export_learning_order
+from .state import NOT_LEARNED, LearningOrderState
+from .trainer import (
+    DocumentGroupedSampler,
+    InstanceIndexCollator,
+    LearningOrderCallback,
+    LearningOrderTrainer,
+    correct_predictions,
+)
+from .upsampling import upsample_classes
+
+__all__ = [
+    "NOT_LEARNED",
+    "DocumentGroupedSampler",
+    "InstanceIndexCollator",
+    "LearningOrderArguments",
+    "LearningOrderCallback",
+    "LearningOrderRunInfo",
+    "LearningOrderState",
+    "LearningOrderTrainer",
+    "LearningOrderTrainingArguments",
+    "correct_predictions",
+    "export_learning_order",
+    "upsample_classes",
+]

@@ -1,0 +1,183 @@
+"""Overhead of learning-order recording.
+
+1. Seconds per training step of `LearningOrderTrainer` (batch mode) vs a plain `Trainer` on the same model, the same
+   batches and the same seed, measured in the same run, alternating the two (target: ratio <= 1.03).
+2. The epoch-mode extra pass (eval mode, no grad, length-sorted batches) vs one training epoch (target: <= 0.40).
+
+Data: the first `--num_sentences` SemEval-2010 training sentences; model: the offline MiniLM (`--model_name_or_path`
+to change). Step times are taken between `on_step_begin` and `on_step_end` (forward, backward, optimizer step,
+recording), after `--warmup_steps` untimed steps; the median over steps and repeats is reported. On a GPU the clock is
+wall time (CUDA-synchronised); on a CPU it is this process's CPU time (`--clock cpu`, the default there), which other
+jobs sharing the machine do not inflate. The time spent in the recording itself (`LearningOrderTrainer._record`:
+argmax, comparison, gather, state update) is also reported, as a share of the step.
+
+```bash
+python benchmarks/bench_learning_order.py --num_sentences 512 --steps 12 --repeats 3
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+
+from finecl_hf import FineCLForRelationExtraction
+from finecl_hf.learning_order import LearningOrderTrainer, LearningOrderTrainingArguments
+from finecl_hf.learning_order.sentence_data import load_semeval_split, sentence_collator
+from finecl_hf.paths import offline_encoder_path
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def now(clock: str) -> float:
+    if clock == "wall" and torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return CLOCKS[clock]()
+
+
+class StepTimer(TrainerCallback):
+    """Seconds of every optimizer step after the first `warmup` ones."""
+
+    def __init__(self, warmup: int, clock: str):
+        self.warmup = warmup
+        self.clock = clock
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = now(self.clock)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step > self.warmup:
+            self.seconds.append(now(self.clock) - self._start)
+
+
+def time_recording(trainer: LearningOrderTrainer, clock: str) -> list[float]:
+    """Wrap `trainer._record` so that each call's duration is appended to the returned list."""
+    seconds: list[float] = []
+    record = trainer._record
+
+    def timed(*args, **kwargs):
+        start = now(clock)
+        record(*args, **kwargs)
+        seconds.append(now(clock) - start)
+
+    trainer._record = timed
+    return seconds
+
+
+def build_model(model_path: str, num_labels: int, seed: int) -> FineCLForRelationExtraction:
+    set_seed(seed)
+    return FineCLForRelationExtraction.from_backbone(model_path, num_labels=num_labels, relation_level="sentence")
+
+
+def time_training(
+    kind: str, model_path: str, dataset, collator, num_labels: int, steps: int, warmup: int, batch_size: int, clock: str
+) -> tuple[list[float], list[float]]:
+    """Per-step seconds of `steps` timed steps of a plain `Trainer` or a `LearningOrderTrainer`, and the seconds spent
+    recording (empty for the plain `Trainer`)."""
+    common = dict(
+        output_dir=tempfile.mkdtemp(prefix="bench_lo_"), max_steps=steps + warmup, per_device_train_batch_size=batch_size,
+        learning_rate=4e-5, seed=0, use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, save_strategy="no",
+        report_to="none", disable_tqdm=True, logging_steps=10_000, remove_unused_columns=False,
+    )
+    timer = StepTimer(warmup, clock)
+    recording: list[float] = []
+    model = build_model(model_path, num_labels, seed=0)
+    if kind == "plain":
+        trainer = Trainer(model=model, args=TrainingArguments(**common), train_dataset=dataset, data_collator=collator,
+                          callbacks=[timer])
+    else:
+        common.pop("remove_unused_columns")
+        trainer = LearningOrderTrainer(model=model, args=LearningOrderTrainingArguments(mode="batch", **common),
+                                       train_dataset=dataset, data_collator=collator, callbacks=[timer])
+        recording = time_recording(trainer, clock)
+    trainer.train()
+    return timer.seconds, recording[warmup:]
+
+
+def time_epoch_pass(
+    model_path: str, dataset, collator, num_labels: int, batch_size: int, pass_batch_size: int, clock: str
+) -> tuple[float, float]:
+    """(seconds of one training epoch, seconds of the epoch-mode pass over the same instances)."""
+    args = LearningOrderTrainingArguments(
+        output_dir=tempfile.mkdtemp(prefix="bench_lo_"), mode="epoch", num_train_epochs=1,
+        per_device_train_batch_size=batch_size, epoch_pass_batch_size=pass_batch_size, seed=0,
+        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, save_strategy="no", report_to="none",
+        disable_tqdm=True, logging_steps=10_000,
+    )
+    trainer = LearningOrderTrainer(model=build_model(model_path, num_labels, 0), args=args, train_dataset=dataset,
+                                   data_collator=collator)
+    pass_seconds: list[float] = []
+    original = trainer.run_epoch_pass
+
+    def timed_pass(epoch: int) -> int:
+        start = now(clock)
+        newly_learned = original(epoch)
+        pass_seconds.append(now(clock) - start)
+        return newly_learned
+
+    trainer.run_epoch_pass = timed_pass
+    start = now(clock)
+    trainer.train()
+    total = now(clock) - start
+    return total - pass_seconds[0], pass_seconds[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model_name_or_path", default=None)
+    parser.add_argument("--num_sentences", type=int, default=512)
+    parser.add_argument("--max_length", type=int, default=96)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--epoch_pass_batch_size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per repeat")
+    parser.add_argument("--warmup_steps", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip_epoch_pass", action="store_true")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default=None, help="default: wall on GPU, cpu on CPU")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+    clock = args.clock or ("wall" if torch.cuda.is_available() else "cpu")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    model_path = args.model_name_or_path or offline_encoder_path()
+    dataset, tokenizer = load_semeval_split("train", model_path, args.max_length)
+    dataset = dataset.select(range(min(args.num_sentences, len(dataset))))
+    collator = sentence_collator(tokenizer)
+    num_labels = dataset.features["relation"].num_classes
+
+    seconds = {"plain": [], "learning_order": []}
+    recording: list[float] = []
+    for repeat in range(args.repeats):
+        # Alternate which one runs first, so drifting machine load hits both alike.
+        for kind in (("plain", "learning_order") if repeat % 2 == 0 else ("learning_order", "plain")):
+            step_seconds, record_seconds = time_training(kind, model_path, dataset, collator, num_labels, args.steps,
+                                                         args.warmup_steps, args.batch_size, clock)
+            seconds[kind] += step_seconds
+            recording += record_seconds
+    plain, recorded = statistics.median(seconds["plain"]), statistics.median(seconds["learning_order"])
+    device = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    print(f"device: {device}; clock: {clock}; model: {model_path}; batch {args.batch_size}; "
+          f"{len(seconds['plain'])} timed steps each")
+    print(f"plain Trainer:                      {plain:.4f} s/step (median)")
+    print(f"LearningOrderTrainer (batch mode):  {recorded:.4f} s/step (median)")
+    print(f"ratio: {recorded / plain:.3f} (target <= 1.03)")
+    record = statistics.median(recording)
+    print(f"recording alone: {1000 * record:.3f} ms/step (median) = {100 * record / plain:.3f}% of a plain step")
+    if not args.skip_epoch_pass:
+        epoch_seconds, pass_seconds = time_epoch_pass(model_path, dataset, collator, num_labels, args.batch_size,
+                                                      args.epoch_pass_batch_size, clock)
+        print(f"one training epoch over {len(dataset)} sentences: {epoch_seconds:.2f} s; epoch-mode pass: "
+              f"{pass_seconds:.2f} s; ratio {pass_seconds / epoch_seconds:.3f} (target <= 0.40)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""Command-line arguments of relation-extraction fine-tuning and the paper's training recipes.
+
+`RelationExtractionArguments` holds what `transformers.TrainingArguments` does not: the model and dataset, the
+relation level, the data-reduction setting and the seeds. `paper_recipe` returns the settings of the paper's
+Appendix A.3 for a (relation level, training fraction) pair; `trainers/finetune.py` installs them as parser defaults,
+so any flag given on the command line still wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..configuration import DOCUMENT_LOSSES, ENTITY_POOLING_METHODS, RELATION_LEVELS
+
+logger = logging.getLogger(__name__)
+
+RECIPES = ("paper", "none")
+TASKS = ("auto", "semeval", "tacred", "wiki80", "docred")
+ENTITY_MARKER_STYLES = ("none", "text", "punct", "special")
+PAPER_FRACTIONS = (0.01, 0.1, 1.0)
+
+# The metric each task is judged by: the best checkpoint is the one with the best dev value of it.
+HEADLINE_METRICS = {
+    "semeval": "macro_f1_official",
+    "tacred": "micro_f1",
+    "wiki80": "micro_f1",
+    "docred": "f1",
+}
+
+# Paper, Appendix A.3.2 (SemEval and TACRED): shared settings, then epochs and dropout per training fraction.
+_SENTENCE_TRAINING = {
+    "per_device_train_batch_size": 64,
+    "learning_rate": 5e-5,
+    "warmup_steps": 500,
+    "weight_decay": 1e-5,
+    "adam_epsilon": 1e-8,
+    "max_grad_norm": 1.0,
+}
+_SENTENCE_BY_FRACTION = {
+    0.01: {"num_train_epochs": 80, "classifier_dropout": 0.2},
+    0.1: {"num_train_epochs": 20, "classifier_dropout": 0.1},
+    1.0: {"num_train_epochs": 8, "classifier_dropout": 0.35},
+}
+# Paper, Appendix A.3.1 (DocRED).
+_DOCUMENT_TRAINING = {
+    "per_device_train_batch_size": 32,
+    "learning_rate": 4e-5,
+    "num_train_epochs": 200,
+    "weight_decay": 0.0,
+    "adam_epsilon": 1e-8,
+    "max_grad_norm": 1.0,
+}
+_MAX_LENGTH = {"sentence": 100, "document": 512}
+# Not in the paper but needed to pick the best checkpoint by dev score and keep one copy of it.
+_EVALUATION_SETUP = {
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "logging_strategy": "epoch",
+    "load_best_model_at_end": True,
+    "save_total_limit": 1,
+}
+
+
+@dataclass
+class RelationExtractionArguments:
+    """What to fine-tune, on which data and how the data is reduced (optimiser settings: `TrainingArguments`)."""
+
+    model_name_or_path: str = field(
+        metadata={
+            "help": "A FineCL checkpoint (stage 2 output) or any encoder checkpoint (bert-base-cased, roberta-base, a "
+            "local folder); loaded with `FineCLForRelationExtraction.from_backbone`."
+        }
+    )
+    dataset_path: str = field(
+        metadata={
+            "help": "A dataset folder made by the `finecl_hf.data` converters: a Hub dataset folder "
+            "(`load_dataset(DIR)`) or a `save_to_disk` folder. Sentence level: one row per (sentence, head, tail); "
+            "document level: DocRED-format documents."
+        }
+    )
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Configuration of the dataset folder to load (`load_dataset(DIR, NAME)`)."}
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer to use when it differs from `model_name_or_path`."}
+    )
+    relation_level: str = field(
+        default="sentence",
+        metadata={
+            "help": "`sentence`: one (head, tail) pair per row, single-label cross-entropy; `document`: every entity "
+            "pair of a document, multi-label.",
+            "choices": list(RELATION_LEVELS),
+        },
+    )
+    task: str = field(
+        default="auto",
+        metadata={
+            "help": "Which benchmark's metrics to report. `auto` recognises SemEval-2010 Task 8 by its 19 labels, "
+            "document-level data as DocRED, a sentence dataset with a no-relation label as TACRED-style (micro-F1 "
+            "without no-relation) and one without as Wiki80-style (accuracy).",
+            "choices": list(TASKS),
+        },
+    )
+    recipe: str = field(
+        default="paper",
+        metadata={
+            "help": "`paper`: default every optimisation setting not given on the command line to the paper's "
+            "Appendix A.3 (sentence: batch 64, max length 100, lr 5e-5, 500 warm-up steps, weight decay 1e-5, "
+            "80/20/8 epochs and dropout 0.2/0.1/0.35 for 1, 10 and 100 percent of the data; document: batch 32, "
+            "max length 512, lr 4e-5, 200 epochs) and evaluate/save every epoch keeping the best dev checkpoint. "
+            "`none`: keep the `TrainingArguments` defaults.",
+            "choices": list(RECIPES),
+        },
+    )
+    train_split: str = field(default="train", metadata={"help": "Split to train on."})
+    validation_split: str = field(
+        default="validation",
+        metadata={"help": "Dev split for checkpoint selection (and the document-level threshold)."},
+    )
+    test_split: str | None = field(
+        default="test", metadata={"help": "Split evaluated once with the best checkpoint; skipped when absent."}
+    )
+    validation_size: float = field(
+        default=0.1,
+        metadata={
+            "help": "When the dataset has no dev split (SemEval), hold out this share (< 1) or number (>= 1) of "
+            "training rows as dev, class-stratified and seeded by `subset_seed`, before the training subset is drawn."
+        },
+    )
+    train_fraction: float = field(
+        default=1.0,
+        metadata={
+            "help": "Share of the training split to train on (the paper's 0.01 / 0.1 / 1.0). The subset is "
+            "class-stratified and depends only on `subset_seed`, so every model compared sees the same rows; "
+            "smaller fractions are subsets of larger ones."
+        },
+    )
+    subset_seed: int = field(
+        default=0,
+        metadata={"help": "Seed of the training subset and of held-out dev rows; independent of the training seeds."},
+    )
+    seeds: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "Training seeds, e.g. `--seeds 42 43 44 45 46` (the paper's): one run per seed under "
+            "`output_dir/seed-<seed>`, then mean ± std over seeds. Default: the single `--seed`."
+        },
+    )
+    doc_loss: str = field(
+        default="bce",
+        metadata={
+            "help": "Document-level loss: `bce` (the paper; decision threshold tuned on dev) or `adaptive_threshold` "
+            "(ATLOP; the no-relation logit is the threshold).",
+            "choices": list(DOCUMENT_LOSSES),
+        },
+    )
+    entity_pooling: str | None = field(
+        default=None,
+        metadata={
+            "help": "How an entity pools its mentions: `mean` (the paper) or `logsumexp` (ATLOP). Default: `mean`, "
+            "or `logsumexp` with `--doc_loss adaptive_threshold`.",
+            "choices": list(ENTITY_POOLING_METHODS),
+        },
+    )
+    entity_markers: str = field(
+        default="none",
+        metadata={
+            "help": "Sentence level: words put around the head and tail before tokenization. `none` (the paper's "
+            "description: entity tokens are mean-pooled), `text` (`<e1> head </e1>`, `<e2> tail </e2>` as ordinary "
+            "text), `punct` (`@ head @`, `# tail #`, Zhou & Chen 2022) or `special` (the `<e1>`... markers as new "
+            "special tokens; the embeddings are resized). Stored in the model config for inference.",
+            "choices": list(ENTITY_MARKER_STYLES),
+        },
+    )
+    document_projection_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Document level: size of the head/tail projections before the bilinear classifier (the "
+            "`FineCLConfig` default, 128, when not given)."
+        },
+    )
+    max_length: int | None = field(
+        default=None,
+        metadata={"help": "Maximum sub-word length; longer inputs are cut (the recipe: 100 sentence, 512 document)."},
+    )
+    classifier_dropout: float | None = field(
+        default=None, metadata={"help": "Dropout before the relation classifier (the recipe sets it per fraction)."}
+    )
+    train_facts: str | None = field(
+        default=None,
+        metadata={
+            "help": "Training facts for DocRED Ign F1: a `*.fact.json[.gz]` file of [head name, tail name, relation], "
+            "or `train` to build them from the training split. Default: DocRED's train_annotated facts in the corpus "
+            "folder (`docred/train_annotated.fact.json.gz`)."
+        },
+    )
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep the `checkpoint-*` folders; by default they are removed once the best model is saved at the "
+            "top of the output folder, which is then ready for `push_to_hub`."
+        },
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Keep only the first N rows of the training subset (quick runs)."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Keep only the first N rows of the dev split (quick runs)."}
+    )
+    max_predict_samples: int | None = field(
+        default=None, metadata={"help": "Keep only the first N rows of the test split (quick runs)."}
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 < self.train_fraction <= 1:
+            raise ValueError(f"--train_fraction={self.train_fraction} must be in (0, 1].")
+        if self.validation_size <= 0:
+            raise ValueError(f"--validation_size={self.validation_size} must be > 0.")
+        if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
+            raise ValueError(f"--classifier_dropout={self.classifier_dropout} must be in [0, 1).")
+        if self.max_length is not None and self.max_length < 8:
+            raise ValueError(f"--max_length={self.max_length} is too short to hold two entities.")
+        if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"--seeds {self.seeds} repeats a seed.")
+        if self.entity_markers != "none" and self.relation_level == "document":
+            raise ValueError("--entity_markers applies to sentence-level data only.")
+        if self.entity_pooling is None:
+            self.entity_pooling = "logsumexp" if self.doc_loss == "adaptive_threshold" else "mean"
+
+
+def nearest_paper_fraction(train_fraction: float) -> float:
+    """The paper's fraction (0.01, 0.1 or 1.0) closest to `train_fraction` on a log scale."""
+    return min(PAPER_FRACTIONS, key=lambda paper: abs(math.log(train_fraction / paper)))
+
+
+def paper_recipe(relation_level: str, train_fraction: float, task: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The paper's fine-tuning settings (Appendix A.3) for a relation level and training fraction.
+
+    Args:
+        relation_level: `"sentence"` or `"document"`.
+        train_fraction: share of the training data; fractions other than 0.01/0.1/1.0 take the epochs and dropout
+            of the nearest of those (log scale).
+        task: the resolved task (see `HEADLINE_METRICS`), whose headline metric selects the best checkpoint.
+
+    Returns:
+        `(training_defaults, relation_extraction_defaults)`: values for `TrainingArguments` fields and for
+        `RelationExtractionArguments` fields.
+    """
+    if relation_level not in RELATION_LEVELS:
+        raise ValueError(f"relation_level={relation_level!r} must be one of {RELATION_LEVELS}.")
+    if task not in HEADLINE_METRICS:
+        raise ValueError(f"task={task!r} must be resolved to one of {tuple(HEADLINE_METRICS)} first.")
+    training = dict(_EVALUATION_SETUP, metric_for_best_model=HEADLINE_METRICS[task], greater_is_better=True)
+    extraction: dict[str, Any] = {"max_length": _MAX_LENGTH[relation_level]}
+    if relation_level == "document":
+        training.update(_DOCUMENT_TRAINING)
+        return training, extraction
+    paper_fraction = nearest_paper_fraction(train_fraction)
+    if not math.isclose(paper_fraction, train_fraction):
+        logger.info("train_fraction=%s: using the paper's epochs and dropout for %s.", train_fraction, paper_fraction)
+    by_fraction = _SENTENCE_BY_FRACTION[paper_fraction]
+    training.update(_SENTENCE_TRAINING, num_train_epochs=by_fraction["num_train_epochs"])
+    extraction["classifier_dropout"] = by_fraction["classifier_dropout"]
+    return training, extraction
+
+
+__all__ = [
+    "ENTITY_MARKER_STYLES",
+    "HEADLINE_METRICS",
+    "PAPER_FRACTIONS",
+    "RECIPES",
+    "TASKS",
+    "RelationExtractionArguments",
+    "nearest_paper_fraction",
+    "paper_recipe",
+]

@@ -1,0 +1,266 @@
+"""Analysis of learning orders: percent learned per epoch (paper Fig. 2) and per class, cumulative Jaccard similarity of
+two orders (Fig. 3), and, when label correctness is known, the precision of each subset A_0..A_k and the ROC-AUC of
+"learned earlier" as a clean-label detector (§4.1).
+
+Command line:
+
+```bash
+python -m finecl_hf.learning_order.analysis runs/order/learning_order --plot fig2.png
+python -m finecl_hf.learning_order.analysis runs/a/learning_order --compare runs/b/learning_order
+python -m finecl_hf.learning_order.analysis runs/order/learning_order --correct_column confirmed_by_gold
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .state import NOT_LEARNED, percent_learned_per_epoch
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "clean_label_auc",
+    "cumulative_jaccard",
+    "format_table",
+    "mann_whitney_auc",
+    "percent_learned_per_class",
+    "percent_learned_per_epoch",
+    "plot_percent_learned",
+    "subset_precision",
+]
+
+
+def _as_epochs(learned_epoch: Any) -> np.ndarray:
+    epochs = np.asarray(learned_epoch, dtype=np.int64).reshape(-1)
+    if epochs.size and epochs.min() < NOT_LEARNED:
+        raise ValueError(f"learned_epoch holds {int(epochs.min())}: epochs are >= 0, or -1 for never learned.")
+    return epochs
+
+
+def num_epochs_of(learned_epoch: Any) -> int:
+    """The number of epochs an order spans (1 + its latest learned epoch; 0 when nothing was learned)."""
+    epochs = _as_epochs(learned_epoch)
+    return int(epochs.max()) + 1 if epochs.size and epochs.max() >= 0 else 0
+
+
+def percent_learned_per_class(
+    learned_epoch: Any, labels: Any, num_epochs: int, label_names: Sequence[str] | None = None
+) -> dict[str, list[float]]:
+    """For each class: percent of its instances first learned in each epoch 0..num_epochs-1 (paper Fig. 4)."""
+    epochs, labels = _as_epochs(learned_epoch), np.asarray(labels).reshape(-1)
+    if epochs.shape != labels.shape:
+        raise ValueError(f"learned_epoch has {epochs.size} entries but labels has {labels.size}.")
+    table = {}
+    for label in np.unique(labels):
+        name = label_names[int(label)] if label_names is not None else str(label)
+        table[name] = percent_learned_per_epoch(epochs[labels == label], num_epochs)
+    return table
+
+
+def cumulative_jaccard(order_a: Any, order_b: Any, num_epochs: int | None = None) -> list[float]:
+    """Jaccard index of the sets learned *by* each epoch k by two runs over the same instances (paper Fig. 3).
+
+    Entry k is |L_a(k) ∩ L_b(k)| / |L_a(k) ∪ L_b(k)| with L(k) = A_0 ∪ ... ∪ A_k (1.0 when both sets are empty).
+    The last entry is the paper's "total cumulative JSI after k epochs".
+    """
+    a, b = _as_epochs(order_a), _as_epochs(order_b)
+    if a.shape != b.shape:
+        raise ValueError(f"the two orders cover different instances: {a.size} vs {b.size} entries.")
+    if num_epochs is None:
+        num_epochs = max(num_epochs_of(a), num_epochs_of(b))
+    similarities = []
+    for epoch in range(num_epochs):
+        in_a, in_b = (a >= 0) & (a <= epoch), (b >= 0) & (b <= epoch)
+        union = np.count_nonzero(in_a | in_b)
+        similarities.append(float(np.count_nonzero(in_a & in_b)) / union if union else 1.0)
+    return similarities
+
+
+def subset_precision(learned_epoch: Any, is_correct: Any, num_epochs: int | None = None) -> dict[str, dict[str, float]]:
+    """Label precision (fraction of correct labels) of each subset A_0..A_{k-1} and of the never-learned set.
+
+    Returns:
+        `{"A_0": {"size": n, "precision": p}, ..., "not_learned": {...}, "all": {...}}`; precision is NaN for an
+        empty subset.
+    """
+    epochs, correct = _as_epochs(learned_epoch), np.asarray(is_correct, dtype=bool).reshape(-1)
+    if epochs.shape != correct.shape:
+        raise ValueError(f"learned_epoch has {epochs.size} entries but is_correct has {correct.size}.")
+    if num_epochs is None:
+        num_epochs = num_epochs_of(epochs)
+    masks = {f"A_{epoch}": epochs == epoch for epoch in range(num_epochs)}
+    masks["not_learned"] = epochs == NOT_LEARNED
+    masks["all"] = np.ones_like(correct)
+    return {
+        name: {
+            "size": int(mask.sum()),
+            "precision": float(correct[mask].mean()) if mask.any() else float("nan"),
+        }
+        for name, mask in masks.items()
+    }
+
+
+def mann_whitney_auc(scores: Any, positive: Any) -> float:
+    """ROC-AUC as the Mann–Whitney U statistic: P(score of a positive > score of a negative), ties counting 1/2.
+
+    Uses mid-ranks over tied scores, so it equals the trapezoidal area under the ROC curve. NaN when either class is
+    empty.
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    positive = np.asarray(positive, dtype=bool).reshape(-1)
+    if scores.shape != positive.shape:
+        raise ValueError(f"scores has {scores.size} entries but positive has {positive.size}.")
+    num_positive, num_negative = int(positive.sum()), int((~positive).sum())
+    if num_positive == 0 or num_negative == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    # Mid-rank (1-based) of each distinct score: the ranks it occupies are first+1 .. first+count.
+    first_rank = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    mid_ranks = first_rank + (counts + 1) / 2.0
+    positive_rank_sum = mid_ranks[inverse][positive].sum()
+    u_statistic = positive_rank_sum - num_positive * (num_positive + 1) / 2.0
+    return float(u_statistic / (num_positive * num_negative))
+
+
+def clean_label_auc(learned_epoch: Any, is_correct: Any) -> float:
+    """ROC-AUC of "learned earlier" as a detector of correct labels.
+
+    The score of an instance is `-learned_epoch`; never-learned instances get the lowest score of all (tied among
+    themselves).
+    """
+    epochs = _as_epochs(learned_epoch)
+    scores = np.where(epochs == NOT_LEARNED, -(epochs.max(initial=0) + 1), -epochs).astype(np.float64)
+    return mann_whitney_auc(scores, is_correct)
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table (numbers with 2 decimals)."""
+
+    def cell(value: Any) -> str:
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plot_percent_learned(
+    per_epoch: Sequence[float],
+    path: str | Path,
+    per_class: dict[str, list[float]] | None = None,
+    title: str = "Instances learned per epoch",
+) -> Path:
+    """Bar chart of percent learned per epoch (Fig. 2); with `per_class`, a second panel of cumulative curves per class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 2 if per_class else 1
+    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
+    epochs = np.arange(len(per_epoch))
+    axes[0, 0].bar(epochs, per_epoch, color="tab:blue")
+    axes[0, 0].set(xlabel="epoch", ylabel="% of instances first learned", title=title)
+    if per_class:
+        for name, values in per_class.items():
+            axes[0, 1].plot(epochs, np.cumsum(values), label=name, linewidth=1)
+        axes[0, 1].set(xlabel="epoch", ylabel="% of class learned (cumulative)", title="Per class")
+        if len(per_class) <= 20:
+            axes[0, 1].legend(fontsize=6)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def _load_instances(path: str) -> Any:
+    from datasets import load_dataset
+
+    return load_dataset(path, "instances", split="train")
+
+
+def _label_column(dataset: Any) -> str | None:
+    from datasets import ClassLabel
+
+    for name, feature in dataset.features.items():
+        if isinstance(feature, ClassLabel):
+            return name
+    return None
+
+
+def analyse(
+    path: str,
+    compare: str | None = None,
+    correct_column: str | None = None,
+    plot: str | None = None,
+) -> dict[str, Any]:
+    """Everything the CLI prints, as a dict (also written as JSON with `--json`)."""
+    dataset = _load_instances(path)
+    epochs = np.asarray(dataset["learned_epoch"])
+    num_epochs = num_epochs_of(epochs)
+    report: dict[str, Any] = {"instances": len(dataset), "percent_learned_per_epoch": percent_learned_per_epoch(epochs, num_epochs)}
+    label_column = _label_column(dataset)
+    if label_column is not None:
+        names = dataset.features[label_column].names
+        report["percent_learned_per_class"] = percent_learned_per_class(epochs, dataset[label_column], num_epochs, names)
+    if compare is not None:
+        other = np.asarray(_load_instances(compare)["learned_epoch"])
+        report["cumulative_jaccard"] = cumulative_jaccard(epochs, other)
+    if correct_column is not None:
+        if correct_column not in dataset.column_names:
+            raise ValueError(f"{path}: the instances have no column {correct_column!r} (columns: {dataset.column_names}).")
+        correct = np.asarray(dataset[correct_column], dtype=bool)
+        report["subset_precision"] = subset_precision(epochs, correct, num_epochs)
+        report["clean_label_auc"] = clean_label_auc(epochs, correct)
+    if plot is not None:
+        plot_percent_learned(report["percent_learned_per_epoch"], plot, report.get("percent_learned_per_class"))
+    return report
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """Human-readable tables of an `analyse` report."""
+    per_epoch = report["percent_learned_per_epoch"]
+    cumulative = np.cumsum(per_epoch).tolist() if per_epoch else []
+    parts = [
+        f"{report['instances']} instances",
+        format_table(["epoch", "% learned", "% learned (cumulative)"], [[k, p, c] for k, (p, c) in enumerate(zip(per_epoch, cumulative))]),
+    ]
+    if "percent_learned_per_class" in report:
+        rows = [[name, float(np.sum(values))] + list(values) for name, values in report["percent_learned_per_class"].items()]
+        parts.append(format_table(["class", "% learned"] + [f"A_{k}" for k in range(len(per_epoch))], rows))
+    if "cumulative_jaccard" in report:
+        parts.append(format_table(["epoch", "cumulative Jaccard"], list(enumerate(report["cumulative_jaccard"]))))
+    if "subset_precision" in report:
+        rows = [[name, value["size"], value["precision"]] for name, value in report["subset_precision"].items()]
+        parts.append(format_table(["subset", "size", "label precision"], rows))
+        parts.append(f"ROC-AUC of learning order as a clean-label detector: {report['clean_label_auc']:.4f}")
+    return "\n\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", help="learning-order dataset folder (written by trainers/learning_order.py)")
+    parser.add_argument("--compare", help="a second learning-order dataset over the same instances (cumulative Jaccard)")
+    parser.add_argument("--correct_column", help="boolean column telling whether each label is correct")
+    parser.add_argument("--plot", help="write the percent-learned chart to this PNG")
+    parser.add_argument("--json", help="also write the report as JSON to this file")
+    args = parser.parse_args(argv)
+    report = analyse(args.path, compare=args.compare, correct_column=args.correct_column, plot=args.plot)
+    print(render_report(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

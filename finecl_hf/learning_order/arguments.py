@@ -1,0 +1,130 @@
+"""Arguments of stage 1 (learning-order denoising), for `HfArgumentParser`.
+
+`LearningOrderArguments` says what to train on and how to export; `LearningOrderTrainingArguments` is a
+`TrainingArguments` with the paper's defaults (Appendix A.1: 15 epochs, batch 32, lr 4e-5, AdamW, weight decay 0,
+10% warmup) and the learning-order options the trainer reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+LEARNING_ORDER_MODES = ("batch", "epoch")
+
+
+@dataclass
+class LearningOrderArguments:
+    """What stage 1 trains on, which backbone it starts from, and how the learning order is exported."""
+
+    dataset_path: str = field(
+        metadata={
+            "help": "Folder written by the data converters (`load_dataset(path)` must work): a sentence-level dataset "
+            "(SemEval, TACRED, Wiki80), or a documents dataset with its `relation_instances` config (e.g. the distant "
+            "labeler's output), whose instances are then learned and whose documents are exported alongside."
+        },
+    )
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Backbone encoder or FineCL checkpoint (`FineCLForRelationExtraction.from_backbone`). Default: "
+            "the offline MiniLM (`finecl_hf.paths.offline_encoder_path()`); the paper uses roberta-base."
+        },
+    )
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Config of `dataset_path` holding the instances (default: its default config)."}
+    )
+    dataset_split: str = field(default="train", metadata={"help": "Split of the instances to learn the order of."})
+    label_column: str = field(
+        default="relation", metadata={"help": "ClassLabel column holding each instance's (possibly noisy) label."}
+    )
+    no_relation_label: str | None = field(
+        default=None,
+        metadata={
+            "help": "Name of the no-relation class (default: `no_relation` if the label set has it, else none). "
+            "Instances of this class are never counted as learned unless --record_no_relation."
+        },
+    )
+    correct_column: str | None = field(
+        default=None,
+        metadata={
+            "help": "Boolean column telling whether each label is correct (e.g. the distant labeler's "
+            "`confirmed_by_gold`, or a noise mask). When present, the precision of every subset A_0..A_k is printed."
+        },
+    )
+    max_length: int = field(default=512, metadata={"help": "Maximum number of sub-word tokens per sentence/document."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Keep only the first N instances (quick experiments, tests)."}
+    )
+    learning_order_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where the learning-order dataset is written (default: `<output_dir>/learning_order`)."},
+    )
+
+
+@dataclass
+class LearningOrderTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with the paper's stage-1 defaults and the learning-order options.
+
+    The trainer overrides what it needs regardless of the values given: `remove_unused_columns=False` (the
+    `instance_index` column must reach the collator) and `label_names=["labels"]`.
+    """
+
+    mode: str = field(
+        default="batch",
+        metadata={
+            "choices": list(LEARNING_ORDER_MODES),
+            "help": "`batch`: record from the logits of each training forward (paper default, Alg. 1); `epoch`: "
+            "record from a no-grad eval-mode pass over the training set at each epoch end (Alg. 2)."
+        },
+    )
+    record_no_relation: bool = field(
+        default=False,
+        metadata={
+            "help": "Count no-relation instances as learned when predicted correctly. Off by default: the original "
+            "code only records instances whose label is a relation (label != NA). Turn it on where the no-relation "
+            "class is a real class for the noise question (e.g. SemEval's `Other`)."
+        },
+    )
+    upsample_min_percent: float = field(
+        default=50.0,
+        metadata={
+            "help": "Class upsampling (§3.1): every relation class with fewer than P percent of its instances learned after "
+            "training gets random unlearned instances moved into the last learned subset until P percent is reached. "
+            "0 disables it."
+        },
+    )
+    group_by_document: bool = field(
+        default=True,
+        metadata={
+            "help": "For relation instances of documents (rows with `document_index`): shuffle documents and keep "
+            "each document's instances consecutive (seeded per epoch), so a batch encodes few documents."
+        },
+    )
+    epoch_pass_batch_size: int = field(
+        default=128, metadata={"help": "Batch size of the epoch-mode pass over the training set (no gradients)."}
+    )
+    num_train_epochs: float = field(default=15.0, metadata={"help": "Number of epochs k (paper: 15)."})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device (paper: 32)."})
+    learning_rate: float = field(default=4e-5, metadata={"help": "AdamW learning rate (paper: 4e-5)."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay (paper: 0)."})
+    warmup_steps: float = field(
+        default=0.1, metadata={"help": "Linear warmup: steps, or a ratio of all steps when in [0, 1) (paper: 0.1, i.e. 10 percent)."}
+    )
+    save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint (`no`, `steps`, `epoch`)."})
+    save_total_limit: int | None = field(
+        default=2, metadata={"help": "Checkpoints kept (each holds the learning-order state of its step)."}
+    )
+    logging_steps: float = field(default=50, metadata={"help": "Log every N optimizer steps."})
+
+    def __post_init__(self):
+        if self.mode not in LEARNING_ORDER_MODES:
+            raise ValueError(f"mode={self.mode!r} is invalid: it must be one of {', '.join(LEARNING_ORDER_MODES)}.")
+        if not 0 <= self.upsample_min_percent <= 100:
+            raise ValueError(f"upsample_min_percent={self.upsample_min_percent} is invalid: it must be in [0, 100].")
+        if self.epoch_pass_batch_size < 1:
+            raise ValueError(f"epoch_pass_batch_size={self.epoch_pass_batch_size} is invalid: it must be >= 1.")
+        # The instance index column must reach the collator; the model's own columns are chosen by the collator.
+        self.remove_unused_columns = False
+        super().__post_init__()

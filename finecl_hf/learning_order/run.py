@@ -1,0 +1,230 @@
+"""Stage 1 end to end: load instances, train `LearningOrderTrainer`, upsample, analyse and export.
+
+`trainers/learning_order.py` is the command-line front end of `run_learning_order`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import ClassLabel, Dataset, get_dataset_config_names, load_dataset
+from transformers import AutoTokenizer
+from transformers.utils import logging
+
+from finecl_hf.cards import read_dataset_card_metadata
+from finecl_hf.data.data_collator import (
+    RelationInstanceCollator,
+    SentenceRelationCollator,
+    drop_instances_without_mentions,
+)
+from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
+from finecl_hf.modeling import FineCLForRelationExtraction
+from finecl_hf.paths import offline_encoder_path
+
+from .analysis import clean_label_auc, format_table, subset_precision
+from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
+from .export import LearningOrderRunInfo, export_learning_order
+from .state import percent_learned_per_epoch
+from .trainer import LearningOrderTrainer
+from .upsampling import upsample_classes
+
+logger = logging.get_logger(__name__)
+
+RELATION_INSTANCES_CONFIG = "relation_instances"
+DEFAULT_NO_RELATION_NAMES = ("no_relation", "Other", "NA")
+SOURCE_ROW_COLUMN = "source_row"  # row of the input instances, kept through tokenization and filtering
+
+
+@dataclass
+class LearningOrderResult:
+    """What a stage-1 run produced."""
+
+    learned_epoch: np.ndarray
+    upsampled: np.ndarray
+    percent_learned_per_epoch: list[float]
+    output_dir: Path | None
+    subset_precision: dict[str, Any] | None = None
+    clean_label_auc: float | None = None
+
+
+def load_instances(data_args: LearningOrderArguments) -> tuple[Dataset, Dataset | None]:
+    """The instances to learn the order of, and the documents they refer to (document-level input) or `None`."""
+    path = data_args.dataset_path
+    configs = get_dataset_config_names(path)
+    if data_args.dataset_config_name is None and RELATION_INSTANCES_CONFIG in configs:
+        instances = load_dataset(path, RELATION_INSTANCES_CONFIG, split=data_args.dataset_split)
+        documents = load_dataset(path, split=data_args.dataset_split)
+        return instances, documents
+    instances = load_dataset(path, data_args.dataset_config_name, split=data_args.dataset_split)
+    return instances, None
+
+
+def no_relation_name(label_names: list[str], requested: str | None) -> str | None:
+    """The no-relation class: the requested name (must exist), else the first of `no_relation`/`Other`/`NA` present."""
+    if requested is not None:
+        if requested not in label_names:
+            raise ValueError(f"no_relation_label={requested!r} is not a label of the dataset ({label_names[:5]}...).")
+        return requested
+    return next((name for name in DEFAULT_NO_RELATION_NAMES if name in label_names), None)
+
+
+def run_learning_order(
+    data_args: LearningOrderArguments, training_args: LearningOrderTrainingArguments
+) -> LearningOrderResult:
+    """Train, record, upsample, analyse and export (main process writes); see `trainers/learning_order.py`."""
+    instances, documents = load_instances(data_args)
+    if data_args.max_train_samples is not None:
+        instances = instances.select(range(min(data_args.max_train_samples, len(instances))))
+    label_feature = instances.features.get(data_args.label_column)
+    if not isinstance(label_feature, ClassLabel):
+        raise ValueError(
+            f"{data_args.dataset_path}: field {data_args.label_column!r} must be a ClassLabel column of relation "
+            f"labels (columns: {instances.column_names})."
+        )
+    label_names = list(label_feature.names)
+    no_relation = no_relation_name(label_names, data_args.no_relation_label or _card_no_relation(data_args.dataset_path))
+    model_path = data_args.model_name_or_path or offline_encoder_path()
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    instances = instances.add_column(SOURCE_ROW_COLUMN, list(range(len(instances))))
+    with training_args.main_process_first(desc="tokenizing"):
+        train_dataset, collator = _tokenized_training_data(instances, documents, tokenizer, data_args)
+    dropped = len(instances) - len(train_dataset)
+    if dropped:
+        logger.warning(f"{dropped} of {len(instances)} instances dropped: head or tail lost to max_length={data_args.max_length}.")
+
+    trainer = LearningOrderTrainer(
+        model=_classifier(model_path, label_names, no_relation),
+        args=training_args,
+        train_dataset=train_dataset,
+        data_collator=collator,
+        no_relation_id=label_names.index(no_relation) if no_relation is not None else None,
+        processing_class=tokenizer,
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    kept = instances.select(train_dataset[SOURCE_ROW_COLUMN]).remove_columns(SOURCE_ROW_COLUMN)
+    result = _finish(trainer, kept, documents, data_args, training_args, model_path, label_names, no_relation)
+    _end_distributed()
+    return result
+
+
+def _card_no_relation(dataset_path: str) -> str | None:
+    """The no-relation label a finecl-hf converter recorded in the dataset card, if any."""
+    try:
+        return read_dataset_card_metadata(dataset_path).get("no_relation_label")
+    except (ValueError, OSError):  # not a finecl-hf dataset folder: fall back to the usual names
+        return None
+
+
+def _classifier(model_path: str, label_names: list[str], no_relation: str | None) -> FineCLForRelationExtraction:
+    """The stage-1 classifier: one single-label prediction per (head, tail) instance over all classes (eq. 1)."""
+    return FineCLForRelationExtraction.from_backbone(
+        model_path,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: index for index, name in enumerate(label_names)},
+        relation_level="sentence",
+        **({"no_relation_label": no_relation} if no_relation is not None else {}),
+    )
+
+
+def _tokenized_training_data(
+    instances: Dataset, documents: Dataset | None, tokenizer: Any, data_args: LearningOrderArguments
+) -> tuple[Dataset, Any]:
+    """Tokenize with `finecl_hf.data.tokenization`; return the training rows and their collator."""
+    if documents is None:
+        tokenized, _ = tokenize_sentences(instances, tokenizer, max_length=data_args.max_length)
+        return tokenized, SentenceRelationCollator(tokenizer, label_column=data_args.label_column)
+    tokenized_documents, _ = tokenize_documents(documents, tokenizer, max_length=data_args.max_length)
+    kept, _ = drop_instances_without_mentions(instances, tokenized_documents)
+    return kept, RelationInstanceCollator(tokenizer, tokenized_documents, return_instance_uids=False)
+
+
+def _finish(
+    trainer: LearningOrderTrainer,
+    instances: Dataset,
+    documents: Dataset | None,
+    data_args: LearningOrderArguments,
+    training_args: LearningOrderTrainingArguments,
+    model_path: str,
+    label_names: list[str],
+    no_relation: str | None,
+) -> LearningOrderResult:
+    num_epochs = trainer.num_epochs
+    learned = trainer.learning_order.learned_epoch.copy()
+    per_epoch = percent_learned_per_epoch(learned, num_epochs)
+    labels = np.asarray(instances[data_args.label_column])
+    ignored = [label_names.index(no_relation)] if no_relation is not None and not training_args.record_no_relation else []
+    final, upsampled = upsample_classes(
+        learned, labels, training_args.upsample_min_percent, num_epochs, training_args.seed, ignore_labels=ignored
+    )
+    result = LearningOrderResult(final, upsampled, per_epoch, None)
+    if data_args.correct_column is not None:
+        correct, known = instance_correctness(instances, documents, data_args.correct_column)
+        # Precision describes what the classifier learned: measured before upsampling, over rows of known correctness.
+        result.subset_precision = subset_precision(learned[known], correct[known], num_epochs)
+        result.clean_label_auc = clean_label_auc(learned[known], correct[known])
+    if trainer.is_world_process_zero():
+        output_dir = Path(data_args.learning_order_dir or Path(training_args.output_dir) / "learning_order")
+        run_info = LearningOrderRunInfo(
+            model_name_or_path=model_path, num_epochs=num_epochs, mode=training_args.mode, seed=training_args.seed,
+            percent_learned_per_epoch=per_epoch, upsample_min_percent=training_args.upsample_min_percent,
+            num_upsampled=int(upsampled.sum()), record_no_relation=training_args.record_no_relation,
+            source_dataset=data_args.dataset_path, subset_precision=result.subset_precision,
+            clean_label_auc=result.clean_label_auc,
+        )
+        result.output_dir = export_learning_order(instances, final, upsampled, output_dir, run_info, documents=documents)
+        print(render_summary(result))
+    return result
+
+
+def instance_correctness(instances: Dataset, documents: Dataset | None, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """`(correct, known)` per instance from boolean `column`.
+
+    The column is read from the instances, or, for relation instances of documents, from the documents' relation
+    triples (e.g. the distant labeler's `confirmed_by_gold`), matched by triple `uid`. Instances with no value (sampled
+    no-relation pairs, triples of documents without gold) are not known and left out of precision and AUC.
+    """
+    if column in instances.column_names:
+        values = instances[column]
+    elif documents is not None and column in documents.features["relations"].feature:
+        by_uid = {
+            triple["uid"]: triple[column] for triples in documents.select_columns(["relations"])["relations"] for triple in triples
+        }
+        values = [by_uid.get(uid) for uid in instances["uid"]]
+    else:
+        raise ValueError(f"correct_column={column!r} is neither a column of the instances nor of the documents' relations.")
+    known = np.array([value is not None for value in values], dtype=bool)
+    if not known.any():
+        raise ValueError(f"correct_column={column!r} is null for every instance: correctness is unknown.")
+    return np.array([bool(value) for value in values], dtype=bool), known
+
+
+def render_summary(result: LearningOrderResult) -> str:
+    """Percent learned per epoch and, when known, subset precision, as Markdown tables."""
+    cumulative = np.cumsum(result.percent_learned_per_epoch)
+    rows = [[epoch, percent, float(total)] for epoch, (percent, total) in enumerate(zip(result.percent_learned_per_epoch, cumulative))]
+    parts = [format_table(["epoch", "% first learned", "% learned (cumulative)"], rows),
+             f"upsampled: {int(result.upsampled.sum())} instances"]
+    if result.subset_precision is not None:
+        parts.append(format_table(
+            ["subset", "size", "label precision"],
+            [[name, value["size"], value["precision"]] for name, value in result.subset_precision.items()],
+        ))
+        parts.append(f"ROC-AUC of learning order as a clean-label detector: {result.clean_label_auc:.4f}")
+    if result.output_dir is not None:
+        parts.append(f"learning-order dataset written to {result.output_dir}")
+    return "\n\n".join(parts)
+
+
+def _end_distributed() -> None:
+    """Distributed runs end with a barrier and `destroy_process_group`, so no rank exits while others still write."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
+__all__ = ["LearningOrderResult", "load_instances", "no_relation_name", "render_summary", "run_learning_order"]

@@ -1,0 +1,410 @@
+"""`LearningOrderTrainer`: train a relation classifier and record when each training instance is first learned.
+
+Paper §3.1 and Appendix A.1. An instance is *learned* in epoch k when, for the first time, the classifier's argmax
+over all classes (no-relation included) equals the instance's label. Two ways of observing predictions:
+
+- `mode="batch"` (Alg. 1, the paper's default): the logits of the training forward itself (dropout on, before the
+  optimizer step) are read in `compute_loss`; no second forward.
+- `mode="epoch"` (Alg. 2): at each epoch end, a no-grad, eval-mode pass over the whole training set
+  (`LearningOrderCallback`).
+
+Instances are identified by their row index in the training dataset (`instance_index`); the exported dataset keeps the
+string `uid` column next to the recorded epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset as TorchDataset
+from torch.utils.data import Sampler
+from tqdm.auto import tqdm
+from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
+from transformers.utils import logging
+
+from .state import MAX_RECORDABLE_EPOCH, LearningOrderState
+
+logger = logging.get_logger(__name__)
+
+INSTANCE_INDEX_COLUMN = "instance_index"
+IGNORE_INDEX = -100
+
+
+class InstanceIndexCollator:
+    """Wrap a collator so that `instance_index` is taken out of every feature and returned as one tensor.
+
+    The wrapped collator never sees the column, and the trainer pops `instance_index` from the batch before the model
+    forward, so the model never receives it.
+    """
+
+    def __init__(self, collator: Callable[[list[dict[str, Any]]], dict[str, Any]]):
+        self.collator = collator
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        indices, stripped = [], []
+        for position, feature in enumerate(features):
+            if INSTANCE_INDEX_COLUMN not in feature:
+                raise ValueError(f"feature {position} of the batch has no {INSTANCE_INDEX_COLUMN!r} field.")
+            feature = dict(feature)
+            indices.append(int(feature.pop(INSTANCE_INDEX_COLUMN)))
+            stripped.append(feature)
+        batch = dict(self.collator(stripped))
+        batch[INSTANCE_INDEX_COLUMN] = torch.tensor(indices, dtype=torch.long)
+        return batch
+
+
+class _IndexedDataset(TorchDataset):
+    """A map-style dataset whose items (dicts) gain their position as `instance_index`."""
+
+    def __init__(self, dataset: Sequence[dict[str, Any]]):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {**self.dataset[index], INSTANCE_INDEX_COLUMN: index}
+
+
+def add_instance_index(dataset: Any) -> Any:
+    """Give every row its position as `instance_index` (a 🤗 `Dataset` column, or a wrapper for other datasets).
+
+    An existing `instance_index` column must equal the row positions: the learning-order state is indexed by them.
+    """
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a hard dependency of finecl-hf
+        datasets = None
+    if datasets is not None and isinstance(dataset, datasets.Dataset):
+        if INSTANCE_INDEX_COLUMN in dataset.column_names:
+            existing = np.asarray(dataset[INSTANCE_INDEX_COLUMN])
+            mismatch = np.flatnonzero(existing != np.arange(len(dataset)))
+            if mismatch.size:
+                row = int(mismatch[0])
+                raise ValueError(
+                    f"training dataset row {row}: field {INSTANCE_INDEX_COLUMN!r} is {int(existing[row])}, expected "
+                    f"{row}; the column must hold each row's position (drop it to have it recomputed)."
+                )
+            return dataset
+        return dataset.add_column(INSTANCE_INDEX_COLUMN, np.arange(len(dataset), dtype=np.int64))
+    return _IndexedDataset(dataset)
+
+
+def correct_predictions(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    no_relation_id: int | None = None,
+    record_no_relation: bool = False,
+) -> torch.Tensor:
+    """Which predictions count as learned: argmax over all classes equals the label.
+
+    Labels `-100` never count. Unless `record_no_relation`, instances labelled `no_relation_id` never count either
+    (the original code's rule: only relation instances are learned).
+
+    Args:
+        logits: `[instances, classes]`.
+        labels: `[instances]` class ids (single-label).
+    """
+    if labels.dim() != 1:
+        raise ValueError(
+            f"labels must hold one class id per instance (shape [instances]), got shape {tuple(labels.shape)}: "
+            "learning order is recorded for single-label instances (one row per (head, tail, relation))."
+        )
+    correct = (logits.argmax(dim=-1) == labels) & (labels != IGNORE_INDEX)
+    if no_relation_id is not None and not record_no_relation:
+        correct &= labels != no_relation_id
+    return correct
+
+
+class DocumentGroupedSampler(Sampler[int]):
+    """Random order in which the instances of one document are consecutive, so a batch encodes few documents.
+
+    Each epoch shuffles the documents, and the instances inside each document, with a generator seeded by
+    `seed + epoch`: the order depends only on (seed, epoch), so a resumed run skips exactly the batches it had seen.
+    The original FineCL code also batched relation instances document by document.
+    """
+
+    def __init__(self, document_index: Sequence[int], seed: int):
+        self.document_index = np.asarray(document_index, dtype=np.int64)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return int(self.document_index.size)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        # A random key per instance orders instances inside a document; a random key per document orders documents.
+        documents, inverse = np.unique(self.document_index, return_inverse=True)
+        document_keys = rng.permutation(documents.size)[inverse]
+        instance_keys = rng.random(self.document_index.size)
+        yield from np.lexsort((instance_keys, document_keys)).tolist()
+
+
+class LearningOrderTrainer(Trainer):
+    """A `Trainer` that records the learning order of its training instances (paper §3.1, Alg. 1 and 2).
+
+    Train a `FineCLForRelationExtraction(relation_level="sentence")` (or any model returning `loss` and `logits[P, R]`
+    with one prediction per instance, in batch order) and read `trainer.learning_order.learned_epoch` afterwards:
+    the 0-based epoch in which each training row was first predicted correctly, `-1` if never.
+
+    The trainer sets the arguments it depends on: `remove_unused_columns=False` (the `instance_index` column must reach
+    the collator), `label_names=["labels"]` and `dataloader_drop_last=False` (every instance is seen every epoch).
+    The learning-order state is written into every checkpoint (`learning_order.npz`) and restored by
+    `train(resume_from_checkpoint=...)`.
+
+    Args:
+        model: the classifier.
+        args: [`LearningOrderTrainingArguments`] (a plain `TrainingArguments` means `mode="batch"`,
+            `record_no_relation=False`).
+        train_dataset: the instances; a 🤗 `Dataset` gains an `instance_index` column (row position) when it has none.
+        data_collator: turns a list of rows into a model batch (one prediction per row, in row order); it is wrapped so
+            that `instance_index` never reaches it nor the model.
+        no_relation_id: class id of no-relation; default: `model.config.label2id[model.config.no_relation_label]` when
+            that label exists, else no class is treated as no-relation.
+        **kwargs: passed to `Trainer` (`callbacks`, `processing_class`, `eval_dataset`, ...).
+
+    Example:
+
+    ```python
+    >>> from finecl_hf import FineCLForRelationExtraction
+    >>> from finecl_hf.learning_order import LearningOrderTrainer, LearningOrderTrainingArguments
+    >>> model = FineCLForRelationExtraction.from_backbone("roberta-base", num_labels=19, relation_level="sentence")
+    >>> args = LearningOrderTrainingArguments(output_dir="runs/order", mode="batch", num_train_epochs=15)
+    >>> trainer = LearningOrderTrainer(model=model, args=args, train_dataset=instances, data_collator=collator)
+    >>> trainer.train()
+    >>> trainer.learning_order.learned_epoch  # int16, -1 = never learned
+    ```
+    """
+
+    # Our models compute their own mean loss and take no loss kwargs: the Trainer must divide by the accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        args: TrainingArguments,
+        train_dataset: Any,
+        data_collator: Callable[[list[dict[str, Any]]], dict[str, Any]],
+        no_relation_id: int | None = None,
+        **kwargs: Any,
+    ):
+        if train_dataset is None:
+            raise ValueError("LearningOrderTrainer needs a train_dataset: the learning order is recorded over it.")
+        if data_collator is None:
+            raise ValueError("LearningOrderTrainer needs a data_collator that builds model batches from rows.")
+        _set_required_arguments(args)
+        self.mode = getattr(args, "mode", "batch")
+        self.record_no_relation = bool(getattr(args, "record_no_relation", False))
+        self.no_relation_id = _resolve_no_relation_id(model, no_relation_id)
+        train_dataset = add_instance_index(train_dataset)
+        super().__init__(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            data_collator=InstanceIndexCollator(data_collator),
+            **kwargs,
+        )
+        self.model_accepts_loss_kwargs = False
+        self.learning_order = LearningOrderState(len(train_dataset))
+        self.add_callback(LearningOrderCallback(self))
+
+    @property
+    def num_epochs(self) -> int:
+        """Number of epochs k the run trains for (known exactly once training started, also under `max_steps`)."""
+        planned = getattr(self.state, "num_train_epochs", 0) or self.args.num_train_epochs
+        return int(math.ceil(planned))
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Sampler | None:
+        """Group the instances of a document together when `group_by_document` is on and rows have `document_index`."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        columns = getattr(dataset, "column_names", None) or []
+        if getattr(self.args, "group_by_document", False) and "document_index" in columns:
+            return DocumentGroupedSampler(dataset["document_index"], seed=self.args.seed)
+        return super()._get_train_sampler(train_dataset)
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs: Any):
+        """`Trainer.train`, restoring the learning-order state saved in the checkpoint it resumes from."""
+        if self.num_epochs > MAX_RECORDABLE_EPOCH:
+            raise ValueError(f"num_train_epochs={self.args.num_train_epochs} exceeds the {MAX_RECORDABLE_EPOCH} epochs int16 stores.")
+        if resume_from_checkpoint is True:
+            output_dir = self.args.output_dir
+            resume_from_checkpoint = get_last_checkpoint(output_dir) if output_dir and os.path.isdir(output_dir) else None
+            if resume_from_checkpoint is None:
+                raise ValueError(f"No valid checkpoint found in output directory ({self.args.output_dir}).")
+        elif resume_from_checkpoint is False:
+            resume_from_checkpoint = None
+        if resume_from_checkpoint is not None:
+            self.learning_order = LearningOrderState.load(resume_from_checkpoint, len(self.train_dataset))
+            logger.info(f"Restored the learning order of {self.learning_order.num_instances} instances from {resume_from_checkpoint}.")
+        else:
+            self.learning_order = LearningOrderState(len(self.train_dataset))
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ):
+        """Forward + loss; in batch mode, also record which instances of the batch the logits predict correctly.
+
+        `num_items_in_batch` is not used: the model returns a mean loss and `loss_is_scaled_for_ga = False` lets the
+        Trainer divide it by the number of accumulated batches (equal-size micro-batches then give exactly the gradient
+        of one large batch).
+        """
+        instance_index = inputs.pop(INSTANCE_INDEX_COLUMN, None)
+        outputs = model(**inputs)
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs[0]
+        if self.mode == "batch" and model.training:
+            if instance_index is None:
+                raise ValueError(f"the training batch has no {INSTANCE_INDEX_COLUMN!r}: use the trainer's own collator.")
+            self._record(instance_index, outputs["logits"], inputs["labels"])
+        return (loss, outputs) if return_outputs else loss
+
+    def _record(self, instance_index: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """Gather (instance, correct) from every process and record them for the current epoch."""
+        if logits.size(0) != instance_index.size(0):
+            raise ValueError(
+                f"the model returned {logits.size(0)} predictions for a batch of {instance_index.size(0)} instances: "
+                "the collator must yield exactly one (head, tail) pair per row, in row order."
+            )
+        correct = correct_predictions(logits.detach(), labels, self.no_relation_id, self.record_no_relation)
+        indices, correct = self._gather_records(instance_index.to(correct.device), correct)
+        # `state.epoch` is `epoch + finished_steps / steps_in_epoch`, strictly below `epoch + 1` inside the epoch.
+        epoch = int(math.floor(self.state.epoch or 0.0))
+        self.learning_order.record(epoch, indices, correct)
+
+    def _gather_records(self, instance_index: torch.Tensor, correct: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Concatenate (instance, correct) of all processes, rank by rank; padding rows get instance `-1`."""
+        payload = torch.stack([instance_index.long(), correct.long()], dim=1)
+        if self.accelerator.num_processes > 1:
+            payload = self.accelerator.pad_across_processes(payload, dim=0, pad_index=-1)
+            payload = self.accelerator.gather(payload)
+        payload = payload.cpu().numpy()
+        return payload[:, 0], payload[:, 1] > 0
+
+    def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
+        """Save the checkpoint as `Trainer` does, plus the learning-order state (main process, atomic write)."""
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            checkpoint = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            self.learning_order.save(checkpoint)
+
+    @torch.no_grad()
+    def run_epoch_pass(self, epoch: int) -> int:
+        """Alg. 2: predict every training instance with the current model (eval mode, no grad) and record `epoch`.
+
+        Instances are sorted by length (longest first; instances of one document stay together) and cut into batches
+        of `epoch_pass_batch_size`; process r of W takes batches r, r+W, ... Batches are built directly (no
+        DataLoader), so the pass draws nothing from the random generators and a resumed run stays identical.
+
+        Returns:
+            The number of instances newly learned.
+        """
+        model = self.model
+        was_training = model.training
+        model.eval()
+        batch_size = getattr(self.args, "epoch_pass_batch_size", self.args.per_device_eval_batch_size)
+        order = _epoch_pass_order(self.train_dataset)
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        local_batches = batches[self.accelerator.process_index :: self.accelerator.num_processes]
+        indices, correct = [], []
+        progress = tqdm(
+            local_batches, desc=f"learning order, epoch {epoch}", leave=False,
+            disable=self.args.disable_tqdm or not self.is_local_process_zero(),
+        )
+        try:
+            for rows in progress:
+                batch = self._prepare_inputs(self.data_collator(_rows(self.train_dataset, rows)))
+                instance_index = batch.pop(INSTANCE_INDEX_COLUMN)
+                labels = batch.pop("labels")
+                with self.compute_loss_context_manager():
+                    logits = model(**batch)["logits"]
+                indices.append(instance_index)
+                correct.append(correct_predictions(logits, labels, self.no_relation_id, self.record_no_relation))
+        finally:
+            model.train(was_training)
+        device = self.args.device
+        local_indices = torch.cat(indices) if indices else torch.empty(0, dtype=torch.long, device=device)
+        local_correct = torch.cat(correct) if correct else torch.empty(0, dtype=torch.bool, device=device)
+        gathered_indices, gathered_correct = self._gather_records(local_indices, local_correct)
+        newly_learned = self.learning_order.record(epoch, gathered_indices, gathered_correct)
+        self.learning_order.evaluated_epochs = epoch + 1
+        return newly_learned
+
+
+class LearningOrderCallback(TrainerCallback):
+    """Epoch-end work of `LearningOrderTrainer`: the epoch-mode pass (Alg. 2) and logging of percent learned.
+
+    On resume, the pass of the epoch the checkpoint closes is run at train begin when it had not run before the
+    checkpoint was written (checkpoints saved at the last step of an epoch precede `on_epoch_end`).
+    """
+
+    def __init__(self, trainer: LearningOrderTrainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        if self.trainer.mode != "epoch":
+            return
+        completed_epochs = int(math.floor((state.epoch or 0.0) + 1e-9))
+        if completed_epochs > self.trainer.learning_order.evaluated_epochs:
+            logger.info(f"Running the epoch-end pass of epoch {completed_epochs - 1}, which the checkpoint precedes.")
+            self.trainer.run_epoch_pass(completed_epochs - 1)
+
+    def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        epoch = int(round(state.epoch or 0.0)) - 1
+        if self.trainer.mode == "epoch":
+            self.trainer.run_epoch_pass(epoch)
+        learned = self.trainer.learning_order.learned_epoch
+        if epoch >= 0 and learned.size:
+            percent = 100.0 * float(np.count_nonzero((learned >= 0) & (learned <= epoch))) / learned.size
+            logger.info(f"epoch {epoch}: {percent:.2f}% of {learned.size} instances learned so far")
+            self.trainer.log({"learned_percent": round(percent, 4)})
+
+
+def _set_required_arguments(args: TrainingArguments) -> None:
+    """Set what recording depends on, whatever the user passed."""
+    if args.dataloader_drop_last:
+        logger.warning("dataloader_drop_last=True would leave instances unseen in some epochs; setting it to False.")
+    args.dataloader_drop_last = False
+    args.remove_unused_columns = False
+    args.label_names = ["labels"]
+
+
+def _resolve_no_relation_id(model: torch.nn.Module, no_relation_id: int | None) -> int | None:
+    if no_relation_id is not None:
+        return int(no_relation_id)
+    config = getattr(model, "config", None)
+    name = getattr(config, "no_relation_label", None)
+    label2id = getattr(config, "label2id", None) or {}
+    return int(label2id[name]) if name in label2id else None
+
+
+def _epoch_pass_order(dataset: Any) -> np.ndarray:
+    """Row order of the epoch pass: longest first (less padding per batch), documents kept together."""
+    column_names = getattr(dataset, "column_names", None) or []
+    if "input_ids" in column_names:
+        lengths = np.fromiter((len(ids) for ids in dataset["input_ids"]), dtype=np.int64, count=len(dataset))
+        return np.argsort(-lengths, kind="stable")
+    if "document_index" in column_names:
+        return np.argsort(np.asarray(dataset["document_index"]), kind="stable")
+    return np.arange(len(dataset))
+
+
+def _rows(dataset: Any, rows: np.ndarray) -> list[dict[str, Any]]:
+    """Rows of `dataset` as a list of dicts (one Arrow read for a 🤗 `Dataset`)."""
+    if hasattr(dataset, "column_names"):
+        columns = dataset[rows.tolist()]
+        return [dict(zip(columns, values)) for values in zip(*columns.values())]
+    return [dataset[int(row)] for row in rows]
