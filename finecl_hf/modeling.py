@@ -264,7 +264,8 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
         # Only masked positions go through the vocabulary projection: ~15% of the tokens instead of all of them.
         masked = labels != -100
         if not masked.any():
-            return hidden_states.sum() * 0.0
+            # Still run the head on one token: DDP needs every parameter in the graph on every process.
+            return self.lm_head(hidden_states[:, :1]).sum() * 0.0
         logits = self.lm_head(hidden_states[masked])
         return nn.functional.cross_entropy(logits.float(), labels[masked])
 
