@@ -155,6 +155,7 @@ def main() -> None:
     num_labels = dataset.features["relation"].num_classes
 
     seconds = {"plain": [], "learning_order": []}
+    per_repeat = {"plain": [], "learning_order": []}
     recording: list[float] = []
     for repeat in range(args.repeats):
         # Alternate which one runs first, so drifting machine load hits both alike.
@@ -162,6 +163,7 @@ def main() -> None:
             step_seconds, record_seconds = time_training(kind, model_path, dataset, collator, num_labels, args.steps,
                                                          args.warmup_steps, args.batch_size, clock)
             seconds[kind] += step_seconds
+            per_repeat[kind].append(statistics.median(step_seconds))
             recording += record_seconds
     plain, recorded = statistics.median(seconds["plain"]), statistics.median(seconds["learning_order"])
     device = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
@@ -170,6 +172,9 @@ def main() -> None:
     print(f"plain Trainer:                      {plain:.4f} s/step (median)")
     print(f"LearningOrderTrainer (batch mode):  {recorded:.4f} s/step (median)")
     print(f"ratio: {recorded / plain:.3f} (target <= 1.03)")
+    # The spread between repeats of the *same* trainer is the machine's noise floor for the ratio above.
+    for kind, medians in per_repeat.items():
+        print(f"  per-repeat medians, {kind}: " + ", ".join(f"{value:.4f}" for value in medians))
     record = statistics.median(recording)
     print(f"recording alone: {1000 * record:.3f} ms/step (median) = {100 * record / plain:.3f}% of a plain step")
     if not args.skip_epoch_pass:

@@ -97,6 +97,9 @@ class AtomicCheckpointMixin:
     so a kill at any moment leaves at least one complete checkpoint once one was ever completed.
     """
 
+    def _save_checkpoint_extras(self, checkpoint: str) -> None:
+        """Write trainer-specific state into `checkpoint` (main process) before it is marked complete."""
+
     def _save_checkpoint(self, model, trial) -> None:
         save_total_limit = self.args.save_total_limit
         self.args.save_total_limit = None
@@ -107,6 +110,7 @@ class AtomicCheckpointMixin:
         run_dir = self._get_output_dir(trial=trial)
         checkpoint = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
         if self.args.should_save:
+            self._save_checkpoint_extras(checkpoint)
             mark_complete(checkpoint, self.state.global_step)
             rotate_checkpoints(
                 output_dir=run_dir,

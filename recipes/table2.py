@@ -12,6 +12,11 @@ learning order on them and writes the learning-order dataset this recipe reads);
 sentences, gold labels) is the evaluation set. (DocRED's distant training set is not shipped, and the 500 shipped
 Re-DocRED documents are too few to both learn an order and train document-level classifiers on a CPU.)
 
+Both classifiers train for `--num_train_epochs` epochs (as in the paper). At small scale A_0 is a few hundred sentences
+and gets only a handful of optimizer steps that way, which measures under-training rather than label quality;
+`--match_steps` gives the A_0 classifier as many optimizer steps as the full-data one (more epochs over fewer
+sentences). `--max_instances` keeps the first N instances of the learning order (T and its A_0) to bound CPU time.
+
 F1s printed: SemEval's official macro-F1 (9 relations, direction-aware, `Other` excluded) and the FineCL code's
 micro-F1 over the 18 directed labels (`finecl_hf.metrics.compute_semeval_f1`).
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +50,11 @@ from finecl_hf.paths import offline_encoder_path
 logger = logging.getLogger("table2")
 
 
-def train_classifier(train: Dataset, args: argparse.Namespace, model_path: str, tokenizer, output_dir: Path) -> Trainer:
-    """A sentence-level classifier trained on `train` (tokenized rows) with the run's settings and seed."""
+def train_classifier(
+    train: Dataset, args: argparse.Namespace, model_path: str, tokenizer, output_dir: Path, max_steps: int = -1
+) -> Trainer:
+    """A sentence-level classifier trained on `train` (tokenized rows) with the run's settings and seed; `max_steps`
+    (when > 0) replaces the number of epochs."""
     names = train.features["relation"].names
     set_seed(args.seed)
     model = FineCLForRelationExtraction.from_backbone(
@@ -53,7 +62,8 @@ def train_classifier(train: Dataset, args: argparse.Namespace, model_path: str, 
         label2id={name: index for index, name in enumerate(names)}, relation_level="sentence", no_relation_label="Other",
     )
     training_args = TrainingArguments(
-        output_dir=str(output_dir), num_train_epochs=args.num_train_epochs, per_device_train_batch_size=args.batch_size,
+        output_dir=str(output_dir), num_train_epochs=args.num_train_epochs, max_steps=max_steps,
+        per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=128, learning_rate=args.learning_rate, warmup_steps=0.1, weight_decay=0.0,
         seed=args.seed, save_strategy="no", report_to="none", logging_steps=50, disable_tqdm=True,
         remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
@@ -84,12 +94,16 @@ def main() -> None:
     parser.add_argument("--max_length", type=int, default=96)
     parser.add_argument("--num_test_sentences", type=int, default=0, help="first N gold test sentences (0 = all 2,717)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--match_steps", action="store_true", help="train on A_0 for as many steps as on all data")
+    parser.add_argument("--max_instances", type=int, default=0, help="first N instances of the order (0 = all)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     model_path = args.model_name_or_path or offline_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     order = load_dataset(args.learning_order_dir, split="train")
+    if args.max_instances:
+        order = order.select(range(min(args.max_instances, len(order))))
     everything, _ = tokenize_sentences(order, tokenizer, max_length=args.max_length)
     first_epoch = everything.filter(lambda row: row["learned_epoch"] == 0 and not row["upsampled"])
     test = read_semeval_split("test")
@@ -98,8 +112,10 @@ def main() -> None:
     test, _ = tokenize_sentences(test, tokenizer, max_length=args.max_length)
 
     rows, results = [], {}
+    full_steps = math.ceil(len(everything) / args.batch_size) * math.ceil(args.num_train_epochs)
     for name, train in (("T: all noisy labels", everything), ("T': A_0 (first-epoch learned)", first_epoch)):
-        trainer = train_classifier(train, args, model_path, tokenizer, Path(args.output_dir) / name.split(":")[0])
+        max_steps = full_steps if args.match_steps and train is first_epoch else -1
+        trainer = train_classifier(train, args, model_path, tokenizer, Path(args.output_dir) / name.split(":")[0], max_steps)
         scores = evaluate_on_gold(trainer, test)
         precision = float(np.mean(train["label_is_clean"])) if "label_is_clean" in train.column_names else float("nan")
         results[name] = {"instances": len(train), "label_precision": precision, **scores}

@@ -141,7 +141,7 @@ def test_resolve_resume_checkpoint_off(value, tmp_path):
 
 
 @pytest.mark.parametrize("value", [True, "True", "true", "auto", "last"])
-def test_resolve_resume_checkpoint_last_picks_the_last_complete_one(value, tmp_path, caplog):
+def test_resolve_resume_checkpoint_last_picks_the_last_complete_one(value, tmp_path):
     assert resolve_resume_checkpoint(value, str(tmp_path)) is None  # nothing yet: start from scratch, with a warning
     plant_checkpoint(tmp_path, 2, complete=True)
     plant_checkpoint(tmp_path, 4, complete=False)

@@ -209,6 +209,10 @@ def test_plain_training_arguments_default_to_batch_mode_and_no_relation_from_the
                                    data_collator=SentencePairCollator(pad_token_id=PAD))
     assert (trainer.mode, trainer.no_relation_id, trainer.record_no_relation) == ("batch", 0, False)
     assert args.dataloader_drop_last is False and args.label_names == ["labels"]
+    with pytest.raises(ValueError, match="mode='sometimes' is invalid"):
+        LearningOrderTrainingArguments(output_dir=str(tmp_path), mode="sometimes")
+    with pytest.raises(ValueError, match="upsample_min_percent=120"):
+        LearningOrderTrainingArguments(output_dir=str(tmp_path), upsample_min_percent=120)
 
 
 # ----------------------------------------------------------------------------------------------------------------------

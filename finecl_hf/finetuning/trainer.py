@@ -26,6 +26,7 @@ from torch import nn
 from transformers import Trainer, TrainingArguments, set_seed
 from transformers.utils import logging
 
+from ..checkpointing import AtomicCheckpointMixin
 from ..data.data_collator import DocumentRelationCollator, SentenceRelationCollator, split_model_inputs
 from ..modeling import FineCLForRelationExtraction
 from .arguments import HEADLINE_METRICS, RelationExtractionArguments
@@ -50,7 +51,7 @@ SEED_SUMMARY_JSON = "seed_summary.json"
 SEED_SUMMARY_MARKDOWN = "seed_summary.md"
 
 
-class RelationExtractionTrainer(Trainer):
+class RelationExtractionTrainer(AtomicCheckpointMixin, Trainer):
     """`Trainer` for `FineCLForRelationExtraction` batches (see the module docstring).
 
     Args:

@@ -68,7 +68,7 @@ class LearningOrderTrainingArguments(TrainingArguments):
     """`TrainingArguments` with the paper's stage-1 defaults and the learning-order options.
 
     The trainer overrides what it needs regardless of the values given: `remove_unused_columns=False` (the
-    `instance_index` column must reach the collator) and `label_names=["labels"]`.
+    `instance_index` column must reach the collator), `label_names=["labels"]` and `dataloader_drop_last=False`.
     """
 
     mode: str = field(

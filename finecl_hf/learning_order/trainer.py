@@ -15,7 +15,6 @@ string `uid` column next to the recorded epoch.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,8 +24,9 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import Sampler
 from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from transformers.utils import logging
+
+from ..checkpointing import AtomicCheckpointMixin, resolve_resume_checkpoint
 
 from .state import MAX_RECORDABLE_EPOCH, LearningOrderState
 
@@ -150,7 +150,7 @@ class DocumentGroupedSampler(Sampler[int]):
         yield from np.lexsort((instance_keys, document_keys)).tolist()
 
 
-class LearningOrderTrainer(Trainer):
+class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
     """A `Trainer` that records the learning order of its training instances (paper §3.1, Alg. 1 and 2).
 
     Train a `FineCLForRelationExtraction(relation_level="sentence")` (or any model returning `loss` and `logits[P, R]`
@@ -236,13 +236,8 @@ class LearningOrderTrainer(Trainer):
         """`Trainer.train`, restoring the learning-order state saved in the checkpoint it resumes from."""
         if self.num_epochs > MAX_RECORDABLE_EPOCH:
             raise ValueError(f"num_train_epochs={self.args.num_train_epochs} exceeds the {MAX_RECORDABLE_EPOCH} epochs int16 stores.")
-        if resume_from_checkpoint is True:
-            output_dir = self.args.output_dir
-            resume_from_checkpoint = get_last_checkpoint(output_dir) if output_dir and os.path.isdir(output_dir) else None
-            if resume_from_checkpoint is None:
-                raise ValueError(f"No valid checkpoint found in output directory ({self.args.output_dir}).")
-        elif resume_from_checkpoint is False:
-            resume_from_checkpoint = None
+        # `True`/"last" resume from the last *complete* checkpoint (see finecl_hf.checkpointing).
+        resume_from_checkpoint = resolve_resume_checkpoint(resume_from_checkpoint, self.args.output_dir)
         if resume_from_checkpoint is not None:
             self.learning_order = LearningOrderState.load(resume_from_checkpoint, len(self.train_dataset))
             logger.info(f"Restored the learning order of {self.learning_order.num_instances} instances from {resume_from_checkpoint}.")
@@ -294,12 +289,9 @@ class LearningOrderTrainer(Trainer):
         payload = payload.cpu().numpy()
         return payload[:, 0], payload[:, 1] > 0
 
-    def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
-        """Save the checkpoint as `Trainer` does, plus the learning-order state (main process, atomic write)."""
-        super()._save_checkpoint(model, trial)
-        if self.args.should_save:
-            checkpoint = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            self.learning_order.save(checkpoint)
+    def _save_checkpoint_extras(self, checkpoint: str) -> None:
+        """The learning-order state goes into every checkpoint, before it is marked complete (atomic write)."""
+        self.learning_order.save(checkpoint)
 
     @torch.no_grad()
     def run_epoch_pass(self, epoch: int) -> int:

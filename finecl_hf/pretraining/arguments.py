@@ -128,7 +128,8 @@ class FineCLPreTrainingArguments(TrainingArguments):
     )
     logging_steps: float = field(default=10, metadata={"help": "Log the loss and its ED/RD/MLM parts every N steps."})
     save_steps: float = field(default=1000, metadata={"help": "Checkpoint every N steps."})
-    report_to: str | list[str] | None = field(
+    # Same annotation as TrainingArguments.report_to: HfArgumentParser reads the first non-None member of the union.
+    report_to: None | str | list[str] = field(  # noqa: RUF036
         default="all",
         metadata={"help": "Where to report logs: `all` installed integrations (e.g. TensorBoard), or `none`."},
     )

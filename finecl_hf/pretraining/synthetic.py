@@ -3,7 +3,8 @@
 `write_synthetic_learning_order_dataset` writes a folder in the exact format stage 1 exports (Parquet + README with
 `configs:`): config `instances` (default) holds one row per relation instance with `learned_epoch`, `learned` and
 `upsampled`; config `documents` holds the DocRED-like documents the instances point to. Documents are generated one
-at a time and streamed to Parquet, so 100k documents need no more memory than 1k.
+at a time and streamed to Parquet, so 100k documents need no more memory than 1k. `datasets` is imported only there:
+`save_tiny_roberta` also works where it is not installed (the GPU benchmark).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasets import ClassLabel, Dataset, Features, List, Value
+
+if TYPE_CHECKING:
+    from datasets import Features
 
 NO_RELATION = "no_relation"
 # A few DocRED relations with their names (docred/rel_info.json), so entity-discrimination queries read naturally.
@@ -54,6 +58,8 @@ def learning_order_label_names() -> list[str]:
 
 def synthetic_features() -> tuple[Features, Features]:
     """`(documents, instances)` features: the data layer's document schema and the stage-1 export's instance schema."""
+    from datasets import ClassLabel, Features, List, Value
+
     labels = ClassLabel(names=learning_order_label_names())
     mention = {"name": Value("string"), "sent_id": Value("int32"), "start": Value("int32"), "end": Value("int32")}
     documents = Features(
@@ -198,6 +204,8 @@ def write_synthetic_learning_order_dataset(
     Both configs are produced by the same seeded generator, so instance `document_index` values match the documents.
     Returns the folder, loadable with `load_dataset(folder)` (instances) and `load_dataset(folder, "documents")`.
     """
+    from datasets import Dataset
+
     directory = Path(directory)
     (directory / "instances").mkdir(parents=True, exist_ok=True)
     (directory / "documents").mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from transformers import Trainer, TrainerCallback
 from transformers.utils import logging as transformers_logging
 
@@ -114,6 +116,17 @@ def single_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def read_config(folder: str | Path, config: str) -> dict[str, list]:
+    """The rows of one config of a dataset folder (its Parquet files, read directly), as columns.
+
+    Deliberately not `datasets.load_dataset`: with `datasets` 5.2 it returns cached rows of *another* folder with the
+    same name and card (see `test_cross_stage.py`), which would make any comparison of two runs vacuous.
+    """
+    paths = sorted((Path(folder) / config).glob("*.parquet"))
+    assert paths, f"{folder} has no Parquet file for config {config!r}"
+    return pa.concat_tables([pq.read_table(path) for path in paths]).to_pydict()
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -283,6 +296,7 @@ __all__ = [
     "CliOutcome",
     "error_paragraph",
     "run_cli",
+    "read_config",
     "run_cli_subprocess",
     "single_thread",
     "subprocess_env",

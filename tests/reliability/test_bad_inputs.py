@@ -91,7 +91,8 @@ CASES = {
     "semeval-reversed-markers": BadInput(
         "a SemEval entity whose closing marker comes before its opening marker (reversed span)",
         *converter("semeval.py", "--source", "train={bad}/semeval/reversed_markers.TXT"),
-        names=("{bad}/semeval/reversed_markers.TXT", "record 1 (id '2')", "field 'sentence'", "</e1> comes before <e1>"),
+        names=("{bad}/semeval/reversed_markers.TXT", "record 1 (id '2')", "field 'sentence'",
+               "</e1> comes before <e1>"),  # fmt: skip
     ),
     "wiki80-truncated-gzip": BadInput(
         "an OpenNRE .txt.gz cut in half (truncated gzip stream)",
@@ -226,15 +227,11 @@ CASES = {
         "--temperature 0 (absurd hyper-parameter: division by zero in the losses)",
         PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--temperature", "0"),
         names=("temperature", "0"), hyper_parameter=True,
-        defect="finecl_hf/pretraining/arguments.py does not validate the FineCLConfig fields; temperature=0 is "
-        "rejected only by FineCLConfig after the whole corpus is tokenized (hours on 1M documents). "
-        "FineCLPreTrainingArguments.__post_init__ must run FineCLConfig(**self.config_overrides()).",
     ),
     "stage2-alpha-1": BadInput(
         "--alpha 1 (absurd hyper-parameter: every learning-order weight equal)",
         PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--alpha", "1"),
         names=("alpha", "1"), hyper_parameter=True,
-        defect="as stage2-temperature-0: alpha is validated only after data preparation.",
     ),
     "stage2-odd-batch-size": BadInput(
         "--per_device_train_batch_size 3 (documents come in pairs)",
@@ -245,9 +242,6 @@ CASES = {
         "the converter's documents folder given instead of stage 1's learning-order dataset (no learned_epoch)",
         PRETRAIN, ("--learning_order_dataset", "{documents}", *STAGE2),
         names=("{documents}", "'instances'", "learning_order"),
-        defect="finecl_hf/pretraining/data.py load_learning_order_dataset lets datasets raise \"BuilderConfig "
-        "'instances' not found\" (no path, no hint); it must name the folder and say to run stage 1 "
-        "(trainers/learning_order.py) first.",
     ),
     "stage2-missing-learned-epoch": BadInput(
         "a learning-order dataset whose instances lost the learned_epoch column (missing key)",
@@ -258,18 +252,12 @@ CASES = {
         "a learning-order dataset whose documents config is another ordering of the corpus (uids do not match)",
         PRETRAIN, ("--learning_order_dataset", "{mismatched_documents}", *STAGE2),
         names=("{mismatched_documents}", "document_uid", "train/0"),
-        defect="finecl_hf/pretraining/data.py never compares an instance's document_uid with the uid of the "
-        "document its document_index points to: a documents config from another export or order trains silently "
-        "on the wrong entity pairs. prepare_pretraining_data must check them (patch in the report).",
     ),
     "stage2-resume-incomplete-checkpoint": BadInput(
         "--resume_from_checkpoint at a folder left by a kill during the save (weights cut in half, no marker)",
         PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--resume_from_checkpoint",
                    "{incomplete_checkpoint}"),  # fmt: skip
         names=("{incomplete_checkpoint}", "checkpoint_complete.json", "--resume_from_checkpoint last"),
-        defect="the stage trainers do not use finecl_hf/checkpointing.py yet (AtomicCheckpointMixin + "
-        "resolve_resume_checkpoint): transformers loads the half-written folder and safetensors fails without "
-        "naming the file.",
     ),
     # ----------------------------------------------------------------------------------------- stage 3
     "stage3-train-fraction-0": BadInput(
@@ -342,7 +330,9 @@ def rewrite_parquet(folder: Path, change) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, tiny_backbone, sentence_dataset, documents_dataset, learning_order_dataset) -> Workspace:
+def workspace(
+    tmp_path_factory, tiny_backbone, sentence_dataset, documents_dataset, learning_order_dataset
+) -> Workspace:
     root = tmp_path_factory.mktemp("bad-inputs")
     checkpoint = root / "finecl-checkpoint"
     model = FineCLForRelationExtraction.from_backbone(str(tiny_backbone), num_labels=3, relation_level="sentence")
