@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
@@ -112,9 +113,29 @@ class AtomicCheckpointMixin:
         if self.args.should_save:
             self._save_checkpoint_extras(checkpoint)
             mark_complete(checkpoint, self.state.global_step)
-            rotate_checkpoints(
-                output_dir=run_dir,
-                save_total_limit=save_total_limit,
-                best_model_checkpoint=self.state.best_model_checkpoint,
-                use_mtime=True,
-            )
+            rotate_complete_checkpoints(run_dir, save_total_limit, keep=self.state.best_model_checkpoint)
+
+
+def rotate_complete_checkpoints(output_dir: str | os.PathLike, save_total_limit: int | None, keep: str | None = None) -> None:
+    """Delete the oldest *complete* checkpoints beyond `save_total_limit`, ordered by step (never by mtime).
+
+    Incomplete folders are never counted, so they cannot push out a complete checkpoint; `keep` (the best checkpoint)
+    is never deleted.
+    """
+    if not save_total_limit:
+        return
+    complete = sorted(
+        (int(match.group(1)), path)
+        for path in Path(output_dir).iterdir()
+        if path.is_dir() and (match := _CHECKPOINT_PATTERN.match(path.name)) and is_complete(path)
+    )
+    keep_path = Path(keep).resolve() if keep else None
+    surplus = len(complete) - save_total_limit
+    for _, path in complete:
+        if surplus <= 0:
+            break
+        if keep_path is not None and path.resolve() == keep_path:
+            continue
+        logger.info(f"Deleting older checkpoint {path} (save_total_limit={save_total_limit}).")
+        shutil.rmtree(path, ignore_errors=True)
+        surplus -= 1

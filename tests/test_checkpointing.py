@@ -188,12 +188,6 @@ def test_mixin_marks_every_checkpoint_and_rotation_keeps_the_newest_complete_one
     assert set(saved) == {"linear.weight", "linear.bias"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AtomicCheckpointMixin rotates with transformers' rotate_checkpoints(use_mtime=True), which protects the "
-    "newest folder by mtime, complete or not: a newer-looking incomplete folder (clock skew between nodes, a copy) "
-    "gets the protection and the checkpoint just completed is deleted. Patch in the report.",
-)
 def test_rotation_never_deletes_the_checkpoint_just_completed_whatever_the_folder_mtimes(tmp_path):
     output_dir = tmp_path / "run"
     # Written by a node whose clock is ahead: an older complete checkpoint and a half-written one, both "in the future".
