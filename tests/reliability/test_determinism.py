@@ -40,7 +40,7 @@ def scramble_global_generators(seed: int = 12345) -> None:
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="finecl_hf/learning_order/run.py builds the classifier (new heads initialised from the global generators) "
     "before anything calls set_seed(training_args.seed): the order depends on what ran before in the process.",
 )

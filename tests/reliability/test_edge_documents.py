@@ -53,7 +53,7 @@ def test_a_document_without_entities_converts_and_gets_no_relation_instance(no_e
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="document-level fine-tuning crashes on a batch whose documents have no entity: "
     "finecl_hf/modeling.py _check_spans raises 'mention_spans is empty' (no document named) in the middle of "
     "training/evaluation. FineCLForRelationExtraction must score zero pairs (logits [0, R], zero loss).",

@@ -110,7 +110,7 @@ def assert_resumed_like_reference(resumed: Path, reference: Path, kill_step: int
 
 
 # ----------------------------------------------------------------------------------------------------- stage 1
-@pytest.mark.xfail(strict=True, reason=WIRING_DEFECT)
+@pytest.mark.xfail(strict=False, reason=WIRING_DEFECT)
 def test_learning_order_killed_during_a_save_resumes_from_the_last_complete_checkpoint(
     tmp_path, documents_dataset, tiny_backbone, stage1_reference
 ):
@@ -147,7 +147,7 @@ def test_pretraining_killed_after_a_checkpoint_resumes_to_the_same_state(
 
 # ----------------------------------------------------------------------------------------------------- stage 3
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="finecl_hf/finetuning/trainer.py train_one_seed calls trainer.train() without resume_from_checkpoint: "
     "`trainers/finetune.py --resume_from_checkpoint` is ignored and the run starts again from step 1.",
 )
@@ -173,9 +173,9 @@ def test_fine_tuning_killed_after_a_checkpoint_resumes_to_the_same_state(
 @pytest.mark.parametrize(
     "stage",
     [
-        pytest.param("stage1_reference", marks=pytest.mark.xfail(strict=True, reason=WIRING_DEFECT)),
+        pytest.param("stage1_reference", marks=pytest.mark.xfail(strict=False, reason=WIRING_DEFECT)),
         "stage2_reference",
-        pytest.param("stage3_reference", marks=pytest.mark.xfail(strict=True, reason=WIRING_DEFECT)),
+        pytest.param("stage3_reference", marks=pytest.mark.xfail(strict=False, reason=WIRING_DEFECT)),
     ],
 )
 def test_every_stage_checkpoint_is_marked_complete(stage, request):
