@@ -69,7 +69,9 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
     dataset_dir = workdir / "dataset"
     # Parquet files read directly: `load_dataset(folder)` can serve another same-named folder from its cache
     # (datasets 5.2; see tests/reliability/test_cross_stage.py).
-    parquet = {config: str(dataset_dir / split_file_path(config, "train")) for config in ("default", RELATION_INSTANCES_CONFIG)}
+    parquet = {
+        config: str(dataset_dir / split_file_path(config, "train")) for config in ("default", RELATION_INSTANCES_CONFIG)
+    }
     baseline = current_rss_mb()
     sampler = AnonymousMemorySampler()
     sampler.start()
@@ -141,9 +143,11 @@ def check(results: list[dict], sizes: list[int], bound_mb: float, max_growth: fl
     ]
     small, large = min(sizes), max(sizes)
     if small != large:
-        print(f"\nscaling {small} -> {large} documents (x{large / small:g}): peak anonymous memory ratio, time / linear")
+        print(f"\nscaling {small} -> {large} documents (x{large / small:g}): peak anonymous memory, time / linear")
         for phase in PHASES:
-            first, last = (next(r for r in results if r["phase"] == phase and r["documents"] == n) for n in (small, large))
+            first, last = (
+                next(r for r in results if r["phase"] == phase and r["documents"] == n) for n in (small, large)
+            )
             growth = last["peak_anonymous_mb"] / first["peak_anonymous_mb"]
             linear = last["seconds"] / (first["seconds"] * large / small)
             print(f"  {phase:<9} memory x{growth:.2f}   time / linear {linear:.2f}")
@@ -173,7 +177,9 @@ def main() -> None:
         print(json.dumps(run_phase(args.phase, args.workdir, args.num_proc, args.tokenizer)))
         return
     with tempfile.TemporaryDirectory(prefix="finecl-bench-load-") as root:
-        results = [row for size in sorted(args.sizes) for row in measure(size, args.num_proc, args.tokenizer, Path(root))]
+        results = [
+            row for size in sorted(args.sizes) for row in measure(size, args.num_proc, args.tokenizer, Path(root))
+        ]
     problems = check(results, args.sizes, args.bound_mib, args.max_growth)
     print("\n" + ("\n".join(f"FAIL: {problem}" for problem in problems) if problems else
                   f"PASS: every phase stayed under {args.bound_mib:.0f} MiB of anonymous memory"))  # fmt: skip

@@ -28,17 +28,19 @@ from finecl_hf.finetuning import (
     training_subset,
     write_model_card,
 )
+from finecl_hf.data.data_collator import SentenceRelationCollator
 from finecl_hf.finetuning.evaluation import (
     DocumentDecoder,
     DocumentMetrics,
     SentenceMetrics,
     resolve_task,
     seed_summary_markdown,
+    sentence_prediction_records,
     summarize_seeds,
 )
 from finecl_hf.finetuning.inference import parse_marked_sentence, split_words_with_spans
 from finecl_hf.finetuning.preparation import prepare_data
-from finecl_hf.finetuning.trainer import group_by_document
+from finecl_hf.finetuning.trainer import RelationExtractionTrainer, build_model, group_by_document
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SEMEVAL_LABELS = semeval_label_names()
@@ -203,6 +205,37 @@ def test_sentence_metrics_name_both_semeval_scores_and_count_dropped_rows():
         EvalPrediction(predictions=logits, label_ids=np.array(gold))
     )
     assert dropped["micro_recall"] == pytest.approx(1 / 3) and dropped["accuracy"] == pytest.approx(2 / 4)
+
+
+def test_evaluation_visits_rows_in_order_even_when_training_groups_by_length(tmp_path, tiny_backbone):
+    rows = sentence_dataset(12, SEMEVAL_LABELS)
+    rows = rows.map(lambda row, index: {"tokens": row["tokens"] + ["word"] * (index % 5) * 3}, with_indices=True)
+    data = prepare_data(
+        RelationExtractionArguments(model_name_or_path=tiny_backbone, dataset_path="unused", validation_size=2),
+        DatasetDict(train=rows, test=rows),
+    )
+    arguments = TrainingArguments(output_dir=str(tmp_path), train_sampling_strategy="group_by_length",
+                                  per_device_eval_batch_size=4, report_to="none", use_cpu=True)
+    trainer = RelationExtractionTrainer(
+        model=build_model(RelationExtractionArguments(model_name_or_path=tiny_backbone, dataset_path="-"),
+                          SEMEVAL_LABELS),
+        args=arguments, data_collator=SentenceRelationCollator(data.tokenizer), processing_class=data.tokenizer,
+    )
+    lengths = [int(mask.sum()) for batch in trainer.get_eval_dataloader(data.tokenized["test"])
+               for mask in batch["attention_mask"]]
+    assert lengths == [len(ids) for ids in data.tokenized["test"]["input_ids"]]
+    assert len(set(lengths)) > 1
+
+
+def test_prediction_records_refuse_predictions_out_of_dataset_order():
+    rows = sentence_dataset(3, SEMEVAL_LABELS)
+    logits = np.zeros((3, len(SEMEVAL_LABELS)))
+    records = sentence_prediction_records(rows, rows["uid"], logits, SEMEVAL_LABELS, references=rows["relation"])
+    assert [record["uid"] for record in records] == rows["uid"]
+    shuffled = [rows["relation"][index] for index in (1, 2, 0)]
+    if shuffled != rows["relation"]:
+        with pytest.raises(ValueError, match="not in dataset order"):
+            sentence_prediction_records(rows, rows["uid"], logits, SEMEVAL_LABELS, references=shuffled)
 
 
 def test_group_by_document_keeps_pair_order_and_pads():

@@ -162,7 +162,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def sentence_prediction_records(
-    raw: Dataset, scored_uids: Sequence[str], logits: np.ndarray, label_names: Sequence[str]
+    raw: Dataset,
+    scored_uids: Sequence[str],
+    logits: np.ndarray,
+    label_names: Sequence[str],
+    references: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """One record per raw row: `uid`, `id`, `gold`, `predicted`, `score` (softmax probability).
 
@@ -172,6 +176,8 @@ def sentence_prediction_records(
             tokenizer) get `predicted: null`, `score: null`.
         logits: `[scored rows, labels]`.
         label_names: class names by id.
+        references: the gold class ids that came with `logits` (the evaluation's `label_ids`); checked against the
+            rows, so that predictions are never written next to the wrong sentence.
     """
     if len(scored_uids) != len(logits):
         raise ValueError(f"{len(logits)} predictions for {len(scored_uids)} scored rows.")
@@ -182,6 +188,11 @@ def sentence_prediction_records(
         record = {"uid": row["uid"], "id": row.get("id"), "gold": label_names[row["relation"]], "predicted": None,
                   "score": None}
         index = row_of_uid.get(row["uid"])
+        if index is not None and references is not None and int(references[index]) != row["relation"]:
+            raise ValueError(
+                f"Row {row['uid']!r}: the prediction at position {index} came with gold id {int(references[index])}, "
+                f"but the row's relation is {row['relation']}: predictions are not in dataset order."
+            )
         if index is not None:
             best = int(probabilities[index].argmax())
             record.update(predicted=label_names[best], score=round(float(probabilities[index, best]), 6))

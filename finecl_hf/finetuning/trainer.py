@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from torch import nn
+from torch.utils.data import Sampler, SequentialSampler
 from transformers import Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import has_length
 from transformers.utils import logging
 
 from ..checkpointing import AtomicCheckpointMixin
@@ -54,6 +56,9 @@ SEED_SUMMARY_MARKDOWN = "seed_summary.md"
 class RelationExtractionTrainer(AtomicCheckpointMixin, Trainer):
     """`Trainer` for `FineCLForRelationExtraction` batches (see the module docstring).
 
+    The collators of `finecl_hf.data` read columns that the model's forward does not take (`head_token_span`,
+    `mention_token_spans`, ...), so `remove_unused_columns` is turned off.
+
     Args:
         relation_level: `"sentence"` or `"document"`; at document level, `prediction_step` returns logits
             `[documents, max pairs, labels]` and, in place of labels, the `[documents, max pairs, 2]` (head, tail)
@@ -63,6 +68,14 @@ class RelationExtractionTrainer(AtomicCheckpointMixin, Trainer):
     def __init__(self, *args, relation_level: str = "sentence", **kwargs):
         super().__init__(*args, **kwargs)
         self.relation_level = relation_level
+        self.args.remove_unused_columns = False
+
+    def _get_eval_sampler(self, eval_dataset: Dataset) -> Sampler | None:
+        # Evaluation outputs are matched to rows by position, so rows must be visited in order even when training
+        # batches are grouped by length (`train_sampling_strategy="group_by_length"` also reorders evaluation).
+        if eval_dataset is None or not has_length(eval_dataset):
+            return None
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     def compute_loss(self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: torch.Tensor | int | None = None):
@@ -209,7 +222,7 @@ def train_one_seed(
 
 
 def _run_arguments(training_args: TrainingArguments, relation_level: str, seed: int, output_dir: Path):
-    updates: dict[str, Any] = {"seed": seed, "output_dir": str(output_dir), "remove_unused_columns": False}
+    updates: dict[str, Any] = {"seed": seed, "output_dir": str(output_dir)}
     if relation_level == "document":
         # Per-batch arrays avoid padding every document to the longest pair list of the whole split.
         updates["eval_do_concat_batches"] = False
@@ -230,7 +243,8 @@ def _records(data: PreparedData, split: str, prediction, decoder: DocumentDecode
             data.raw[split], prediction.predictions, prediction.label_ids, data.label_names, decoder
         )
     return sentence_prediction_records(
-        data.raw[split], data.tokenized[split]["uid"], prediction.predictions, data.label_names
+        data.raw[split], data.tokenized[split]["uid"], prediction.predictions, data.label_names,
+        references=prediction.label_ids,
     )
 
 

@@ -36,15 +36,11 @@ from reliability_helpers import (
 from safetensors.torch import load_file
 from transformers import Trainer
 
-from finecl_hf.checkpointing import COMPLETE_MARKER, is_complete, last_complete_checkpoint
+from finecl_hf.checkpointing import is_complete, last_complete_checkpoint
 
 pytestmark = pytest.mark.slow
 
 LEARNING_ORDER_COLUMNS = ("uid", "learned_epoch", "learned", "upsampled")
-WIRING_DEFECT = (
-    "This stage's trainer does not use finecl_hf/checkpointing.py yet (stage 2 does): no AtomicCheckpointMixin (no "
-    f"{COMPLETE_MARKER}), and `--resume_from_checkpoint last` is not resolved with resolve_resume_checkpoint."
-)
 
 
 def resume(script: str, arguments: list[str]) -> list[int]:
@@ -110,7 +106,12 @@ def assert_resumed_like_reference(resumed: Path, reference: Path, kill_step: int
 
 
 # ----------------------------------------------------------------------------------------------------- stage 1
-@pytest.mark.xfail(strict=False, reason=WIRING_DEFECT)
+@pytest.mark.xfail(
+    strict=False,
+    reason="The resume itself works (it restarts at step 11, after checkpoint-10), but the run it resumes was started "
+    "in another process: finecl_hf/learning_order/run.py builds the classifier before set_seed(training_args.seed), "
+    "so its new heads (and hence the order) depend on the process's earlier random draws (see test_determinism.py).",
+)
 def test_learning_order_killed_during_a_save_resumes_from_the_last_complete_checkpoint(
     tmp_path, documents_dataset, tiny_backbone, stage1_reference
 ):
@@ -170,14 +171,7 @@ def test_fine_tuning_killed_after_a_checkpoint_resumes_to_the_same_state(
 
 
 # ----------------------------------------------------------------------------------------------------- markers
-@pytest.mark.parametrize(
-    "stage",
-    [
-        pytest.param("stage1_reference", marks=pytest.mark.xfail(strict=False, reason=WIRING_DEFECT)),
-        "stage2_reference",
-        pytest.param("stage3_reference", marks=pytest.mark.xfail(strict=False, reason=WIRING_DEFECT)),
-    ],
-)
+@pytest.mark.parametrize("stage", ["stage1_reference", "stage2_reference", "stage3_reference"])
 def test_every_stage_checkpoint_is_marked_complete(stage, request):
     output_dir = request.getfixturevalue(stage)
     checkpoints = sorted(output_dir.glob("checkpoint-*"))
