@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.activations import ACT2FN
@@ -130,10 +131,16 @@ class FineCLPreTrainedModel(PreTrainedModel):
         `config_overrides` set `FineCLConfig` fields (e.g. `num_labels`, `id2label`, `relation_level`).
         """
         backbone_config = AutoConfig.from_pretrained(name_or_path)
-        if isinstance(backbone_config, FineCLConfig):
-            return cls.from_pretrained(name_or_path, **config_overrides)
-        model = cls(FineCLConfig(encoder=backbone_config, **config_overrides))
-        pretrained = _build_encoder(backbone_config, name_or_path)
+        try:
+            if isinstance(backbone_config, FineCLConfig):
+                return cls.from_pretrained(name_or_path, **config_overrides)
+            model = cls(FineCLConfig(encoder=backbone_config, **config_overrides))
+            pretrained = _build_encoder(backbone_config, name_or_path)
+        except SafetensorError as error:
+            raise ValueError(
+                f"{name_or_path}: model.safetensors cannot be read ({error}): the file is damaged or cut short "
+                "(a copy or a save that did not finish)."
+            ) from error
         model.encoder.load_state_dict(pretrained.state_dict())
         model.config.name_or_path = name_or_path
         return model
@@ -339,6 +346,8 @@ class FineCLForRelationExtraction(FineCLPreTrainedModel):
             raise ValueError(
                 "FineCLForRelationExtraction.forward needs `mention_spans`, `mention_entity_ids` and `pair_entity_ids`."
             )
+        if mention_spans.numel() == 0 and pair_entity_ids.numel() == 0:
+            return self._output_without_pairs(labels)
         _, entities = self.encode_entities(input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids)
         heads, tails = entities[pair_entity_ids[:, 0]], entities[pair_entity_ids[:, 1]]
         if self.config.relation_level == "sentence":
@@ -349,6 +358,16 @@ class FineCLForRelationExtraction(FineCLPreTrainedModel):
             logits = self.classifier(heads, tails)
         loss = self._loss(logits, labels) if labels is not None else None
         return RelationExtractionOutput(loss=loss, logits=logits, entity_embeddings=entities)
+
+    def _output_without_pairs(self, labels: torch.Tensor | None) -> RelationExtractionOutput:
+        """A batch whose documents have no entity (left): nothing to score. The loss is a zero that reaches every
+        trainable parameter, so gradient synchronisation (DDP) sees the same graph on every process."""
+        reference = next(self.parameters())
+        logits = reference.new_zeros((0, self.config.num_labels))
+        loss = None
+        if labels is not None:
+            loss = sum(parameter.sum() for parameter in self.parameters() if parameter.requires_grad) * 0.0
+        return RelationExtractionOutput(loss=loss, logits=logits, entity_embeddings=reference.new_zeros((0, self.config.hidden_size)))
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.config.relation_level == "sentence":

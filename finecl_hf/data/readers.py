@@ -128,7 +128,7 @@ def iter_json_records(path: str | Path) -> Iterator[tuple[int, Any | InvalidReco
         while not stripped:
             more = read_chunk(stream, path, 0, size=4096)
             if not more:
-                return
+                raise InvalidRecordError(path, "<file>", "<file>", "the file is empty (an interrupted download?)")
             first, stripped = first + more, (first + more).lstrip()
         if stripped[0] == "[":
             yield from _JSONArrayStream(stream, path, first).records()

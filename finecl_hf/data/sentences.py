@@ -61,7 +61,9 @@ def validate_sentence_row(draft: dict, label_index: Mapping[str, int], split: st
     def fail(field: str, reason: str) -> None:
         raise InvalidRecordError(source, position, field, reason, record_id=record_id)
 
-    if not isinstance(tokens, list) or not tokens:
+    if not isinstance(tokens, list):
+        fail("tokens", f"expected a list of words, got {type(tokens).__name__}")
+    if not tokens:
         fail("tokens", "the sentence is empty")
     if not all(isinstance(token, str) for token in tokens):
         fail("tokens", "every word must be a string")

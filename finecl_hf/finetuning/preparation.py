@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
+from datasets import Dataset, DatasetDict, load_from_disk
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from ..data.loading import load_dataset_folder
 from ..data.tokenization import (
     DEFAULT_ENTITY_MARKERS,
     PUNCT_ENTITY_MARKERS,
@@ -63,7 +64,7 @@ def load_relation_dataset(path: str, config_name: str | None = None) -> DatasetD
         raise ValueError(f"--dataset_path {path}: not a folder (convert the corpus with dataset_scripts/ first).")
     if (folder / "dataset_dict.json").is_file():
         return load_from_disk(str(folder))
-    return load_dataset(str(folder), config_name)
+    return load_dataset_folder(folder, config_name)
 
 
 def entity_markers(style: str) -> EntityMarkers | None:

@@ -28,7 +28,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import has_length
 from transformers.utils import logging
 
-from ..checkpointing import AtomicCheckpointMixin
+from ..checkpointing import AtomicCheckpointMixin, resolve_resume_checkpoint
 from ..data.data_collator import DocumentRelationCollator, SentenceRelationCollator, split_model_inputs
 from ..modeling import FineCLForRelationExtraction
 from .arguments import HEADLINE_METRICS, RelationExtractionArguments
@@ -194,7 +194,8 @@ def train_one_seed(
         compute_metrics=_metrics_for(data, "validation", decoder),
         relation_level=args.relation_level,
     )
-    train_result = trainer.train()
+    checkpoint = resolve_resume_checkpoint(run_args.resume_from_checkpoint, str(output_dir))
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_metrics("train", train_result.metrics)
 
     metrics = {}
@@ -216,6 +217,7 @@ def train_one_seed(
     trainer.save_model(str(output_dir))
     trainer.save_state()
     if trainer.is_world_process_zero():
+        (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle; the card lists the arguments
         _remove_checkpoints(output_dir, args.keep_checkpoints)
         _write_card(args, run_args, data, seeds, summary=None)
     return SeedRun(seed, output_dir, run_args, {**train_result.metrics, **metrics})

@@ -123,6 +123,8 @@ class LearningOrderTrainingArguments(TrainingArguments):
             raise ValueError(f"mode={self.mode!r} is invalid: it must be one of {', '.join(LEARNING_ORDER_MODES)}.")
         if not 0 <= self.upsample_min_percent <= 100:
             raise ValueError(f"upsample_min_percent={self.upsample_min_percent} is invalid: it must be in [0, 100].")
+        if self.num_train_epochs < 1 and self.max_steps <= 0:
+            raise ValueError(f"num_train_epochs={self.num_train_epochs} is invalid: stage 1 needs at least one epoch.")
         if self.epoch_pass_batch_size < 1:
             raise ValueError(f"epoch_pass_batch_size={self.epoch_pass_batch_size} is invalid: it must be >= 1.")
         # The instance index column must reach the collator; the model's own columns are chosen by the collator.

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 import torch
-from datasets import ClassLabel, Dataset, get_dataset_config_names, load_dataset
-from transformers import AutoTokenizer
+from datasets import ClassLabel, Dataset, get_dataset_config_names
+from transformers import AutoTokenizer, set_seed
 from transformers.utils import logging
 
 from finecl_hf.cards import read_dataset_card_metadata
@@ -21,6 +22,7 @@ from finecl_hf.data.data_collator import (
     SentenceRelationCollator,
     drop_instances_without_mentions,
 )
+from finecl_hf.data.loading import load_dataset_folder
 from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
@@ -56,10 +58,10 @@ def load_instances(data_args: LearningOrderArguments) -> tuple[Dataset, Dataset 
     path = data_args.dataset_path
     configs = get_dataset_config_names(path)
     if data_args.dataset_config_name is None and RELATION_INSTANCES_CONFIG in configs:
-        instances = load_dataset(path, RELATION_INSTANCES_CONFIG, split=data_args.dataset_split)
-        documents = load_dataset(path, split=data_args.dataset_split)
+        instances = load_dataset_folder(path, RELATION_INSTANCES_CONFIG, split=data_args.dataset_split)
+        documents = load_dataset_folder(path, split=data_args.dataset_split)
         return instances, documents
-    instances = load_dataset(path, data_args.dataset_config_name, split=data_args.dataset_split)
+    instances = load_dataset_folder(path, data_args.dataset_config_name, split=data_args.dataset_split)
     return instances, None
 
 
@@ -86,6 +88,7 @@ def run_learning_order(
             f"labels (columns: {instances.column_names})."
         )
     label_names = list(label_feature.names)
+    _check_unique_uids(instances, data_args.dataset_path)
     no_relation = no_relation_name(label_names, data_args.no_relation_label or _card_no_relation(data_args.dataset_path))
     model_path = data_args.model_name_or_path or offline_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -96,6 +99,14 @@ def run_learning_order(
     if dropped:
         logger.warning(f"{dropped} of {len(instances)} instances dropped: head or tail lost to max_length={data_args.max_length}.")
 
+    if not len(train_dataset):
+        raise ValueError(
+            f"{data_args.dataset_path}: all {len(instances)} instances lost their head or tail to "
+            f"max_length={data_args.max_length}: nothing is left to learn; raise --max_length."
+        )
+    if data_args.correct_column is not None:  # checked now, not after hours of training
+        instance_correctness(instances, documents, data_args.correct_column)
+    set_seed(training_args.seed)  # the classifier's new heads are initialised from the global generators
     trainer = LearningOrderTrainer(
         model=_classifier(model_path, label_names, no_relation),
         args=training_args,
@@ -109,6 +120,22 @@ def run_learning_order(
     result = _finish(trainer, kept, documents, data_args, training_args, model_path, label_names, no_relation)
     _end_distributed()
     return result
+
+
+def _check_unique_uids(instances: Dataset, dataset_path: str) -> None:
+    """Instance `uid`s key the exported order (stage 2, analyses): a repeated one is an error naming row and uid."""
+    if "uid" not in instances.column_names:
+        return
+    uids = instances.data.column("uid")
+    counts = pc.value_counts(uids)
+    repeated = pc.filter(counts, pc.greater(pc.struct_field(counts, "counts"), 1))
+    if len(repeated):
+        uid = repeated[0]["values"].as_py()
+        rows = [row for row, value in enumerate(uids.to_pylist()) if value == uid]
+        raise ValueError(
+            f"{dataset_path}: rows {rows}, field 'uid': {uid!r} is repeated ({len(repeated)} repeated uid(s) in all); "
+            "every instance needs its own uid."
+        )
 
 
 def _card_no_relation(dataset_path: str) -> str | None:

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 import torch
-from datasets import ClassLabel, Dataset, get_dataset_config_names, load_dataset
+from datasets import ClassLabel, Dataset, get_dataset_config_names
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from ..data.loading import load_dataset_folder
 from ..data.tokenization import tokenize_documents
 from .sampling import RelationInstanceIndex, RelationPairSampler
 
@@ -65,8 +66,8 @@ def load_learning_order_dataset(
                 f"configs are {configs}. Stage 2 reads the folder that stage 1 (trainers/learning_order.py) writes "
                 "for a document-level corpus (DocRED format): run it on this dataset first."
             )
-    instances = load_dataset(path, INSTANCES_CONFIG, split=split, cache_dir=cache_dir)
-    documents = load_dataset(path, DOCUMENTS_CONFIG, split=split, cache_dir=cache_dir)
+    instances = load_dataset_folder(path, INSTANCES_CONFIG, split=split, cache_dir=cache_dir)
+    documents = load_dataset_folder(path, DOCUMENTS_CONFIG, split=split, cache_dir=cache_dir)
     _require_columns(f"{path} (config '{INSTANCES_CONFIG}', split '{split}')", instances, tuple(INSTANCE_COLUMNS))
     _require_columns(f"{path} (config '{DOCUMENTS_CONFIG}', split '{split}')", documents, DOCUMENT_COLUMNS)
     if not isinstance(instances.features["relation"], ClassLabel):
