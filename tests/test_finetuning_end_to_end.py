@@ -45,13 +45,14 @@ def test_minilm_on_a_semeval_subset_beats_the_majority_class_by_a_wide_margin(sh
         [SplitSource("train", source / "TRAIN_FILE.TXT"), SplitSource("test", source / "TEST_FILE_FULL.TXT")],
         tmp_path / "semeval",
     )
-    # 800 training sentences (10%), 2 epochs of 50 steps, batches of similar lengths (less padding).
+    # 800 training sentences (10%), 3 epochs of 50 steps, batches of similar lengths (less padding): about a minute
+    # on 2 idle cores.
     arguments = RelationExtractionArguments(
-        model_name_or_path=minilm_path, dataset_path=str(tmp_path / "semeval"), train_fraction=0.1, max_length=48,
-        classifier_dropout=0.1, max_eval_samples=100, max_predict_samples=300,
+        model_name_or_path=minilm_path, dataset_path=str(tmp_path / "semeval"), train_fraction=0.1, max_length=64,
+        classifier_dropout=0.1, max_eval_samples=200, max_predict_samples=400,
     )
     training = training_arguments(
-        tmp_path / "run", num_train_epochs=2, per_device_train_batch_size=16, per_device_eval_batch_size=100,
+        tmp_path / "run", num_train_epochs=3, per_device_train_batch_size=16, per_device_eval_batch_size=100,
         learning_rate=1e-4, warmup_steps=0.1, metric_for_best_model="macro_f1_official", seed=42,
         train_sampling_strategy="group_by_length",
     )
@@ -62,9 +63,9 @@ def test_minilm_on_a_semeval_subset_beats_the_majority_class_by_a_wide_margin(sh
     # Predicting the majority class (Other) scores 0 official macro-F1 and its share of the test rows as accuracy.
     predictions = read_jsonl(output / "predictions_test.jsonl")
     majority_accuracy = Counter(record["gold"] for record in predictions).most_common(1)[0][1] / len(predictions)
-    assert len(predictions) == 300 and metrics["train_runtime"] > 0
-    assert metrics["test_macro_f1_official"] > 0.35, metrics
-    assert metrics["test_micro_f1"] > 0.35 and metrics["test_accuracy"] > majority_accuracy + 0.2, metrics
+    assert len(predictions) == 400 and metrics["train_runtime"] > 0
+    assert metrics["test_macro_f1_official"] > 0.45, metrics  # about 0.61 when this was written
+    assert metrics["test_micro_f1"] > 0.45 and metrics["test_accuracy"] > majority_accuracy + 0.25, metrics
     assert json.loads((output / "all_results.json").read_text())["test_macro_f1_official"] == metrics[
         "test_macro_f1_official"
     ]

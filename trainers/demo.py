@@ -30,8 +30,8 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 @dataclass
-class DemoArguments:
-    """Paths and budgets of the demo; the defaults fit 2 CPU cores in about ten minutes."""
+class PipelineArguments:
+    """Paths and stage-1/stage-2 budgets shared by the demo and the reproduction (`trainers/reproduce.py`)."""
 
     output_dir: str = field(default="outputs/demo", metadata={"help": "Where every artifact of the demo goes."})
     data_dir: str | None = field(
@@ -53,8 +53,18 @@ class DemoArguments:
         default=None, metadata={"help": "Use only the first N relation instances in stage 1 (default: all)."}
     )
     pretrain_steps: int = field(default=20, metadata={"help": "Stage-2 optimizer steps (paper: 6,000)."})
-    pretrain_batch_size: int = field(default=4, metadata={"help": "Stage-2 documents per step."})
+    pretrain_batch_size: int = field(default=4, metadata={"help": "Stage-2 documents per optimizer step (paper: 768)."})
+    pretrain_per_device_batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Stage-2 documents per forward pass (default: all of them); the rest is gradient accumulation."},
+    )
     pretrain_max_length: int = field(default=256, metadata={"help": "Stage-2 sub-word tokens per document."})
+
+
+@dataclass
+class DemoArguments(PipelineArguments):
+    """Paths and budgets of the demo; the defaults fit 2 CPU cores in about ten minutes."""
+
     finetune_train_fraction: float = field(default=0.1, metadata={"help": "Share of SemEval train used in stage 3."})
     finetune_epochs: float = field(default=4, metadata={"help": "Stage-3 epochs (paper at 10%: 20)."})
     finetune_max_eval_samples: int | None = field(
@@ -93,6 +103,10 @@ class DemoPaths:
         return self.learning_order_run / "percent_learned_per_epoch.png"
 
     @property
+    def learning_order_report(self) -> Path:
+        return self.learning_order_run / "learning_order_report.json"
+
+    @property
     def pretrained(self) -> Path:
         return self.root / "stage2_finecl_pretrained"
 
@@ -113,53 +127,9 @@ def run_step(number: int, total: int, title: str, command: list[str]) -> float:
     return seconds
 
 
-def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_dir: Path) -> list[tuple[str, list[str]]]:
+def dataset_commands(data_dir: Path, paths: DemoPaths, no_relation_ratio: float) -> list[tuple[str, list[str]]]:
+    """Convert SemEval-2010 Task 8 and distantly label the Re-DocRED documents with the DocRED-train facts."""
     python = sys.executable
-    seed = ["--seed", str(args.seed)]
-    learning_order = [
-        python, "trainers/learning_order.py",
-        "--dataset_path", str(paths.distant),
-        "--model_name_or_path", backbone,
-        "--output_dir", str(paths.learning_order_run),
-        "--learning_order_dir", str(paths.learning_order_dataset),
-        "--num_train_epochs", str(args.learning_order_epochs),
-        "--max_length", str(args.learning_order_max_length),
-        "--correct_column", "confirmed_by_gold",
-        "--mode", "batch",
-        "--save_strategy", "epoch",
-        "--save_total_limit", "1",
-        "--use_cpu", "--report_to", "none", *seed,
-    ]
-    if args.learning_order_max_instances is not None:
-        learning_order += ["--max_train_samples", str(args.learning_order_max_instances)]
-    pretrain = [
-        python, "trainers/pretrain.py",
-        "--learning_order_dataset", str(paths.learning_order_dataset),
-        "--model_name_or_path", backbone,
-        "--output_dir", str(paths.pretrained),
-        "--max_steps", str(args.pretrain_steps),
-        "--warmup_steps", str(max(1, args.pretrain_steps // 10)),
-        "--per_device_train_batch_size", str(args.pretrain_batch_size),
-        "--total_batch_size", str(args.pretrain_batch_size),
-        "--max_length", str(args.pretrain_max_length),
-        "--num_negatives", "16",
-        "--logging_steps", "5",
-        "--save_steps", str(max(5, args.pretrain_steps // 2)),
-        "--use_cpu", "--report_to", "none", *seed,
-    ]
-    finetune = [
-        python, "trainers/finetune.py",
-        "--model_name_or_path", str(paths.pretrained),
-        "--dataset_path", str(paths.semeval),
-        "--train_fraction", str(args.finetune_train_fraction),
-        "--num_train_epochs", str(args.finetune_epochs),
-        "--warmup_steps", "20",
-        "--output_dir", str(paths.finetuned),
-        "--use_cpu", "--report_to", "none", *seed,
-    ]
-    if args.finetune_max_eval_samples is not None:
-        finetune += ["--max_eval_samples", str(args.finetune_max_eval_samples),
-                     "--max_predict_samples", str(args.finetune_max_eval_samples)]
     return [
         ("datasets: SemEval-2010 Task 8", [
             python, "dataset_scripts/semeval.py",
@@ -172,16 +142,92 @@ def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_di
             "--source", f"train={data_dir / 'redocred' / 'test_revised.json.gz'}",
             "--facts", str(data_dir / "docred" / "train_annotated.fact.json.gz"),
             "--rel-info", str(data_dir / "docred" / "rel_info.json"),
-            "--na-ratio", str(args.no_relation_ratio),
+            "--na-ratio", str(no_relation_ratio),
             "--output", str(paths.distant), "--overwrite",
         ]),
+    ]
+
+
+def learning_order_commands(args: PipelineArguments, paths: DemoPaths, backbone: str) -> list[tuple[str, list[str]]]:
+    """Stage 1 on the distant instances, then its analysis: percent learned per epoch, label precision of every
+    learned subset against the gold labels (`confirmed_by_gold`), and the Fig. 2-style PNG."""
+    python = sys.executable
+    learning_order = [
+        python, "trainers/learning_order.py",
+        "--dataset_path", str(paths.distant),
+        "--model_name_or_path", backbone,
+        "--output_dir", str(paths.learning_order_run),
+        "--learning_order_dir", str(paths.learning_order_dataset),
+        "--num_train_epochs", str(args.learning_order_epochs),
+        "--max_length", str(args.learning_order_max_length),
+        "--correct_column", "confirmed_by_gold",
+        "--mode", "batch",
+        "--save_strategy", "epoch",
+        "--save_total_limit", "1",
+        "--use_cpu", "--report_to", "none", "--seed", str(args.seed),
+    ]
+    if args.learning_order_max_instances is not None:
+        learning_order += ["--max_train_samples", str(args.learning_order_max_instances)]
+    analysis = [
+        python, "-m", "finecl_hf.learning_order.analysis", str(paths.learning_order_dataset),
+        "--correct_column", "confirmed_by_gold",
+        "--plot", str(paths.learning_order_plot),
+        "--json", str(paths.learning_order_report),
+    ]
+    return [
         ("stage 1: learning order", learning_order),
-        ("stage 1: percent learned per epoch (paper Fig. 2) as a PNG", [
-            python, "-m", "finecl_hf.learning_order.analysis", str(paths.learning_order_dataset),
-            "--plot", str(paths.learning_order_plot),
-        ]),
-        ("stage 2: FineCL pre-training", pretrain),
-        ("stage 3: fine-tuning on SemEval and official evaluation", finetune),
+        ("stage 1: percent learned per epoch (paper Fig. 2) and label precision per learned subset", analysis),
+    ]
+
+
+def pretrain_command(
+    args: PipelineArguments, learning_order_dataset: Path, backbone: str, output_dir: Path, weighting: str = "paper"
+) -> list[str]:
+    """Stage 2: FineCL pre-training (`weighting="uniform"` is the ERICA baseline)."""
+    return [
+        sys.executable, "trainers/pretrain.py",
+        "--learning_order_dataset", str(learning_order_dataset),
+        "--model_name_or_path", backbone,
+        "--output_dir", str(output_dir),
+        "--weighting", weighting,
+        "--max_steps", str(args.pretrain_steps),
+        "--warmup_steps", str(max(1, args.pretrain_steps // 10)),
+        "--per_device_train_batch_size", str(args.pretrain_per_device_batch_size or args.pretrain_batch_size),
+        "--total_batch_size", str(args.pretrain_batch_size),
+        "--max_length", str(args.pretrain_max_length),
+        "--num_negatives", "16",
+        "--logging_steps", "5",
+        "--save_steps", str(max(5, args.pretrain_steps // 2)),
+        "--use_cpu", "--report_to", "none", "--seed", str(args.seed),
+    ]
+
+
+def finetune_command(args: DemoArguments, model: str, semeval: Path, output_dir: Path) -> list[str]:
+    """Stage 3: fine-tune on a SemEval subset, select on a held-out dev set, score the official test set."""
+    command = [
+        sys.executable, "trainers/finetune.py",
+        "--model_name_or_path", model,
+        "--dataset_path", str(semeval),
+        "--train_fraction", str(args.finetune_train_fraction),
+        "--num_train_epochs", str(args.finetune_epochs),
+        "--warmup_steps", "20",
+        "--output_dir", str(output_dir),
+        "--use_cpu", "--report_to", "none", "--seed", str(args.seed),
+    ]
+    if args.finetune_max_eval_samples is not None:
+        command += ["--max_eval_samples", str(args.finetune_max_eval_samples),
+                    "--max_predict_samples", str(args.finetune_max_eval_samples)]
+    return command
+
+
+def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_dir: Path) -> list[tuple[str, list[str]]]:
+    """Every step of the demo, in order, as (title, command line)."""
+    return [
+        *dataset_commands(data_dir, paths, args.no_relation_ratio),
+        *learning_order_commands(args, paths, backbone),
+        ("stage 2: FineCL pre-training", pretrain_command(args, paths.learning_order_dataset, backbone, paths.pretrained)),
+        ("stage 3: fine-tuning on SemEval and official evaluation",
+         finetune_command(args, str(paths.pretrained), paths.semeval, paths.finetuned)),
     ]
 
 
@@ -216,6 +262,12 @@ def print_summary(args: DemoArguments, paths: DemoPaths, seconds: float) -> None
     print(f"  learning-order plot      {paths.learning_order_plot}")
     print(f"  FineCL checkpoint        {paths.pretrained}")
     print(f"  fine-tuned classifier    {paths.finetuned}")
+    report = json.loads(paths.learning_order_report.read_text())
+    learned = ", ".join(f"A_{k} {share:.1f}%" for k, share in enumerate(report["percent_learned_per_epoch"]))
+    print(f"Stage 1 on {report['instances']} distant instances: {learned}")
+    precision = ", ".join(f"{name} {value['precision']:.2f} (n={value['size']})"
+                          for name, value in report["subset_precision"].items())
+    print(f"  label precision against gold: {precision}; ROC-AUC {report['clean_label_auc']:.3f}")
     headline = ("test_macro_f1_official", "test_micro_f1", "test_accuracy")
     print("SemEval official test set: " + ", ".join(f"{k[5:]}={results[k]:.4f}" for k in headline if k in results))
     print("\nLoad them:")

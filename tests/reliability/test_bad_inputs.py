@@ -8,8 +8,7 @@ hyper-parameters must be rejected before any data is prepared or any training st
 `--skip-invalid`, record-level faults become a counted skip and file-level faults stay fatal.
 
 Library-level converter checks live in `tests/test_data_invalid.py`; this file drives the command lines and the
-cross-stage hand-offs. Cases marked `xfail(strict=False)` are defects reported to the owners of the code (see each
-reason); fixing one turns its case into an XPASS, which fails the suite until the mark is removed.
+cross-stage hand-offs.
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ class BadInput:
         raised_by_own_check: False where the error legitimately comes from transformers (a damaged checkpoint).
         hyper_parameter: the fault is a bad value: it must be rejected before data preparation.
         skip: with `--skip-invalid`: "counted" (exit 0, one skip in card and on stderr) or "fatal" (same error).
-        defect: why the case fails today (it is then a strict xfail), with the owner's file.
     """
 
     fault: str
@@ -54,7 +52,6 @@ class BadInput:
     raised_by_own_check: bool = True
     hyper_parameter: bool = False
     skip: str | None = None
-    defect: str | None = None
 
 
 def converter(script: str, *arguments: str) -> tuple[str, tuple[str, ...]]:
@@ -128,8 +125,6 @@ CASES = {
         "a TACRED `token` given as one string instead of a list of words (wrong type)",
         *converter("tacred.py", "--source", "train={bad}/tacred/token_is_a_string.json"),
         names=("{bad}/tacred/token_is_a_string.json", "record 1 (id 'a2')", "field 'tokens'", "list"),
-        defect="finecl_hf/data/sentences.py validate_sentence_row reports a string `token` as 'the sentence is "
-        "empty'; it must say it expected a list of words and got str.",
     ),
     "tacred-missing-id": BadInput(
         "a TACRED record whose id is null (missing key value)",
@@ -160,9 +155,6 @@ CASES = {
         "a 0-byte DocRED source file (failed download)",
         *converter("docred.py", "--source", "train={bad}/docred/empty_file.json", *DOCRED_LABELS),
         names=("{bad}/docred/empty_file.json", "empty"),
-        defect="finecl_hf/data/readers.py iter_json_records returns no record for a 0-byte file, so the converter "
-        "writes an empty split without a word; it must raise InvalidRecordError(path, '<file>', '<file>', "
-        "'the file is empty').",
     ),
     "docred-rel-info-not-a-mapping": BadInput(
         "a rel_info.json that is a list instead of {P-id: name} (wrong type)",
@@ -191,9 +183,6 @@ CASES = {
         "--num_train_epochs 0 (no epoch to learn an order in)",
         LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--num_train_epochs", "0"),
         names=("num_train_epochs", "0"), hyper_parameter=True,
-        defect="finecl_hf/learning_order/arguments.py accepts num_train_epochs=0; the run trains nothing and fails "
-        "only in upsample_classes ('num_epochs=0 is invalid'); __post_init__ must reject num_train_epochs < 1 "
-        "(when max_steps <= 0).",
     ),
     "stage1-label-not-classlabel": BadInput(
         "--label_column naming an integer column, not a ClassLabel (wrong type)",
@@ -204,23 +193,16 @@ CASES = {
         "--correct_column naming a column that does not exist (missing key)",
         LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--correct_column", "is_gold"),
         names=("correct_column", "'is_gold'"),
-        defect="finecl_hf/learning_order/run.py checks correct_column only in _finish, after all epochs are "
-        "trained; run_learning_order must call instance_correctness (or check the column) before training.",
     ),
     "stage1-every-instance-truncated": BadInput(
         "documents longer than --max_length 8 so that every relation instance loses its head or tail",
         LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--max_length", "8"),
         names=("{documents}", "max_length", "8"),
-        defect="finecl_hf/learning_order/run.py: when drop_instances_without_mentions removes every instance, "
-        "LearningOrderTrainer crashes inside datasets ('Failed to concatenate on axis=1'); run_learning_order must "
-        "raise a ValueError naming the dataset, the count and --max_length when nothing is left.",
     ),
     "stage1-duplicate-uids": BadInput(
         "two instances with the same uid (the key stage 2 and analyses join on)",
         LEARNING_ORDER, ("--dataset_path", "{duplicate_uids}", *STAGE1),
         names=("{duplicate_uids}", "field 'uid'", "'train/3'"),
-        defect="finecl_hf/learning_order/run.py exports instances with duplicate uids without a word; "
-        "run_learning_order must reject them (pyarrow.compute.value_counts on the uid column) naming the row and uid.",
     ),
     # ----------------------------------------------------------------------------------------- stage 2
     "stage2-temperature-0": BadInput(
@@ -294,18 +276,8 @@ CASES = {
         "a checkpoint folder whose model.safetensors was cut in half (copy or save interrupted)",
         FINETUNE, ("--model_name_or_path", "{checkpoint_truncated_weights}", *STAGE3),
         names=("{checkpoint_truncated_weights}", "model.safetensors"), raised_by_own_check=False,
-        defect="finecl_hf/modeling.py from_backbone lets safetensors raise 'Error while deserializing header: "
-        "incomplete metadata, file not fully covered' without the file name; it must re-raise naming the folder "
-        "and model.safetensors.",
     ),
 }
-
-
-def case_parameters(selected: dict[str, BadInput]) -> list:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=case.defect) if case.defect else ())
-        for name, case in selected.items()
-    ]
 
 
 @dataclass
@@ -420,7 +392,7 @@ def assert_clear_error(case: BadInput, outcome: CliOutcome, workspace: Workspace
         assert outcome.raised_by_own_code, f"raised from inside a library:\n{outcome.describe()}"
 
 
-@pytest.mark.parametrize("name", case_parameters(CASES))
+@pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_gets_a_clear_error(name, workspace, guards, tmp_path):
     if CASES[name].hyper_parameter:
         guards()
@@ -435,7 +407,7 @@ def test_bad_input_gets_a_clear_error(name, workspace, guards, tmp_path):
 SKIPPABLE = {name: case for name, case in CASES.items() if case.skip is not None}
 
 
-@pytest.mark.parametrize("name", case_parameters(SKIPPABLE))
+@pytest.mark.parametrize("name", list(SKIPPABLE))
 def test_skip_invalid_counts_record_faults_and_stays_fatal_on_file_faults(name, workspace, tmp_path):
     output = tmp_path / "output"
     case, outcome = run_case(name, workspace, output, extra=("--skip-invalid",))

@@ -23,12 +23,6 @@ from finecl_hf.data.conversion import SplitSource
 from finecl_hf.data.semeval import convert_semeval
 from finecl_hf.pretraining.synthetic import write_synthetic_learning_order_dataset
 
-CACHE_DEFECT = (
-    "datasets 5.2 caches a local folder with a README `configs:` block by folder name + card, not by its files; "
-    "the finecl-hf loaders ({loader}) must load the folder's files explicitly (data_files with absolute paths)."
-)
-
-
 def swap_two_labels(text: str) -> str:
     """The same SemEval file with the labels of records 1 and 2 swapped (a label fix: same sizes, new content)."""
     records = text.split("\n\n")
@@ -77,8 +71,6 @@ def test_datasets_serves_a_same_named_folder_from_cache(tmp_path):
     assert pq.read_table(tmp_path / "b" / "dataset" / "data" / "train.parquet").column("x").to_pylist()[0] == 2
 
 
-@pytest.mark.xfail(strict=False, reason=CACHE_DEFECT.format(loader="finecl_hf/pretraining/data.py "
-                                                                   "load_learning_order_dataset"))
 def test_pretraining_reads_the_learning_order_it_is_given(two_learning_orders):
     from finecl_hf.pretraining.data import load_learning_order_dataset
 
@@ -89,7 +81,6 @@ def test_pretraining_reads_the_learning_order_it_is_given(two_learning_orders):
         assert documents["uid"] == read_config(folder, "documents")["uid"]
 
 
-@pytest.mark.xfail(strict=False, reason=CACHE_DEFECT.format(loader="finecl_hf/learning_order/run.py load_instances"))
 def test_learning_order_reads_the_dataset_it_is_given(two_conversions):
     from finecl_hf.learning_order import LearningOrderArguments
     from finecl_hf.learning_order.run import load_instances
@@ -99,9 +90,6 @@ def test_learning_order_reads_the_dataset_it_is_given(two_conversions):
         assert instances["relation"] == read_config(folder, "data")["relation"]
 
 
-@pytest.mark.xfail(
-    strict=False, reason=CACHE_DEFECT.format(loader="finecl_hf/finetuning/preparation.py load_relation_dataset")
-)
 def test_fine_tuning_reads_the_dataset_it_is_given(two_conversions):
     from finecl_hf.finetuning.preparation import load_relation_dataset
 

@@ -39,11 +39,6 @@ def scramble_global_generators(seed: int = 12345) -> None:
     random.seed(seed)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="finecl_hf/learning_order/run.py builds the classifier (new heads initialised from the global generators) "
-    "before anything calls set_seed(training_args.seed): the order depends on what ran before in the process.",
-)
 def test_stage1_twice_with_the_same_seed_gives_the_same_learning_order(
     tmp_path, documents_dataset, tiny_backbone, stage1_reference
 ):

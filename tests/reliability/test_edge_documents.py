@@ -52,12 +52,6 @@ def test_a_document_without_entities_converts_and_gets_no_relation_instance(no_e
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="document-level fine-tuning crashes on a batch whose documents have no entity: "
-    "finecl_hf/modeling.py _check_spans raises 'mention_spans is empty' (no document named) in the middle of "
-    "training/evaluation. FineCLForRelationExtraction must score zero pairs (logits [0, R], zero loss).",
-)
 def test_document_level_fine_tuning_copes_with_a_document_without_entities(
     no_entity_documents, tiny_backbone, tmp_path
 ):

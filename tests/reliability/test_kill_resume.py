@@ -106,12 +106,6 @@ def assert_resumed_like_reference(resumed: Path, reference: Path, kill_step: int
 
 
 # ----------------------------------------------------------------------------------------------------- stage 1
-@pytest.mark.xfail(
-    strict=False,
-    reason="The resume itself works (it restarts at step 11, after checkpoint-10), but the run it resumes was started "
-    "in another process: finecl_hf/learning_order/run.py builds the classifier before set_seed(training_args.seed), "
-    "so its new heads (and hence the order) depend on the process's earlier random draws (see test_determinism.py).",
-)
 def test_learning_order_killed_during_a_save_resumes_from_the_last_complete_checkpoint(
     tmp_path, documents_dataset, tiny_backbone, stage1_reference
 ):
@@ -147,11 +141,6 @@ def test_pretraining_killed_after_a_checkpoint_resumes_to_the_same_state(
 
 
 # ----------------------------------------------------------------------------------------------------- stage 3
-@pytest.mark.xfail(
-    strict=False,
-    reason="finecl_hf/finetuning/trainer.py train_one_seed calls trainer.train() without resume_from_checkpoint: "
-    "`trainers/finetune.py --resume_from_checkpoint` is ignored and the run starts again from step 1.",
-)
 def test_fine_tuning_killed_after_a_checkpoint_resumes_to_the_same_state(
     tmp_path, sentence_dataset, tiny_backbone, stage3_reference
 ):

@@ -147,17 +147,7 @@ def test_checkpoints_keep_weights_in_safetensors_and_resume_state_loads_with_wei
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "stage",
-    [
-        "stage2_reference",
-        pytest.param(
-            "stage3_reference",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="finecl_hf/finetuning/trainer.py keeps Trainer's training_args.bin (a pickle) in the "
-                "push-ready output folder; stage 2 removes it (pipeline.save_pretrained_checkpoint), stage 3 must too.",
-            ),
-        ),
-    ],
+    ["stage2_reference", "stage3_reference"],
 )
 def test_final_model_folders_hold_no_pickle(stage, request):
     output_dir = request.getfixturevalue(stage)
@@ -183,19 +173,7 @@ def warns_about_code_execution(paragraph: str) -> bool:
 
 @pytest.mark.parametrize(
     "document",
-    [
-        "README.md",
-        pytest.param(
-            "model_cards/pretrained_model_card.md",
-            marks=pytest.mark.xfail(strict=False, reason="the stage-2 model card shows trust_remote_code=True "
-                                    "without saying that it runs the modelling code shipped with the checkpoint"),
-        ),
-        pytest.param(
-            "model_cards/finetuned_model_card.md",
-            marks=pytest.mark.xfail(strict=False, reason="the stage-3 model card shows trust_remote_code=True "
-                                    "without saying that it runs the modelling code shipped with the checkpoint"),
-        ),
-    ],
+    ["README.md", "model_cards/pretrained_model_card.md", "model_cards/finetuned_model_card.md"],
 )
 def test_documentation_of_trust_remote_code_says_it_runs_shipped_code(document):
     paragraphs = [paragraph for path, paragraph in trust_remote_code_paragraphs() if path == document]
