@@ -86,6 +86,10 @@ class DemoRun:
         return self.root / "stage1_learning_order" / "percent_learned_per_epoch.png"
 
     @property
+    def learning_order_report(self) -> Path:
+        return self.root / "stage1_learning_order" / "learning_order_report.json"
+
+    @property
     def pretrained(self) -> Path:
         return self.root / "stage2_finecl_pretrained"
 
@@ -136,34 +140,55 @@ def learning_order(demo_run, tmp_path_factory):
     return load_dataset(folder, cache_dir=str(cache))["train"], load_dataset(folder, "documents", cache_dir=str(cache))["train"]
 
 
-def markdown_table(text: str, header: str) -> dict[str, list[str]]:
-    """Rows (first cell -> other cells) of the Markdown table whose header line is `header` in `text`."""
+def markdown_tables(text: str, header: str) -> list[dict[str, list[str]]]:
+    """Every Markdown table of `text` whose header line is `header`, as rows (first cell -> other cells)."""
     lines = [line.strip() for line in text.splitlines()]
-    assert header in lines, f"no table {header!r} in the demo output"
-    rows = {}
-    for line in lines[lines.index(header) + 2:]:  # skip the header and its |---| rule
-        if not line.startswith("|"):
-            break
-        first, *rest = (cell.strip() for cell in line.strip("|").split("|"))
-        rows[first] = rest
-    return rows
+    tables = []
+    for start in (index for index, line in enumerate(lines) if line == header):
+        rows = {}
+        for line in lines[start + 2:]:  # skip the header and its |---| rule
+            if not line.startswith("|"):
+                break
+            first, *rest = (cell.strip() for cell in line.strip("|").split("|"))
+            rows[first] = rest
+        tables.append(rows)
+    return tables
 
 
-def classifier_learned_epoch(instances) -> np.ndarray:
-    """Epoch each instance was first learned by the classifier, i.e. before class upsampling (-1 = never)."""
-    return np.where(np.asarray(instances["upsampled"]), -1, np.asarray(instances["learned_epoch"]))
+@dataclass(frozen=True)
+class StageOneFacts:
+    """Percent learned per epoch and label precision per subset, recomputed from the exported learning order."""
+
+    num_instances: int
+    percent_learned_per_epoch: list[float]
+    subset_precision: dict[str, tuple[int, float]]  # subset -> (rows of known correctness, precision or NaN)
 
 
-def gold_confirmation(instances, documents) -> list[bool | None]:
-    """Per instance, whether the documents' gold labels confirm its distant label (`None`: unknown)."""
+@pytest.fixture(scope="module")
+def stage_one_facts(learning_order) -> StageOneFacts:
+    """What the classifier learned, i.e. before class upsampling (upsampled rows were never learned by it), scored
+    against the gold confirmation of each distant label (`confirmed_by_gold` of the documents' relation triples)."""
+    instances, documents = learning_order
+    epochs = np.where(np.asarray(instances["upsampled"]), -1, np.asarray(instances["learned_epoch"]))
     by_triple = {
         triple["uid"]: triple["confirmed_by_gold"] for relations in documents["relations"] for triple in relations
     }
-    return [by_triple.get(uid) for uid in instances["uid"]]
+    confirmed = [by_triple.get(uid) for uid in instances["uid"]]
+    known = np.array([value is not None for value in confirmed])
+    correct = np.array([bool(value) for value in confirmed])
+    subsets = {f"A_{epoch}": epochs == epoch for epoch in range(LEARNING_ORDER_EPOCHS)}
+    subsets |= {"not_learned": epochs == -1, "all": np.ones_like(known)}
+    precision = {}
+    for name, mask in subsets.items():
+        rows = mask & known
+        precision[name] = (int(rows.sum()), float(correct[rows].mean()) if rows.any() else math.nan)
+    percent = [100 * float(np.mean(epochs == epoch)) for epoch in range(LEARNING_ORDER_EPOCHS)]
+    return StageOneFacts(len(instances), percent, precision)
 
 
-def two_decimals(value: float) -> str:
-    return f"{value:.2f}"
+def same_number(printed: str, value: float, decimals: int = 2) -> bool:
+    """Whether `printed` is `value` as formatted with `decimals` decimals (`nan` for NaN)."""
+    return printed == ("nan" if math.isnan(value) else f"{value:.{decimals}f}")
 
 
 def test_demo_prints_every_artifact_and_a_prediction(demo_run):
@@ -191,27 +216,38 @@ def test_learning_order_dataset_loads_with_its_columns_and_documents(demo_run, l
     assert card["finecl"]["num_epochs"] == LEARNING_ORDER_EPOCHS
 
 
-def test_stage_one_prints_percent_learned_and_subset_precision_against_gold(demo_run, learning_order):
-    instances, documents = learning_order
-    epochs = classifier_learned_epoch(instances)
+def test_stage_one_prints_percent_learned_and_subset_precision_against_gold(demo_run, stage_one_facts):
+    per_epoch_tables = markdown_tables(demo_run.stdout, PER_EPOCH_TABLE_HEADER)
+    precision_tables = markdown_tables(demo_run.stdout, PRECISION_TABLE_HEADER)
+    assert per_epoch_tables and precision_tables, "stage 1 printed no percent-learned or label-precision table"
+    for table in per_epoch_tables:
+        assert list(table) == [str(epoch) for epoch in range(LEARNING_ORDER_EPOCHS)]
+        for epoch, (percent, _cumulative) in table.items():
+            assert same_number(percent, stage_one_facts.percent_learned_per_epoch[int(epoch)]), (epoch, percent)
+    for table in precision_tables:  # the trainer's and the analysis step's, which must agree
+        assert set(table) == set(stage_one_facts.subset_precision)
+        for name, (size, precision) in table.items():
+            expected_size, expected_precision = stage_one_facts.subset_precision[name]
+            assert int(size) == expected_size and same_number(precision, expected_precision), (name, size, precision)
 
-    per_epoch = markdown_table(demo_run.stdout, PER_EPOCH_TABLE_HEADER)
-    assert list(per_epoch) == [str(epoch) for epoch in range(LEARNING_ORDER_EPOCHS)]
-    for epoch, (percent, _cumulative) in per_epoch.items():
-        assert percent == two_decimals(100 * float(np.mean(epochs == int(epoch))))
 
-    confirmed = gold_confirmation(instances, documents)
-    known = np.array([value is not None for value in confirmed])
-    correct = np.array([bool(value) for value in confirmed])
-    subsets = {f"A_{epoch}": epochs == epoch for epoch in range(LEARNING_ORDER_EPOCHS)}
-    subsets |= {"not_learned": epochs == -1, "all": np.ones_like(known)}
-    precision = markdown_table(demo_run.stdout, PRECISION_TABLE_HEADER)
-    assert set(precision) == set(subsets)
-    for name, mask in subsets.items():
-        size, printed = precision[name]
-        rows = mask & known
-        assert int(size) == int(rows.sum()), name
-        assert printed == (two_decimals(float(correct[rows].mean())) if rows.any() else "nan"), name
+def test_stage_one_card_report_and_summary_match_the_learning_order(demo_run, stage_one_facts):
+    card = metadata_load(demo_run.learning_order_dataset / "README.md")["finecl"]
+    assert card["percent_learned_per_epoch"] == pytest.approx(stage_one_facts.percent_learned_per_epoch)
+    report = json.loads(demo_run.learning_order_report.read_text())
+    assert report["instances"] == stage_one_facts.num_instances
+    assert report["percent_learned_per_epoch"] == pytest.approx(stage_one_facts.percent_learned_per_epoch)
+    for name, (size, precision) in stage_one_facts.subset_precision.items():
+        assert report["subset_precision"][name]["size"] == size, name
+        assert report["subset_precision"][name]["precision"] == pytest.approx(precision, nan_ok=True), name
+    learned = ", ".join(
+        f"A_{epoch} {percent:.1f}%" for epoch, percent in enumerate(stage_one_facts.percent_learned_per_epoch)
+    )
+    assert f"Stage 1 on {stage_one_facts.num_instances} distant instances: {learned}" in demo_run.stdout
+    precision = ", ".join(
+        f"{name} {value:.2f} (n={size})" for name, (size, value) in stage_one_facts.subset_precision.items()
+    )
+    assert f"label precision against gold: {precision};" in demo_run.stdout
 
 
 @pytest.mark.parametrize(

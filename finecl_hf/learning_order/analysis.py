@@ -183,10 +183,56 @@ def plot_percent_learned(
     return path
 
 
-def _load_instances(path: str) -> Any:
-    from datasets import load_dataset
+def instance_correctness(instances: Any, documents: Any | None, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """`(correct, known)` per instance from boolean `column`.
 
-    return load_dataset(path, "instances", split="train")
+    The column is read from the instances, or, for relation instances of documents, from the documents' relation
+    triples (e.g. the distant labeler's `confirmed_by_gold`), matched by triple `uid`. Instances with no value (sampled
+    no-relation pairs, triples of documents without gold) are not known and left out of precision and AUC.
+    """
+    if column in instances.column_names:
+        values = instances[column]
+    elif documents is not None and column in documents.features["relations"].feature:
+        by_uid = {
+            triple["uid"]: triple[column] for triples in documents.select_columns(["relations"])["relations"] for triple in triples
+        }
+        values = [by_uid.get(uid) for uid in instances["uid"]]
+    else:
+        raise ValueError(f"correct_column={column!r} is neither a column of the instances nor of the documents' relations.")
+    known = np.array([value is not None for value in values], dtype=bool)
+    if not known.any():
+        raise ValueError(f"correct_column={column!r} is null for every instance: correctness is unknown.")
+    return np.array([bool(value) for value in values], dtype=bool), known
+
+
+def recorded_order(dataset: Any) -> tuple[np.ndarray, int]:
+    """The order the classifier recorded, and how many instances class upsampling had moved.
+
+    Upsampled instances were never predicted correctly; upsampling only moved them into A_{k-1} for pre-training, so
+    the analyses count them as not learned.
+    """
+    epochs = np.asarray(dataset["learned_epoch"])
+    if "upsampled" not in dataset.column_names:
+        return epochs, 0
+    upsampled = np.asarray(dataset["upsampled"], dtype=bool)
+    return np.where(upsampled, NOT_LEARNED, epochs), int(upsampled.sum())
+
+
+def _load_instances(path: str) -> Any:
+    from ..data.loading import load_dataset_folder
+
+    return load_dataset_folder(path, "instances", split="train")
+
+
+def _load_documents(path: str) -> Any | None:
+    """The `documents` config of a document-level learning-order dataset, `None` for a sentence-level one."""
+    from datasets import get_dataset_config_names
+
+    from ..data.loading import load_dataset_folder
+
+    if "documents" not in get_dataset_config_names(path):
+        return None
+    return load_dataset_folder(path, "documents", split="train")
 
 
 def _label_column(dataset: Any) -> str | None:
@@ -206,22 +252,25 @@ def analyse(
 ) -> dict[str, Any]:
     """Everything the CLI prints, as a dict (also written as JSON with `--json`)."""
     dataset = _load_instances(path)
-    epochs = np.asarray(dataset["learned_epoch"])
-    num_epochs = num_epochs_of(epochs)
-    report: dict[str, Any] = {"instances": len(dataset), "percent_learned_per_epoch": percent_learned_per_epoch(epochs, num_epochs)}
+    epochs, upsampled = recorded_order(dataset)
+    num_epochs = num_epochs_of(dataset["learned_epoch"])
+    report: dict[str, Any] = {"instances": len(dataset), "upsampled": upsampled}
+    report["percent_learned_per_epoch"] = percent_learned_per_epoch(epochs, num_epochs)
     label_column = _label_column(dataset)
     if label_column is not None:
         names = dataset.features[label_column].names
         report["percent_learned_per_class"] = percent_learned_per_class(epochs, dataset[label_column], num_epochs, names)
     if compare is not None:
-        other = np.asarray(_load_instances(compare)["learned_epoch"])
-        report["cumulative_jaccard"] = cumulative_jaccard(epochs, other)
+        report["cumulative_jaccard"] = cumulative_jaccard(epochs, recorded_order(_load_instances(compare))[0])
     if correct_column is not None:
-        if correct_column not in dataset.column_names:
-            raise ValueError(f"{path}: the instances have no column {correct_column!r} (columns: {dataset.column_names}).")
-        correct = np.asarray(dataset[correct_column], dtype=bool)
-        report["subset_precision"] = subset_precision(epochs, correct, num_epochs)
-        report["clean_label_auc"] = clean_label_auc(epochs, correct)
+        documents = _load_documents(path)
+        try:
+            correct, known = instance_correctness(dataset, documents, correct_column)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error} (instance columns: {dataset.column_names}).") from None
+        # Precision is measured over the instances whose correctness is known (not the sampled no-relation pairs).
+        report["subset_precision"] = subset_precision(epochs[known], correct[known], num_epochs)
+        report["clean_label_auc"] = clean_label_auc(epochs[known], correct[known])
     if plot is not None:
         plot_percent_learned(report["percent_learned_per_epoch"], plot, report.get("percent_learned_per_class"))
     return report
@@ -231,8 +280,9 @@ def render_report(report: dict[str, Any]) -> str:
     """Human-readable tables of an `analyse` report."""
     per_epoch = report["percent_learned_per_epoch"]
     cumulative = np.cumsum(per_epoch).tolist() if per_epoch else []
+    upsampled = f" ({report['upsampled']} upsampled into the last subset, counted here as not learned)" if report.get("upsampled") else ""
     parts = [
-        f"{report['instances']} instances",
+        f"{report['instances']} instances{upsampled}",
         format_table(["epoch", "% learned", "% learned (cumulative)"], [[k, p, c] for k, (p, c) in enumerate(zip(per_epoch, cumulative))]),
     ]
     if "percent_learned_per_class" in report:

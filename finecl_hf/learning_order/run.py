@@ -27,7 +27,7 @@ from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
-from .analysis import clean_label_auc, format_table, subset_precision
+from .analysis import clean_label_auc, format_table, instance_correctness, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
 from .export import LearningOrderRunInfo, export_learning_order
 from .state import percent_learned_per_epoch
@@ -206,28 +206,6 @@ def _finish(
         result.output_dir = export_learning_order(instances, final, upsampled, output_dir, run_info, documents=documents)
         print(render_summary(result))
     return result
-
-
-def instance_correctness(instances: Dataset, documents: Dataset | None, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """`(correct, known)` per instance from boolean `column`.
-
-    The column is read from the instances, or, for relation instances of documents, from the documents' relation
-    triples (e.g. the distant labeler's `confirmed_by_gold`), matched by triple `uid`. Instances with no value (sampled
-    no-relation pairs, triples of documents without gold) are not known and left out of precision and AUC.
-    """
-    if column in instances.column_names:
-        values = instances[column]
-    elif documents is not None and column in documents.features["relations"].feature:
-        by_uid = {
-            triple["uid"]: triple[column] for triples in documents.select_columns(["relations"])["relations"] for triple in triples
-        }
-        values = [by_uid.get(uid) for uid in instances["uid"]]
-    else:
-        raise ValueError(f"correct_column={column!r} is neither a column of the instances nor of the documents' relations.")
-    known = np.array([value is not None for value in values], dtype=bool)
-    if not known.any():
-        raise ValueError(f"correct_column={column!r} is null for every instance: correctness is unknown.")
-    return np.array([bool(value) for value in values], dtype=bool), known
 
 
 def render_summary(result: LearningOrderResult) -> str:
