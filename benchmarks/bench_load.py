@@ -55,7 +55,7 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
     from datasets import Dataset, load_from_disk
     from transformers import AutoTokenizer
 
-    from finecl_hf.data.conversion import SplitSource, split_file_path
+    from finecl_hf.data.conversion import SplitSource, find_split_file
     from finecl_hf.data.data_collator import (
         DocumentRelationCollator,
         RelationInstanceCollator,
@@ -70,7 +70,7 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
     # Parquet files read directly: `load_dataset(folder)` can serve another same-named folder from its cache
     # (datasets 5.2; see tests/reliability/test_cross_stage.py).
     parquet = {
-        config: str(dataset_dir / split_file_path(config, "train")) for config in ("default", RELATION_INSTANCES_CONFIG)
+        config: str(find_split_file(dataset_dir, config, "train")) for config in ("default", RELATION_INSTANCES_CONFIG)
     }
     baseline = current_rss_mb()
     sampler = AnonymousMemorySampler()

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from finecl_hf.data.conversion import SplitSource, split_file_path
+from finecl_hf.data.conversion import SplitSource, find_split_file
 from finecl_hf.data.data_collator import (
     DocumentRelationCollator,
     RelationInstanceCollator,
@@ -90,7 +90,7 @@ def convert(docs: list[dict], folder: Path) -> tuple[Dataset, Dataset]:
         [SplitSource("train", folder / "train.json")], folder / "out", rel_info_file=folder / "rel_info.json"
     )
     assert report.num_rows["default"]["train"] == len(docs)
-    read = lambda config: Dataset(pq.read_table(folder / "out" / split_file_path(config, "train")))  # noqa: E731
+    read = lambda config: Dataset(pq.read_table(find_split_file(folder / "out", config, "train")))  # noqa: E731
     return read("default"), read(RELATION_INSTANCES_CONFIG)
 
 

@@ -3,8 +3,8 @@
 Layout of a converted folder::
 
     README.md                                   # card: configs/dataset_info YAML, counts, provenance, skips
-    data/train-00000-of-00001.parquet           # default config, one file per split
-    relation_instances/train-00000-of-00001.parquet   # further configs get their own folder
+    data/train-<sha256 prefix>.parquet           # default config, one file per split, named after its content
+    relation_instances/train-<sha256 prefix>.parquet   # further configs get their own folder
 
 Rows are streamed to Parquet in batches, so memory does not grow with the corpus. The folder is assembled in a
 staging directory beside `output_dir` and moved into place only when everything (card included) was written:
@@ -35,6 +35,7 @@ from transformers.utils import logging
 from ..cards import ConfigCardSection, DatasetCardSpec, render_dataset_card
 from ..paths import data_dir
 from .errors import InvalidRecordError, SkippedRecords
+from .loading import fingerprint_parquet_file
 from .readers import file_sha256
 
 logger = logging.get_logger(__name__)
@@ -116,9 +117,19 @@ def source_provenance(sources: Iterable[SplitSource]) -> list[dict[str, str]]:
 
 
 def split_file_path(config: str, split: str) -> str:
-    """Relative path of a split's Parquet file: ``data/`` for the default config, ``<config>/`` for others."""
+    """Relative path a split's Parquet file is written to: ``data/`` for the default config, ``<config>/`` for
+    others. Once complete it is renamed after its content (`fingerprint_parquet_file`); `find_split_file` finds it."""
     folder = "data" if config == DEFAULT_CONFIG else config
-    return f"{folder}/{split}-00000-of-00001.parquet"
+    return f"{folder}/{split}.parquet"
+
+
+def find_split_file(dataset_dir: str | Path, config: str, split: str) -> Path:
+    """The Parquet file of `split` of `config` in a converted folder."""
+    pattern = split_file_path(config, split).replace(".parquet", "-*.parquet")
+    matches = sorted(Path(dataset_dir).glob(pattern))
+    if len(matches) != 1:
+        raise FileNotFoundError(f"{dataset_dir}: expected one file matching {pattern}, found {len(matches)}.")
+    return matches[0]
 
 
 class ParquetRowWriter:
@@ -164,8 +175,10 @@ class ParquetRowWriter:
         self._pending = []
 
     def close(self) -> None:
+        """Write the pending rows, close the file and rename it after its content."""
         self._flush()
         self._writer.close()
+        self.path = fingerprint_parquet_file(self.path)
 
     def abort(self) -> None:
         """Close the file without writing the rows still pending (the conversion failed)."""
@@ -191,7 +204,7 @@ class ConfigOutput:
             name=self.name,
             description=self.description,
             features=self.features,
-            data_files={split: split_file_path(self.name, split) for split in self.writers},
+            data_files={split: f"{writer.path.parent.name}/{writer.path.name}" for split, writer in self.writers.items()},
             num_rows={split: writer.num_rows for split, writer in self.writers.items()},
             num_bytes={split: writer.num_bytes for split, writer in self.writers.items()},
             label_counts={split: writer.label_counts for split, writer in self.writers.items()},
@@ -425,5 +438,6 @@ __all__ = [
     "records_or_skip",
     "run_converter",
     "source_provenance",
+    "find_split_file",
     "split_file_path",
 ]

@@ -3,8 +3,12 @@
 `datasets.load_dataset(folder)` (datasets 5.2) caches a local folder whose README has a `configs:` block under the
 folder's name and a hash of its card, not of its files: a second folder with the same name and card (stage 1 always
 writes `<output_dir>/learning_order`; a corpus re-converted after a label fix has the same sizes) is served the
-first folder's cached rows. `load_dataset_folder` reads the card's `configs:` itself and gives `load_dataset` the
-absolute paths of the data files, whose cache key includes each file's path and modification time.
+first folder's cached rows. Two defences:
+
+- the writers name every Parquet file after its content (`fingerprint_parquet_file`), so a folder written again with
+  different rows has different `data_files` in its card, and plain `load_dataset(folder)` reads the new rows;
+- `load_dataset_folder` reads the card's `configs:` itself and gives `load_dataset` the absolute paths of the data
+  files, whose cache key includes each file's path and modification time.
 """
 
 from __future__ import annotations
@@ -14,6 +18,24 @@ from typing import Any
 
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
+
+from .readers import file_sha256
+
+FINGERPRINT_LENGTH = 16
+
+
+def fingerprint_parquet_file(path: str | Path) -> Path:
+    """Rename `<folder>/<split>.parquet` to `<folder>/<split>-<sha256 prefix of its bytes>.parquet`; returns the new path.
+
+    Other Parquet files of the same split in the folder (left by an earlier write) are removed.
+    """
+    path = Path(path)
+    fingerprinted = path.with_name(f"{path.stem}-{file_sha256(path)[:FINGERPRINT_LENGTH]}.parquet")
+    for stale in path.parent.glob(f"{path.stem}-*.parquet"):
+        if stale != fingerprinted:
+            stale.unlink()
+    path.replace(fingerprinted)
+    return fingerprinted
 
 
 def _data_files(folder: Path, config: dict[str, Any]) -> dict[str, list[str]]:
@@ -56,4 +78,4 @@ def load_dataset_folder(path: str | Path, name: str | None = None, split: str | 
     return load_dataset("parquet", data_files=_data_files(folder, chosen), split=split, **kwargs)
 
 
-__all__ = ["load_dataset_folder"]
+__all__ = ["fingerprint_parquet_file", "load_dataset_folder"]

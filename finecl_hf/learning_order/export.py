@@ -5,8 +5,8 @@ Layout:
 ```
 <output_dir>/
   README.md                                  card: YAML `configs` + `dataset_info` + run metadata under `finecl`
-  instances/train-00000-of-00001.parquet     config `instances` (default): input rows + learned_epoch/learned/upsampled
-  documents/train-00000-of-00001.parquet     config `documents` (document-level input only)
+  instances/train-<sha256 prefix>.parquet     config `instances` (default): input rows + learned_epoch/learned/upsampled
+  documents/train-<sha256 prefix>.parquet     config `documents` (document-level input only)
 ```
 
 `load_dataset(output_dir)` loads the instances, `load_dataset(output_dir, "documents")` the documents.
@@ -27,6 +27,7 @@ from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from finecl_hf.cards import FINECL_METADATA_KEY, describe_feature, size_category
+from finecl_hf.data.loading import fingerprint_parquet_file
 
 from .state import NOT_LEARNED
 from .trainer import INSTANCE_INDEX_COLUMN
@@ -34,7 +35,7 @@ from .trainer import INSTANCE_INDEX_COLUMN
 LEARNING_ORDER_CARD_TEMPLATE = "learning_order_card.md"
 INSTANCES_CONFIG = "instances"
 DOCUMENTS_CONFIG = "documents"
-PARQUET_NAME = "train-00000-of-00001.parquet"
+PARQUET_NAME = "train.parquet"  # renamed after its content once written (see finecl_hf.data.loading)
 ADDED_COLUMNS = ("learned_epoch", "learned", "upsampled")
 
 
@@ -106,18 +107,26 @@ def export_learning_order(
     configs = {INSTANCES_CONFIG: table}
     if documents is not None:
         configs[DOCUMENTS_CONFIG] = documents
+    data_files = {}
     for name, dataset in configs.items():
         (output_dir / name).mkdir(exist_ok=True)
         dataset.to_parquet(str(output_dir / name / PARQUET_NAME))
-    render_learning_order_card(configs, run_info).save(output_dir / "README.md")
+        data_files[name] = fingerprint_parquet_file(output_dir / name / PARQUET_NAME).relative_to(output_dir).as_posix()
+    render_learning_order_card(configs, run_info, data_files).save(output_dir / "README.md")
     return output_dir
 
 
-def render_learning_order_card(configs: dict[str, Dataset], run_info: LearningOrderRunInfo) -> DatasetCard:
-    """Render `model_cards/learning_order_card.md` with Hub YAML (`configs`, `dataset_info`, run metadata)."""
+def render_learning_order_card(
+    configs: dict[str, Dataset], run_info: LearningOrderRunInfo, data_files: dict[str, str]
+) -> DatasetCard:
+    """Render `model_cards/learning_order_card.md` with Hub YAML (`configs`, `dataset_info`, run metadata).
+
+    `data_files` maps each config to its Parquet file, relative to the folder.
+    """
     instances = configs[INSTANCES_CONFIG]
     configs_yaml = [
-        {"config_name": name, "data_files": [{"split": "train", "path": f"{name}/{PARQUET_NAME}"}], **({"default": True} if name == INSTANCES_CONFIG else {})}
+        {"config_name": name, "data_files": [{"split": "train", "path": data_files[name]}],
+         **({"default": True} if name == INSTANCES_CONFIG else {})}
         for name in configs
     ]
     metadata = {key: _without_nan(value) for key, value in asdict(run_info).items() if value is not None}

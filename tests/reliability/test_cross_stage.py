@@ -5,8 +5,9 @@ finecl-hf folder: converter outputs and learning-order exports) caches it under 
 its card, not of its files. A second folder with the same name and card (stage 1 always writes
 `<output_dir>/learning_order`; a corpus re-converted after a label fix has the same sizes) is then served the first
 folder's rows, silently: stage 2 pre-trains on another run's learning order. Repro without finecl-hf:
-`test_datasets_serves_a_same_named_folder_from_cache` (upstream behaviour, kept as a canary). Every stage loader must
-read the files it was given (e.g. `load_dataset("parquet", data_files=<absolute paths from the card>)`).
+`test_datasets_serves_a_same_named_folder_from_cache` (upstream behaviour, kept as a canary). Every stage loader
+reads the files it was given (`finecl_hf.data.loading.load_dataset_folder`), and the writers name each Parquet file
+after its content, so that plain `load_dataset(folder)` also reads what is on disk.
 """
 
 from __future__ import annotations
@@ -95,3 +96,25 @@ def test_fine_tuning_reads_the_dataset_it_is_given(two_conversions):
 
     for folder in two_conversions:
         assert load_relation_dataset(str(folder))["train"]["relation"] == read_config(folder, "data")["relation"]
+
+
+def test_plain_load_dataset_reads_a_re_converted_corpus(two_conversions):
+    """What a user types: the converters name each Parquet file after its content, so the card changes with it."""
+    for folder in two_conversions:
+        assert load_dataset(str(folder), split="train")["relation"] == read_config(folder, "data")["relation"]
+
+
+def test_plain_load_dataset_reads_a_re_exported_learning_order(tmp_path):
+    """Stage 1 re-run into the same folder (the demo's default output) with another order: the new rows are read."""
+    import numpy as np
+
+    from finecl_hf.learning_order.export import LearningOrderRunInfo, export_learning_order
+
+    instances = Dataset.from_dict({"uid": [f"u{i}" for i in range(6)], "relation": [0, 1, 1, 0, 1, 1]})
+    folder = tmp_path / "learning_order"
+    info = LearningOrderRunInfo(model_name_or_path="m", num_epochs=2, mode="batch", seed=1,
+                                percent_learned_per_epoch=[50.0, 50.0])
+    for learned in ([0, -1, 1, 1, 0, -1], [1, 1, 0, -1, -1, 0]):
+        export_learning_order(instances, np.array(learned), np.zeros(6, dtype=bool), folder, info)
+        assert load_dataset(str(folder), split="train")["learned_epoch"] == learned
+    assert len(list((folder / "instances").glob("*.parquet"))) == 1, "the previous order's file was left behind"
