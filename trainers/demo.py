@@ -59,6 +59,12 @@ class PipelineArguments:
         metadata={"help": "Stage-2 documents per forward pass (default: all of them); the rest is gradient accumulation."},
     )
     pretrain_max_length: int = field(default=256, metadata={"help": "Stage-2 sub-word tokens per document."})
+    finetune_batch_size: int = field(default=32, metadata={"help": "Stage-3 sentences per step."})
+    finetune_learning_rate: float = field(default=1e-4, metadata={"help": "Stage-3 learning rate."})
+    finetune_max_length: int = field(default=100, metadata={"help": "Stage-3 sub-word tokens (paper: 100)."})
+    finetune_dev_sentences: int = field(
+        default=300, metadata={"help": "Held-out dev sentences scored after each epoch to keep the best one."}
+    )
 
 
 @dataclass
@@ -66,12 +72,13 @@ class DemoArguments(PipelineArguments):
     """Paths and budgets of the demo; the defaults fit 2 CPU cores in about ten minutes."""
 
     finetune_train_fraction: float = field(default=0.1, metadata={"help": "Share of SemEval train used in stage 3."})
-    finetune_epochs: float = field(default=4, metadata={"help": "Stage-3 epochs (paper at 10%: 20)."})
+    finetune_epochs: float = field(default=5, metadata={"help": "Stage-3 epochs (paper at 10%: 20)."})
     finetune_max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Evaluate on the first N test sentences only (default: all 2,717)."}
+        default=None,
+        metadata={"help": "Score only the first N dev and test sentences (quick runs; default: 300 dev, all 2,717 test)."},
     )
     example_sentence: str = field(
-        default="The <e1>fire</e1> was caused by a short circuit in the <e2>kitchen</e2> wiring.",
+        default="The <e1>fire</e1> was caused by a <e2>short circuit</e2> in the kitchen wiring.",
         metadata={"help": "Sentence (with <e1>/<e2> markers) that the summary classifies with the inference API."},
     )
 
@@ -202,21 +209,24 @@ def pretrain_command(
     ]
 
 
-def finetune_command(args: DemoArguments, model: str, semeval: Path, output_dir: Path) -> list[str]:
-    """Stage 3: fine-tune on a SemEval subset, select on a held-out dev set, score the official test set."""
+def finetune_command(
+    args: PipelineArguments, model: str, semeval: Path, output_dir: Path, train_fraction: float, epochs: float,
+    seeds: list[int] | None = None, max_test_sentences: int | None = None,
+) -> list[str]:
+    """Stage 3: fine-tune on a class-stratified SemEval subset (the same rows for every model), keep the best epoch on
+    held-out dev sentences, score the official test set. `seeds`: one run per seed plus mean ± std."""
     command = [
         sys.executable, "trainers/finetune.py",
-        "--model_name_or_path", model,
-        "--dataset_path", str(semeval),
-        "--train_fraction", str(args.finetune_train_fraction),
-        "--num_train_epochs", str(args.finetune_epochs),
-        "--warmup_steps", "20",
-        "--output_dir", str(output_dir),
-        "--use_cpu", "--report_to", "none", "--seed", str(args.seed),
+        "--model_name_or_path", model, "--dataset_path", str(semeval), "--output_dir", str(output_dir),
+        "--train_fraction", str(train_fraction), "--num_train_epochs", str(epochs),
+        "--per_device_train_batch_size", str(args.finetune_batch_size), "--learning_rate", str(args.finetune_learning_rate),
+        "--max_length", str(args.finetune_max_length), "--warmup_steps", "0.1", "--per_device_eval_batch_size", "128",
+        "--max_eval_samples", str(max_test_sentences or args.finetune_dev_sentences),
+        "--train_sampling_strategy", "group_by_length", "--use_cpu", "--report_to", "none",
     ]
-    if args.finetune_max_eval_samples is not None:
-        command += ["--max_eval_samples", str(args.finetune_max_eval_samples),
-                    "--max_predict_samples", str(args.finetune_max_eval_samples)]
+    command += ["--seeds", *map(str, seeds)] if seeds else ["--seed", str(args.seed)]
+    if max_test_sentences is not None:
+        command += ["--max_predict_samples", str(max_test_sentences)]
     return command
 
 
@@ -227,7 +237,8 @@ def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_di
         *learning_order_commands(args, paths, backbone),
         ("stage 2: FineCL pre-training", pretrain_command(args, paths.learning_order_dataset, backbone, paths.pretrained)),
         ("stage 3: fine-tuning on SemEval and official evaluation",
-         finetune_command(args, str(paths.pretrained), paths.semeval, paths.finetuned)),
+         finetune_command(args, str(paths.pretrained), paths.semeval, paths.finetuned, args.finetune_train_fraction,
+                          args.finetune_epochs, max_test_sentences=args.finetune_max_eval_samples)),
     ]
 
 

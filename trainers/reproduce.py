@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from demo import DemoPaths, PipelineArguments, dataset_commands, learning_order_commands, pretrain_command, run_step
+from demo import DemoPaths, PipelineArguments, finetune_command, dataset_commands, learning_order_commands, pretrain_command, run_step
 from transformers import HfArgumentParser
 
 NO_PRETRAINING = "none"
@@ -69,12 +69,6 @@ class ReproduceArguments(PipelineArguments):
         metadata={"help": "Stage-3 epochs for each of --train_fractions (small subsets need more epochs)."},
     )
     seeds: list[int] = field(default_factory=lambda: [42, 43, 44], metadata={"help": "Fine-tuning seeds."})
-    finetune_batch_size: int = field(default=32, metadata={"help": "Stage-3 sentences per step."})
-    finetune_learning_rate: float = field(default=1e-4, metadata={"help": "Stage-3 learning rate."})
-    finetune_max_length: int = field(default=100, metadata={"help": "Stage-3 sub-word tokens (paper: 100)."})
-    finetune_max_eval_samples: int | None = field(
-        default=300, metadata={"help": "Held-out dev sentences scored after each epoch (best epoch kept)."}
-    )
     table2_sentences: int = field(
         default=2000, metadata={"help": "Table 2: first N SemEval training sentences (30%% labels flipped); 0 = all."}
     )
@@ -112,19 +106,6 @@ def fraction_folder(fraction: float) -> str:
     return f"fraction-{fraction:g}"
 
 
-def finetune_command(args: ReproduceArguments, model: str, semeval: Path, output_dir: Path, epochs: float,
-                     fraction: float) -> list[str]:
-    """Stage 3 with the same optimisation for every encoder; only the encoder differs between rows of the table."""
-    return [
-        sys.executable, "trainers/finetune.py",
-        "--model_name_or_path", model, "--dataset_path", str(semeval), "--output_dir", str(output_dir),
-        "--train_fraction", str(fraction), "--num_train_epochs", str(epochs), "--seeds", *map(str, args.seeds),
-        "--per_device_train_batch_size", str(args.finetune_batch_size), "--learning_rate", str(args.finetune_learning_rate),
-        "--max_length", str(args.finetune_max_length), "--warmup_steps", "0.1", "--per_device_eval_batch_size", "128",
-        "--train_sampling_strategy", "group_by_length", "--use_cpu", "--report_to", "none", "--disable_tqdm", "true",
-    ] + (["--max_eval_samples", str(args.finetune_max_eval_samples)] if args.finetune_max_eval_samples else [])
-
-
 def encoders(args: ReproduceArguments, root: Path, backbone: str) -> dict[str, str]:
     """Encoder name -> checkpoint fine-tuned in stage 3."""
     return {NO_PRETRAINING: backbone, **{weighting: str(root / "stage2" / weighting) for weighting in args.weightings}}
@@ -147,7 +128,7 @@ def build_steps(args: ReproduceArguments, root: Path, backbone: str, corpus: Pat
     for name, model in encoders(args, root, backbone).items():
         for fraction, epochs in zip(args.train_fractions, args.finetune_epochs_per_fraction):
             output_dir = root / "stage3" / name / fraction_folder(fraction)
-            command = finetune_command(args, model, paths.semeval, output_dir, epochs, fraction)
+            command = finetune_command(args, model, paths.semeval, output_dir, fraction, epochs, seeds=args.seeds)
             done_when = output_dir / ("seed_summary.json" if len(args.seeds) > 1 else "all_results.json")
             steps.append(Step(f"stage 3: {ENCODER_NAMES[name]}, SemEval {fraction_name(fraction)}", command, done_when))
     if not args.skip_table2:
