@@ -164,6 +164,14 @@ def run_steps(steps: list[Step], overwrite: bool) -> dict[str, float]:
     return seconds
 
 
+def with_earlier_timings(seconds: dict[str, float], results_file: Path) -> dict[str, float]:
+    """Steps skipped because an earlier invocation ran them keep the time that invocation measured."""
+    if not results_file.exists():
+        return seconds
+    earlier = json.loads(results_file.read_text()).get("seconds_per_step", {})
+    return {title: value or earlier.get(title, 0.0) for title, value in seconds.items()}
+
+
 # --------------------------------------------------------------------------------------------------- collection
 def collect(args: ReproduceArguments, root: Path, backbone: str, seconds: dict[str, float]) -> dict[str, Any]:
     """Every number of the reproduction in one JSON-able dict."""
@@ -227,7 +235,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                                              for fraction in fractions for metric in HEADLINE_METRICS])
     sections = [
         f"# FineCL reproduction at CPU scale ({results['date']})",
-        f"Command: `{results['command']}`; backbone `{Path(results['backbone']).name}`; "
+        f"Command: `{results['command']}`; backbone `{'/'.join(Path(results['backbone']).parts[-2:])}`; "
         f"seeds {', '.join(map(str, args['seeds']))}; total {sum(results['seconds_per_step'].values()) / 60:.0f} min.",
         "## SemEval-2010 Task 8, official test set (2,717 sentences)",
         f"Mean ± sample std over {len(args['seeds'])} seeds, in percent. Stage 2: {args['pretrain_steps']} steps of "
@@ -240,6 +248,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     if any(losses.values()):
         components = sorted({key for values in losses.values() for key in values})
         sections += ["## Stage 2: last logged pre-training losses",
+                     "The relation-discrimination losses of different weightings are weighted differently, so their "
+                     "values are not comparable across rows; the MLM head is new (MiniLM ships none).",
                      markdown_table(["weighting"] + components,
                                     [[ENCODER_NAMES[w]] + [f"{values.get(c, float('nan')):.4f}" for c in components]
                                      for w, values in losses.items()])]
@@ -294,16 +304,18 @@ def plot_per_class(per_class: dict[str, list[float]], path: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    names = sorted(per_class, key=lambda name: -sum(per_class[name]))
-    values = np.asarray([per_class[name] for name in names])
-    figure, axis = plt.subplots(figsize=(7, max(3.0, 0.22 * len(names) + 1)))
+    # Relations of which nothing was learned would be empty bars: they are counted in the title instead.
+    names = sorted((name for name in per_class if sum(per_class[name]) > 0), key=lambda name: -sum(per_class[name]))
+    values = np.asarray([per_class[name] for name in names]).reshape(len(names), -1)
+    figure, axis = plt.subplots(figsize=(7, max(3.0, 0.3 * len(names) + 1.5)))
     left = np.zeros(len(names))
     for epoch in range(values.shape[1]):
         axis.barh(names, values[:, epoch], left=left, label=f"A_{epoch}")
         left += values[:, epoch]
     axis.invert_yaxis()
     axis.tick_params(axis="y", labelsize=6)
-    axis.set(xlabel="% of the class's instances learned", title="Learned share per relation and epoch", xlim=(0, 100))
+    axis.set(xlabel="% of the class's instances learned", xlim=(0, 100),
+             title=f"Learned share per relation and epoch\n({len(names)} of {len(per_class)} classes learned at all)")
     axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -347,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     seconds = run_steps(build_steps(args, root, backbone, corpus), args.overwrite)
-    results = collect(args, root, backbone, seconds)
+    results = collect(args, root, backbone, with_earlier_timings(seconds, root / "results.json"))
     (root / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     markdown = render_markdown(results)
     (root / "results.md").write_text(markdown)
