@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psutil  # installed with accelerate
@@ -109,9 +110,11 @@ class AnonymousMemorySampler(threading.Thread):
 
     def run(self) -> None:
         me = psutil.Process()
-        while not self._done.wait(self.interval):
+        while True:  # sample before waiting: a phase shorter than `interval` still gets one sample
             pids = [me.pid] + [child.pid for child in me.children(recursive=True)]
             self.peak_mb = max(self.peak_mb, sum(self._anonymous_mb(pid) for pid in pids))
+            if self._done.wait(self.interval):
+                return
 
     def stop(self) -> float:
         self._done.set()
@@ -159,27 +162,38 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
     }
 
 
-def measure(size: int, num_proc: int, tokenizer_path: str, root: Path) -> list[dict]:
+def measure_phases(
+    script: str, phases: Sequence[str], size: int, num_proc: int, tokenizer_path: str, root: Path,
+    describe: Callable[[dict], str],
+) -> list[dict]:
+    """Generate `size` synthetic documents, then run each phase of `script` (`--phase NAME ...`, printing its result
+    as a JSON last line) in a fresh process, so that each phase's peak memory is its own; print `describe(result)`."""
     workdir = root / f"docs-{size}"
     workdir.mkdir()
     generate(workdir / "train.json", size)
     results = []
-    for phase in ("convert", "tokenize"):
-        command = [sys.executable, __file__, "--phase", phase, "--workdir", str(workdir), "--num-proc", str(num_proc)]
-        completed = subprocess.run(
-            [*command, "--tokenizer", tokenizer_path], capture_output=True, text=True, check=False
-        )
+    for phase in phases:
+        command = [sys.executable, script, "--phase", phase, "--workdir", str(workdir), "--num-proc", str(num_proc),
+                   "--tokenizer", tokenizer_path]  # fmt: skip
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
         if completed.returncode != 0:
             raise RuntimeError(f"{phase} of {size} documents failed:\n{completed.stderr[-3000:]}")
-        result = json.loads(completed.stdout.strip().splitlines()[-1])
-        results.append({"documents": size, **result})
-        print(
-            f"{size:>8} documents  {phase:<8} {result['seconds']:7.1f} s   peak RSS {result['peak_rss_mb']:5.0f} MiB"
-            f" (after imports {result['rss_after_imports_mb']:.0f})   peak anonymous, all processes "
-            f"{result['peak_anonymous_mb']:5.0f} MiB",
-            flush=True,
-        )
+        result = {"documents": size, **json.loads(completed.stdout.strip().splitlines()[-1])}
+        results.append(result)
+        print(describe(result), flush=True)
     return results
+
+
+def describe_speed(result: dict) -> str:
+    return (
+        f"{result['documents']:>8} documents  {result['phase']:<8} {result['seconds']:7.1f} s   peak RSS "
+        f"{result['peak_rss_mb']:5.0f} MiB (after imports {result['rss_after_imports_mb']:.0f})   peak anonymous, "
+        f"all processes {result['peak_anonymous_mb']:5.0f} MiB"
+    )
+
+
+def measure(size: int, num_proc: int, tokenizer_path: str, root: Path) -> list[dict]:
+    return measure_phases(__file__, ("convert", "tokenize"), size, num_proc, tokenizer_path, root, describe_speed)
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
-from bench_data import AnonymousMemorySampler, current_rss_mb, generate, peak_rss_mb  # noqa: E402
+from bench_data import AnonymousMemorySampler, current_rss_mb, measure_phases, peak_rss_mb  # noqa: E402
 
 PHASES = ("convert", "tokenize", "documents", "instances")
 DOCUMENT_BATCH = 8
@@ -67,11 +66,11 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     dataset_dir = workdir / "dataset"
-    # Parquet files read directly: `load_dataset(folder)` can serve another same-named folder from its cache
-    # (datasets 5.2; see tests/reliability/test_cross_stage.py).
-    parquet = {
-        config: str(find_split_file(dataset_dir, config, "train")) for config in ("default", RELATION_INSTANCES_CONFIG)
-    }
+
+    def parquet(config: str) -> str:
+        """The converted split's Parquet file, read directly (no `datasets` cache copy to count)."""
+        return str(find_split_file(dataset_dir, config, "train"))
+
     baseline = current_rss_mb()
     sampler = AnonymousMemorySampler()
     sampler.start()
@@ -83,7 +82,7 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
         rows = report.num_rows[RELATION_INSTANCES_CONFIG]["train"]
         unit = "instances written"
     elif phase == "tokenize":
-        documents = Dataset.from_parquet(parquet["default"], cache_dir=str(workdir / "cache"))
+        documents = Dataset.from_parquet(parquet("default"), cache_dir=str(workdir / "cache"))
         tokenized, _ = tokenize_documents(documents, tokenizer, num_proc=num_proc if num_proc > 1 else None)
         tokenized.save_to_disk(str(workdir / "tokenized"))
         rows, unit = len(tokenized), "documents tokenized"
@@ -94,7 +93,7 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
         rows, unit = sum(consume(batch) for batch in loader), "entity pairs collated"
     else:
         documents = load_from_disk(str(workdir / "tokenized"))
-        instances = Dataset.from_parquet(parquet[RELATION_INSTANCES_CONFIG], cache_dir=str(workdir / "cache"))
+        instances = Dataset.from_parquet(parquet(RELATION_INSTANCES_CONFIG), cache_dir=str(workdir / "cache"))
         usable, _ = drop_instances_without_mentions(instances, documents)
         collator = RelationInstanceCollator(tokenizer, documents, return_instance_uids=True)
         loader = torch.utils.data.DataLoader(usable, batch_size=INSTANCE_BATCH, collate_fn=collator)
@@ -111,26 +110,16 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
     }
 
 
+def describe_load(result: dict) -> str:
+    return (
+        f"{result['documents']:>8} documents  {result['phase']:<9} {result['seconds']:7.1f} s  {result['rows']:>10,} "
+        f"{result['unit']:<28} peak anonymous {result['peak_anonymous_mb']:6.0f} MiB   peak RSS "
+        f"{result['peak_rss_mb']:6.0f} MiB (after imports {result['rss_after_imports_mb']:.0f})"
+    )
+
+
 def measure(size: int, num_proc: int, tokenizer_path: str, root: Path) -> list[dict]:
-    workdir = root / f"docs-{size}"
-    workdir.mkdir()
-    generate(workdir / "train.json", size)
-    results = []
-    for phase in PHASES:
-        command = [sys.executable, __file__, "--phase", phase, "--workdir", str(workdir), "--num-proc", str(num_proc),
-                   "--tokenizer", tokenizer_path]  # fmt: skip
-        completed = subprocess.run(command, capture_output=True, text=True, check=False)
-        if completed.returncode != 0:
-            raise RuntimeError(f"{phase} of {size} documents failed:\n{completed.stderr[-3000:]}")
-        result = {"documents": size, **json.loads(completed.stdout.strip().splitlines()[-1])}
-        results.append(result)
-        print(
-            f"{size:>8} documents  {phase:<9} {result['seconds']:7.1f} s  {result['rows']:>10,} {result['unit']:<28}"
-            f" peak anonymous {result['peak_anonymous_mb']:6.0f} MiB   peak RSS {result['peak_rss_mb']:6.0f} MiB"
-            f" (after imports {result['rss_after_imports_mb']:.0f})",
-            flush=True,
-        )
-    return results
+    return measure_phases(__file__, PHASES, size, num_proc, tokenizer_path, root, describe_load)
 
 
 def check(results: list[dict], sizes: list[int], bound_mb: float, max_growth: float) -> list[str]:
