@@ -25,6 +25,9 @@ from huggingface_hub.repocard import metadata_load
 pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY / "trainers"))
+
+from demo import DemoPaths  # noqa: E402
 DEMO_TIMEOUT_S = 1200
 # The smallest budgets that still exercise every stage: 400 stage-1 instances and 1 epoch, 4 pre-training steps,
 # 2% of SemEval train for 1 epoch, and 200 test sentences.
@@ -62,40 +65,11 @@ REMOTE_LOAD_CHECK = textwrap.dedent(
 )
 
 
-@dataclass(frozen=True)
-class DemoRun:
-    """Where the demo wrote and what it printed."""
+@dataclass
+class DemoRun(DemoPaths):
+    """Where the demo wrote (the demo's own `DemoPaths`) and what it printed."""
 
-    root: Path
-    stdout: str
-
-    @property
-    def semeval(self) -> Path:
-        return self.root / "datasets" / "semeval2010_task8"
-
-    @property
-    def distant(self) -> Path:
-        return self.root / "datasets" / "redocred_distant"
-
-    @property
-    def learning_order_dataset(self) -> Path:
-        return self.root / "stage1_learning_order" / "learning_order"
-
-    @property
-    def learning_order_plot(self) -> Path:
-        return self.root / "stage1_learning_order" / "percent_learned_per_epoch.png"
-
-    @property
-    def learning_order_report(self) -> Path:
-        return self.root / "stage1_learning_order" / "learning_order_report.json"
-
-    @property
-    def pretrained(self) -> Path:
-        return self.root / "stage2_finecl_pretrained"
-
-    @property
-    def finetuned(self) -> Path:
-        return self.root / "stage3_semeval_finetuned"
+    stdout: str = ""
 
     def artifacts(self) -> list[Path]:
         return [self.semeval, self.distant, self.learning_order_dataset, self.learning_order_plot, self.pretrained,

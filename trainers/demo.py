@@ -242,17 +242,22 @@ def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_di
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = HfArgumentParser(DemoArguments).parse_args_into_dataclasses(args=argv)
+def resolve_inputs(args: PipelineArguments) -> tuple[Path, str]:
+    """The corpus folder and the backbone the stages read; the stages run offline unless the caller says otherwise."""
     from finecl_hf.paths import data_dir, offline_encoder_path
 
     corpus = Path(args.data_dir) if args.data_dir else data_dir()
     if not corpus.is_dir():
         raise SystemExit(f"Corpus folder {corpus} does not exist: set FINECL_DATA_DIR or --data_dir (README, 'Data').")
-    backbone = args.model_name_or_path or offline_encoder_path()
-    paths = DemoPaths(Path(args.output_dir).resolve())
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    return corpus, args.model_name_or_path or offline_encoder_path()
+
+
+def main(argv: list[str] | None = None) -> None:
+    (args,) = HfArgumentParser(DemoArguments).parse_args_into_dataclasses(args=argv)
+    corpus, backbone = resolve_inputs(args)
+    paths = DemoPaths(Path(args.output_dir).resolve())
     started = time.perf_counter()
     steps = build_commands(args, paths, backbone, corpus)
     for number, (title, command) in enumerate(steps, start=1):

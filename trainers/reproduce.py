@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -36,7 +35,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from demo import DemoPaths, PipelineArguments, finetune_command, dataset_commands, learning_order_commands, pretrain_command, run_step
+from demo import (
+    DemoPaths,
+    PipelineArguments,
+    dataset_commands,
+    finetune_command,
+    learning_order_commands,
+    pretrain_command,
+    resolve_inputs,
+    run_step,
+)
 from transformers import HfArgumentParser
 
 NO_PRETRAINING = "none"
@@ -347,17 +355,10 @@ def plot_f1_bars(results: dict[str, Any], path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     (args,) = HfArgumentParser(ReproduceArguments).parse_args_into_dataclasses(args=argv)
-    from finecl_hf.paths import data_dir, offline_encoder_path
-
-    corpus = Path(args.data_dir) if args.data_dir else data_dir()
-    if not corpus.is_dir():
-        raise SystemExit(f"Corpus folder {corpus} does not exist: set FINECL_DATA_DIR or --data_dir (README, 'Data').")
-    backbone = args.model_name_or_path or offline_encoder_path()
+    corpus, backbone = resolve_inputs(args)
     root = Path(args.output_dir).resolve()
     if args.overwrite and root.exists():
         shutil.rmtree(root)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     seconds = run_steps(build_steps(args, root, backbone, corpus), args.overwrite)
     results = collect(args, root, backbone, with_earlier_timings(seconds, root / "results.json"))
     (root / "results.json").write_text(json.dumps(results, indent=2) + "\n")
