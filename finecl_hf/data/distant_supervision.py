@@ -38,21 +38,19 @@ from .conversion import (
 from .docred import (
     DOCRED_CORPUS,
     DOCUMENTS_PER_ROW_GROUP,
+    add_relation_instances_config,
     count_document,
     docred_documents,
     docred_label_names,
     read_rel_info,
+    relation_ids_of_triples,
+    relation_instances_writer,
+    write_document,
 )
 from .errors import InvalidRecordError, SkippedRecords
 from .readers import iter_json_records
-from .relation_instances import (
-    DEFAULT_NA_RATIO,
-    DEFAULT_SEED,
-    RELATION_INSTANCES_CONFIG,
-    RELATION_INSTANCES_DESCRIPTION,
-    relation_instances_for_document,
-)
-from .schema import NO_RELATION, document_features, relation_instance_features, triple_uid
+from .relation_instances import DEFAULT_NA_RATIO, DEFAULT_SEED
+from .schema import NO_RELATION, document_features, triple_uid
 
 EXACT_MATCH = "exact"
 CASE_INSENSITIVE_MATCH = "case-insensitive"
@@ -255,28 +253,13 @@ def label_distantly(
             rows_per_group=DOCUMENTS_PER_ROW_GROUP,
         )
         if relation_instances:
-            folder.add_config(
-                RELATION_INSTANCES_CONFIG,
-                RELATION_INSTANCES_DESCRIPTION.format(na_ratio=na_ratio, seed=seed),
-                relation_instance_features(label_names),
-                label_names,
-                "instances",
-            )
+            add_relation_instances_config(folder, label_names, na_ratio, seed)
         for source in sources:
-            documents = folder.split_writer(
-                DEFAULT_CONFIG, source.split, lambda row: [t["relation"] for t in row["relations"]]
-            )
-            instances = (
-                folder.split_writer(RELATION_INSTANCES_CONFIG, source.split, lambda row: (row["relation"],))
-                if relation_instances
-                else None
-            )
+            documents = folder.split_writer(DEFAULT_CONFIG, source.split, relation_ids_of_triples)
+            instances = relation_instances_writer(folder, source.split, relation_instances)
             for row, raw in docred_documents(source, label_index, skipped if skip_invalid else None):
                 row = label_document(row, "labels" in raw, facts, label_index, distant_statistics)
-                if instances is not None:
-                    for instance in relation_instances_for_document(row, documents.num_rows, na_ratio, seed):
-                        instances.write(instance)
-                documents.write(row)
+                write_document(row, documents, instances, na_ratio, seed)
                 count_document(card_statistics, row)
         card_statistics.update(distant_statistics.to_dict())
         inputs = {"facts": describe_input(facts_file), "rel_info": describe_input(rel_info_file)}

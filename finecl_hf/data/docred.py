@@ -28,6 +28,7 @@ from .conversion import (
     ConversionReport,
     CorpusInfo,
     DatasetFolderWriter,
+    ParquetRowWriter,
     SplitSource,
     card_builder,
     describe_input,
@@ -270,6 +271,34 @@ def count_document(statistics: dict[str, int], row: dict) -> None:
         statistics[name] = statistics.get(name, 0) + value
 
 
+def add_relation_instances_config(
+    folder: DatasetFolderWriter, label_names: Sequence[str], na_ratio: float, seed: int
+) -> None:
+    """Declare the `relation_instances` config: every labelled triple plus seeded no-relation pairs per document."""
+    folder.add_config(
+        RELATION_INSTANCES_CONFIG,
+        RELATION_INSTANCES_DESCRIPTION.format(na_ratio=na_ratio, seed=seed),
+        relation_instance_features(label_names),
+        label_names,
+        "instances",
+    )
+
+
+def relation_instances_writer(folder: DatasetFolderWriter, split: str, enabled: bool) -> ParquetRowWriter | None:
+    """The `relation_instances` writer of `split` (`None` when the config is not written)."""
+    return folder.split_writer(RELATION_INSTANCES_CONFIG, split, lambda row: (row["relation"],)) if enabled else None
+
+
+def write_document(
+    row: dict, documents: ParquetRowWriter, instances: ParquetRowWriter | None, na_ratio: float, seed: int
+) -> None:
+    """Write a document row and, when `instances` is given, its relation instances (pointing at the row's index)."""
+    if instances is not None:
+        for instance in relation_instances_for_document(row, documents.num_rows, na_ratio, seed):
+            instances.write(instance)
+    documents.write(row)
+
+
 def add_docred_arguments(parser: argparse.ArgumentParser) -> None:
     """CLI options shared by the DocRED converter and the distant labeler: label file and instance sampling."""
     parser.add_argument(
@@ -318,25 +347,12 @@ def convert_docred(
             rows_per_group=DOCUMENTS_PER_ROW_GROUP,
         )
         if relation_instances:
-            folder.add_config(
-                RELATION_INSTANCES_CONFIG,
-                RELATION_INSTANCES_DESCRIPTION.format(na_ratio=na_ratio, seed=seed),
-                relation_instance_features(label_names),
-                label_names,
-                "instances",
-            )
+            add_relation_instances_config(folder, label_names, na_ratio, seed)
         for source in sources:
             documents = folder.split_writer(DEFAULT_CONFIG, source.split, relation_ids_of_triples)
-            instances = (
-                folder.split_writer(RELATION_INSTANCES_CONFIG, source.split, lambda row: (row["relation"],))
-                if relation_instances
-                else None
-            )
+            instances = relation_instances_writer(folder, source.split, relation_instances)
             for row, _ in docred_documents(source, label_index, skipped if skip_invalid else None):
-                if instances is not None:
-                    for instance in relation_instances_for_document(row, documents.num_rows, na_ratio, seed):
-                        instances.write(instance)
-                documents.write(row)
+                write_document(row, documents, instances, na_ratio, seed)
                 count_document(statistics, row)
         inputs = {"rel_info": describe_input(rel_info_file)}
         card = card_builder(corpus, "dataset_scripts/docred.py", sources, skipped, statistics, inputs)
@@ -350,6 +366,7 @@ __all__ = [
     "DOCRED_FILES",
     "DOCUMENTS_DESCRIPTION",
     "add_docred_arguments",
+    "add_relation_instances_config",
     "convert_docred",
     "count_document",
     "docred_documents",
@@ -357,4 +374,6 @@ __all__ = [
     "parse_docred_document",
     "read_rel_info",
     "relation_ids_of_triples",
+    "relation_instances_writer",
+    "write_document",
 ]
