@@ -19,6 +19,21 @@ from transformers import TrainingArguments
 
 from ..configuration import WEIGHTING_SCHEMES, FineCLConfig
 
+# The `FineCLConfig` fields that have a command-line argument of the same name.
+CONFIG_FIELDS = (
+    "weighting",
+    "temperature",
+    "alpha",
+    "num_negatives",
+    "mlm_probability",
+    "ed_loss_weight",
+    "rd_loss_weight",
+    "mlm_loss_weight",
+    "entity_pooling",
+    "reference_epoch_cap",
+    "reference_no_relation_weight",
+)
+
 
 @dataclass
 class FineCLPreTrainingArguments(TrainingArguments):
@@ -177,20 +192,7 @@ class FineCLPreTrainingArguments(TrainingArguments):
 
     def config_overrides(self) -> dict:
         """The `FineCLConfig` fields these arguments set."""
-        names = (
-            "weighting",
-            "temperature",
-            "alpha",
-            "num_negatives",
-            "mlm_probability",
-            "ed_loss_weight",
-            "rd_loss_weight",
-            "mlm_loss_weight",
-            "entity_pooling",
-            "reference_epoch_cap",
-            "reference_no_relation_weight",
-        )
-        return {name: getattr(self, name) for name in names} | {"no_relation_label": self.no_relation_label}
+        return {name: getattr(self, name) for name in CONFIG_FIELDS} | {"no_relation_label": self.no_relation_label}
 
 
 __all__ = ["FineCLPreTrainingArguments"]

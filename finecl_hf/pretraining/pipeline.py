@@ -11,7 +11,7 @@ from transformers import AutoTokenizer, TrainerCallback
 from transformers.utils import logging
 
 from ..modeling import FineCLForPreTraining
-from .arguments import FineCLPreTrainingArguments
+from .arguments import CONFIG_FIELDS, FineCLPreTrainingArguments
 from .data import PreTrainingData, prepare_pretraining_data
 from .data_collator import FineCLPreTrainingCollator
 from .model_card import render_pretrained_model_card
@@ -127,21 +127,8 @@ def save_pretrained_checkpoint(trainer: FineCLPreTrainer, data: PreTrainingData,
     if trainer.is_world_process_zero():
         (output_dir / "training_args.bin").unlink(missing_ok=True)
         config = trainer.accelerator.unwrap_model(trainer.model).config
-        fields = (
-            "weighting",
-            "temperature",
-            "alpha",
-            "num_negatives",
-            "mlm_probability",
-            "ed_loss_weight",
-            "rd_loss_weight",
-            "mlm_loss_weight",
-            "entity_pooling",
-            "min_learned_epoch",
-            "max_learned_epoch",
-            "reference_epoch_cap",
-            "reference_no_relation_weight",
-        )
+        # The method's settings as the model was built (the learning-order range comes from the data).
+        fields = (*CONFIG_FIELDS, "min_learned_epoch", "max_learned_epoch")
         hyperparameters = {name: getattr(config, name) for name in fields}
         hyperparameters |= {name: _plain(getattr(args, name)) for name in _CARD_TRAINING_FIELDS}
         hyperparameters |= {"processes": args.world_size, "documents_per_step": args.documents_per_step}
