@@ -78,6 +78,19 @@ def tiny_roberta_config(tiny_roberta_tokenizer):
     )
 
 
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory, tiny_roberta_tokenizer, tiny_roberta_config) -> Path:
+    """A saved tiny random RoBERTa encoder with its BPE tokenizer: a backbone `from_backbone` and every stage CLI can
+    start from."""
+    from transformers import RobertaModel
+
+    directory = tmp_path_factory.mktemp("tiny-backbone")
+    torch.manual_seed(0)
+    RobertaModel(tiny_roberta_config, add_pooling_layer=False).save_pretrained(directory)
+    tiny_roberta_tokenizer.save_pretrained(directory)
+    return directory
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

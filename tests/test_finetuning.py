@@ -14,7 +14,7 @@ import torch
 import yaml
 from datasets import Dataset, DatasetDict
 from huggingface_hub import ModelCard
-from transformers import EvalPrediction, RobertaModel, TrainingArguments
+from transformers import EvalPrediction, TrainingArguments
 
 from finecl_hf import FineCLConfig, FineCLForRelationExtraction
 from finecl_hf.data.schema import semeval_label_names, sentence_features
@@ -71,16 +71,6 @@ def sentence_dataset(num_rows: int, label_names: list[str], seed: int = 0, split
         for index, label in enumerate(labels)
     ]
     return Dataset.from_list(rows, features=sentence_features(label_names))
-
-
-@pytest.fixture(scope="module")
-def tiny_backbone(tiny_roberta_config, tiny_roberta_tokenizer, tmp_path_factory) -> str:
-    """A saved tiny random RoBERTa + its tokenizer: a backbone checkpoint `from_backbone` can wrap."""
-    directory = tmp_path_factory.mktemp("tiny-backbone")
-    torch.manual_seed(0)
-    RobertaModel(tiny_roberta_config, add_pooling_layer=False).save_pretrained(directory)
-    tiny_roberta_tokenizer.save_pretrained(directory)
-    return str(directory)
 
 
 # ---------------------------------------------------------------------------------------------------- recipes and CLI
@@ -172,7 +162,7 @@ def test_held_out_dev_is_disjoint_and_fractions_refer_to_the_whole_training_spli
 
 def test_the_training_subset_does_not_depend_on_the_training_seed(tiny_backbone):
     dataset = DatasetDict(train=sentence_dataset(300, SEMEVAL_LABELS), test=sentence_dataset(20, SEMEVAL_LABELS))
-    common = dict(model_name_or_path=tiny_backbone, dataset_path="unused", train_fraction=0.1, subset_seed=5)
+    common = dict(model_name_or_path=str(tiny_backbone), dataset_path="unused", train_fraction=0.1, subset_seed=5)
     first = prepare_data(RelationExtractionArguments(seeds=[1, 2], **common), dataset)
     second = prepare_data(RelationExtractionArguments(seeds=[3], **common), dataset)
     assert first.raw["train"]["uid"] == second.raw["train"]["uid"] and len(first.raw["train"]) == 30
@@ -211,13 +201,13 @@ def test_evaluation_visits_rows_in_order_even_when_training_groups_by_length(tmp
     rows = sentence_dataset(12, SEMEVAL_LABELS)
     rows = rows.map(lambda row, index: {"tokens": row["tokens"] + ["word"] * (index % 5) * 3}, with_indices=True)
     data = prepare_data(
-        RelationExtractionArguments(model_name_or_path=tiny_backbone, dataset_path="unused", validation_size=2),
+        RelationExtractionArguments(model_name_or_path=str(tiny_backbone), dataset_path="unused", validation_size=2),
         DatasetDict(train=rows, test=rows),
     )
     arguments = TrainingArguments(output_dir=str(tmp_path), train_sampling_strategy="group_by_length",
                                   per_device_eval_batch_size=4, report_to="none", use_cpu=True)
     trainer = RelationExtractionTrainer(
-        model=build_model(RelationExtractionArguments(model_name_or_path=tiny_backbone, dataset_path="-"),
+        model=build_model(RelationExtractionArguments(model_name_or_path=str(tiny_backbone), dataset_path="-"),
                           SEMEVAL_LABELS),
         args=arguments, data_collator=SentenceRelationCollator(data.tokenizer), processing_class=data.tokenizer,
     )

@@ -9,10 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from datasets import DatasetDict, load_dataset
-from transformers import RobertaModel, TrainingArguments
+from transformers import TrainingArguments
 
 from finecl_hf.data.conversion import SplitSource
 from finecl_hf.data.docred import convert_docred
@@ -100,20 +99,11 @@ def redocred(shared_data_dir, tmp_path_factory) -> DatasetDict:
     )
 
 
-@pytest.fixture(scope="module")
-def tiny_backbone(tiny_roberta_config, tiny_roberta_tokenizer, tmp_path_factory) -> str:
-    directory = tmp_path_factory.mktemp("tiny-backbone")
-    torch.manual_seed(0)
-    RobertaModel(tiny_roberta_config, add_pooling_layer=False).save_pretrained(directory)
-    tiny_roberta_tokenizer.save_pretrained(directory)
-    return str(directory)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("document_loss", ["bce", "adaptive_threshold"])
 def test_docred_format_run_produces_the_full_metrics(redocred, tiny_backbone, tmp_path, document_loss):
     arguments = RelationExtractionArguments(
-        model_name_or_path=tiny_backbone, dataset_path="redocred", relation_level="document", doc_loss=document_loss,
+        model_name_or_path=str(tiny_backbone), dataset_path="redocred", relation_level="document", doc_loss=document_loss,
         max_length=128, document_projection_size=16,
     )
     training = training_arguments(

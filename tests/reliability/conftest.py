@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from reliability_runs import (
     DOCRED_RELATIONS,
@@ -50,18 +49,6 @@ def isolated_datasets_cache(tmp_path_factory):
         os.environ.pop("HF_DATASETS_CACHE", None)
     else:
         os.environ["HF_DATASETS_CACHE"] = saved_environment
-
-
-@pytest.fixture(scope="session")
-def tiny_backbone(tmp_path_factory, tiny_roberta_tokenizer, tiny_roberta_config) -> Path:
-    """A saved tiny random RoBERTa encoder with its BPE tokenizer: what every stage CLI can start from."""
-    from transformers import RobertaModel
-
-    directory = tmp_path_factory.mktemp("tiny-backbone")
-    torch.manual_seed(0)
-    RobertaModel(tiny_roberta_config, add_pooling_layer=False).save_pretrained(directory)
-    tiny_roberta_tokenizer.save_pretrained(directory)
-    return directory
 
 
 @pytest.fixture(scope="session")
