@@ -40,7 +40,8 @@ from finecl_hf.finetuning.evaluation import (
 )
 from finecl_hf.finetuning.inference import parse_marked_sentence, split_words_with_spans
 from finecl_hf.finetuning.preparation import prepare_data
-from finecl_hf.finetuning.trainer import RelationExtractionTrainer, build_model, group_by_document
+from finecl_hf.finetuning.run import build_model
+from finecl_hf.finetuning.trainer import RelationExtractionTrainer, group_by_document
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SEMEVAL_LABELS = semeval_label_names()

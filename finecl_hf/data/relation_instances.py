@@ -14,9 +14,9 @@ import random
 
 from datasets import Dataset
 
+from ..constants import RELATION_INSTANCES_CONFIG
 from .schema import NO_RELATION, relation_instance_features, triple_uid
 
-RELATION_INSTANCES_CONFIG = "relation_instances"
 DEFAULT_NA_RATIO = 3.0
 DEFAULT_SEED = 0
 RELATION_INSTANCES_DESCRIPTION = (

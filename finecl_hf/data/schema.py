@@ -41,8 +41,8 @@ from collections.abc import Iterable, Sequence
 
 from datasets import ClassLabel, Features, List, Value
 
-NO_RELATION = "no_relation"
-SEMEVAL_NO_RELATION = "Other"
+from ..constants import NO_RELATION, SEMEVAL_NO_RELATION
+
 SEMEVAL_RELATIONS = (
     "Cause-Effect",
     "Component-Whole",

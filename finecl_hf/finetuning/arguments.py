@@ -1,67 +1,20 @@
-"""Command-line arguments of relation-extraction fine-tuning and the paper's training recipes.
+"""Command-line arguments of relation-extraction fine-tuning.
 
 `RelationExtractionArguments` holds what `transformers.TrainingArguments` does not: the model and dataset, the
-relation level, the data-reduction setting and the seeds. `paper_recipe` returns the settings of the paper's
-Appendix A.3 for a (relation level, training fraction) pair; `trainers/finetune.py` installs them as parser defaults,
-so any flag given on the command line still wins.
+relation level, the data-reduction setting and the seeds. With `--recipe paper`, `trainers/finetune.py` installs the
+paper's Appendix A.3 settings (`finecl_hf.finetuning.tasks.paper_recipe`) as parser defaults, so any flag given on the
+command line still wins.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..configuration import DOCUMENT_LOSSES, ENTITY_POOLING_METHODS, RELATION_LEVELS
-
-logger = logging.getLogger(__name__)
+from .tasks import TASK_CHOICES
 
 RECIPES = ("paper", "none")
-TASKS = ("auto", "semeval", "tacred", "wiki80", "docred")
 ENTITY_MARKER_STYLES = ("none", "text", "punct", "special")
-PAPER_FRACTIONS = (0.01, 0.1, 1.0)
-
-# The metric each task is judged by: the best checkpoint is the one with the best dev value of it.
-HEADLINE_METRICS = {
-    "semeval": "macro_f1_official",
-    "tacred": "micro_f1",
-    "wiki80": "micro_f1",
-    "docred": "f1",
-}
-
-# Paper, Appendix A.3.2 (SemEval and TACRED): shared settings, then epochs and dropout per training fraction.
-_SENTENCE_TRAINING = {
-    "per_device_train_batch_size": 64,
-    "learning_rate": 5e-5,
-    "warmup_steps": 500,
-    "weight_decay": 1e-5,
-    "adam_epsilon": 1e-8,
-    "max_grad_norm": 1.0,
-}
-_SENTENCE_BY_FRACTION = {
-    0.01: {"num_train_epochs": 80, "classifier_dropout": 0.2},
-    0.1: {"num_train_epochs": 20, "classifier_dropout": 0.1},
-    1.0: {"num_train_epochs": 8, "classifier_dropout": 0.35},
-}
-# Paper, Appendix A.3.1 (DocRED).
-_DOCUMENT_TRAINING = {
-    "per_device_train_batch_size": 32,
-    "learning_rate": 4e-5,
-    "num_train_epochs": 200,
-    "weight_decay": 0.0,
-    "adam_epsilon": 1e-8,
-    "max_grad_norm": 1.0,
-}
-_MAX_LENGTH = {"sentence": 100, "document": 512}
-# Not in the paper but needed to pick the best checkpoint by dev score and keep one copy of it.
-_EVALUATION_SETUP = {
-    "eval_strategy": "epoch",
-    "save_strategy": "epoch",
-    "logging_strategy": "epoch",
-    "load_best_model_at_end": True,
-    "save_total_limit": 1,
-}
 
 
 @dataclass
@@ -101,7 +54,7 @@ class RelationExtractionArguments:
             "help": "Which benchmark's metrics to report. `auto` recognises SemEval-2010 Task 8 by its 19 labels, "
             "document-level data as DocRED, a sentence dataset with a no-relation label as TACRED-style (micro-F1 "
             "without no-relation) and one without as Wiki80-style (accuracy).",
-            "choices": list(TASKS),
+            "choices": TASK_CHOICES,
         },
     )
     recipe: str = field(
@@ -231,49 +184,8 @@ class RelationExtractionArguments:
             self.entity_pooling = "logsumexp" if self.doc_loss == "adaptive_threshold" else "mean"
 
 
-def nearest_paper_fraction(train_fraction: float) -> float:
-    """The paper's fraction (0.01, 0.1 or 1.0) closest to `train_fraction` on a log scale."""
-    return min(PAPER_FRACTIONS, key=lambda paper: abs(math.log(train_fraction / paper)))
-
-
-def paper_recipe(relation_level: str, train_fraction: float, task: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The paper's fine-tuning settings (Appendix A.3) for a relation level and training fraction.
-
-    Args:
-        relation_level: `"sentence"` or `"document"`.
-        train_fraction: share of the training data; fractions other than 0.01/0.1/1.0 take the epochs and dropout
-            of the nearest of those (log scale).
-        task: the resolved task (see `HEADLINE_METRICS`), whose headline metric selects the best checkpoint.
-
-    Returns:
-        `(training_defaults, relation_extraction_defaults)`: values for `TrainingArguments` fields and for
-        `RelationExtractionArguments` fields.
-    """
-    if relation_level not in RELATION_LEVELS:
-        raise ValueError(f"relation_level={relation_level!r} must be one of {RELATION_LEVELS}.")
-    if task not in HEADLINE_METRICS:
-        raise ValueError(f"task={task!r} must be resolved to one of {tuple(HEADLINE_METRICS)} first.")
-    training = dict(_EVALUATION_SETUP, metric_for_best_model=HEADLINE_METRICS[task], greater_is_better=True)
-    extraction: dict[str, Any] = {"max_length": _MAX_LENGTH[relation_level]}
-    if relation_level == "document":
-        training.update(_DOCUMENT_TRAINING)
-        return training, extraction
-    paper_fraction = nearest_paper_fraction(train_fraction)
-    if not math.isclose(paper_fraction, train_fraction):
-        logger.info("train_fraction=%s: using the paper's epochs and dropout for %s.", train_fraction, paper_fraction)
-    by_fraction = _SENTENCE_BY_FRACTION[paper_fraction]
-    training.update(_SENTENCE_TRAINING, num_train_epochs=by_fraction["num_train_epochs"])
-    extraction["classifier_dropout"] = by_fraction["classifier_dropout"]
-    return training, extraction
-
-
 __all__ = [
     "ENTITY_MARKER_STYLES",
-    "HEADLINE_METRICS",
-    "PAPER_FRACTIONS",
     "RECIPES",
-    "TASKS",
     "RelationExtractionArguments",
-    "nearest_paper_fraction",
-    "paper_recipe",
 ]

@@ -1,8 +1,9 @@
 """Scoring fine-tuned relation extraction models: `compute_metrics` for `Trainer`, prediction files, seed summaries.
 
-Sentence level (one (head, tail) pair per row): SemEval-2010 Task 8 gets the official macro-F1 *and* the paper code's
-micro-F1, each under its own name; TACRED-style corpora the micro-F1 without the no-relation label; Wiki80-style
-corpora (no no-relation label) accuracy, micro- and macro-F1.
+Which scores a task reports is its entry's `score` in `finecl_hf.finetuning.tasks`; this module applies it. Sentence
+level (one (head, tail) pair per row): SemEval-2010 Task 8 gets the official macro-F1 *and* the paper code's micro-F1,
+each under its own name; TACRED-style corpora the micro-F1 without the no-relation label; Wiki80-style corpora (no
+no-relation label) accuracy, micro- and macro-F1.
 
 Document level (DocRED format): the evaluation receives, per document, the logits of every scored entity pair and
 the (head, tail) entity indices of those pairs (see `RelationExtractionTrainer.prediction_step`). With the BCE loss a
@@ -24,22 +25,13 @@ import numpy as np
 from datasets import ClassLabel, Dataset
 from transformers import EvalPrediction
 
-from ..metrics import (
-    SEMEVAL_LABELS,
-    compute_docred_f1,
-    compute_semeval_f1,
-    compute_tacred_f1,
-    docred_train_facts_path,
-    load_train_facts,
-    tune_threshold,
-)
-from .arguments import HEADLINE_METRICS
+from ..constants import IGNORE_INDEX, find_no_relation_label
+from ..metrics import docred_train_facts_path, load_train_facts, tune_threshold
+from .tasks import get_task, resolve_task
 
 logger = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100  # padding of labels and of the per-document pair tables
 DEFAULT_THRESHOLD = 0.5  # BCE decision threshold when none could be tuned
-NO_RELATION_LABELS = ("no_relation", "Other", "NA")
 
 
 # --------------------------------------------------------------------------------------------------- task and labels
@@ -59,75 +51,18 @@ def relation_label_names(dataset: Dataset) -> list[str]:
     )
 
 
-def no_relation_label(label_names: Sequence[str]) -> str | None:
-    """The no-relation class among `label_names` (`Other` for SemEval, `no_relation` elsewhere), or `None`."""
-    return next((name for name in NO_RELATION_LABELS if name in label_names), None)
-
-
-def resolve_task(task: str, relation_level: str, label_names: Sequence[str]) -> str:
-    """Turn `task="auto"` into a concrete task from the relation level and the label names; check explicit tasks."""
-    is_semeval = set(label_names) == set(SEMEVAL_LABELS)
-    if task == "auto":
-        if relation_level == "document":
-            return "docred"
-        if is_semeval:
-            return "semeval"
-        return "tacred" if no_relation_label(label_names) is not None else "wiki80"
-    if task not in HEADLINE_METRICS:
-        raise ValueError(f"task={task!r} must be 'auto' or one of {tuple(HEADLINE_METRICS)}.")
-    if (task == "docred") != (relation_level == "document"):
-        raise ValueError(f"task={task!r} does not match relation_level={relation_level!r}.")
-    if task == "semeval" and not is_semeval:
-        raise ValueError(f"task='semeval' needs the 19 SemEval-2010 Task 8 labels; the dataset has {list(label_names)}")
-    if task == "tacred" and no_relation_label(label_names) is None:
-        raise ValueError(
-            f"task='tacred' needs a no-relation label {NO_RELATION_LABELS}; the labels are {list(label_names)}"
-        )
-    return task
-
-
 # ---------------------------------------------------------------------------------------------------- sentence level
-def sentence_scores(
-    task: str, predictions: Sequence[int], references: Sequence[int], label_names: Sequence[str]
-) -> dict[str, float]:
-    """Scores of sentence-level class-id predictions for `task` (`semeval`, `tacred` or `wiki80`)."""
-    if task == "semeval":
-        return compute_semeval_f1(predictions, references, label_names=label_names)
-    if task == "tacred":
-        scores = compute_tacred_f1(
-            predictions, references, no_relation_label=no_relation_label(label_names), label_names=label_names
-        )
-        accuracy = float(np.mean(np.asarray(predictions) == np.asarray(references)))
-        return {"accuracy": accuracy, **{f"micro_{name}": value for name, value in scores.items()}}
-    if task == "wiki80":
-        return _classification_scores(np.asarray(predictions), np.asarray(references))
-    raise ValueError(f"task={task!r} is not a sentence-level task.")
-
-
-def _classification_scores(predictions: np.ndarray, references: np.ndarray) -> dict[str, float]:
-    """Accuracy, micro-F1 (= accuracy when every row has a relation) and macro-F1 over the gold classes."""
-    f1_by_class = []
-    for label in np.unique(references):
-        correct = np.sum((predictions == label) & (references == label))
-        predicted, gold = np.sum(predictions == label), np.sum(references == label)
-        precision = correct / predicted if predicted else 0.0
-        recall = correct / gold
-        f1_by_class.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
-    accuracy = float(np.mean(predictions == references))
-    return {"accuracy": accuracy, "micro_f1": accuracy, "macro_f1": float(np.mean(f1_by_class))}
-
-
 def dropped_row_prediction(label_names: Sequence[str]) -> int:
     """Class id scored for a row the tokenizer dropped: no-relation, or -1 (always wrong) without such a class."""
-    no_relation = no_relation_label(label_names)
+    no_relation = find_no_relation_label(label_names)
     return list(label_names).index(no_relation) if no_relation is not None else -1
 
 
 class SentenceMetrics:
-    """`compute_metrics` for sentence-level `Trainer` evaluation: argmax over the logits, then `sentence_scores`.
+    """`compute_metrics` for sentence-level `Trainer` evaluation: argmax over the logits, then the task's `score`.
 
     Args:
-        task: `semeval`, `tacred` or `wiki80`.
+        task: a registered sentence-level task (`semeval`, `tacred`, `wiki80`, ...).
         label_names: class names by id.
         dropped_references: gold class ids of the evaluated split's rows that tokenization dropped (head and tail
             too far apart for `max_length`); they are scored as `dropped_row_prediction`, so the scores cover the
@@ -135,6 +70,8 @@ class SentenceMetrics:
     """
 
     def __init__(self, task: str, label_names: Sequence[str], dropped_references: Sequence[int] = ()):
+        if get_task(task).relation_level != "sentence":
+            raise ValueError(f"task={task!r} is not a sentence-level task.")
         self.task = task
         self.label_names = list(label_names)
         self.dropped_references = list(dropped_references)
@@ -148,7 +85,7 @@ class SentenceMetrics:
         fallback = dropped_row_prediction(self.label_names)
         predictions += [fallback] * len(self.dropped_references)
         references += self.dropped_references
-        return sentence_scores(self.task, predictions, references, self.label_names)
+        return get_task(self.task).score(predictions, references, self.label_names)
 
 
 def _first(predictions: Any) -> np.ndarray:
@@ -203,7 +140,7 @@ def sentence_prediction_records(
 # ---------------------------------------------------------------------------------------------------- document level
 def document_reference(row: Mapping[str, Any], label_names: Sequence[str]) -> dict[str, Any]:
     """A document row (finecl_hf schema) as the reference record of `compute_docred_f1`."""
-    no_relation = no_relation_label(label_names)
+    no_relation = find_no_relation_label(label_names)
     return {
         "title": row.get("title", row.get("uid", "")),
         "entity_names": [[mention["name"] for mention in entity["mentions"]] for entity in row["entities"]],
@@ -303,6 +240,7 @@ class DocumentMetrics:
         decoder: how logits become facts. With `bce` and no threshold, the threshold is tuned on the evaluated
             data and reported as `threshold` (only ever do that on dev); set `decoder.threshold` before test.
         train_facts: training facts for Ign F1 (`resolve_train_facts`), or `None`.
+        task: a registered document-level task, whose `score` rates the decoded facts.
     """
 
     def __init__(
@@ -311,7 +249,11 @@ class DocumentMetrics:
         label_names: Sequence[str],
         decoder: DocumentDecoder,
         train_facts: frozenset | None = None,
+        task: str = "docred",
     ):
+        if get_task(task).relation_level != "document":
+            raise ValueError(f"task={task!r} is not a document-level task.")
+        self.task = task
         self.label_names = list(label_names)
         self.references = [document_reference(row, self.label_names) for row in dataset]
         self.decoder = decoder
@@ -331,7 +273,7 @@ class DocumentMetrics:
         elif decoder.document_loss == "bce":
             metrics["threshold"] = decoder.threshold
         predicted = [decoder.decode(logits, pairs, self.label_names) for logits, pairs in documents]
-        metrics.update(compute_docred_f1(predicted, self.references, train_facts=self.train_facts))
+        metrics.update(get_task(self.task).score(predicted, self.references, self.train_facts))
         return metrics
 
     def tune_threshold(self, documents: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -409,6 +351,16 @@ def summarize_seeds(results_by_seed: Mapping[int, Mapping[str, float]]) -> dict[
     return summary
 
 
+def by_split(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """`{"validation": {...}, "test": {...}}` from `eval_*` / `test_*` keys (prefixes removed, empty splits omitted)."""
+    grouped = {}
+    for split, prefix in (("validation", "eval_"), ("test", "test_")):
+        values = {key[len(prefix):]: value for key, value in metrics.items() if key.startswith(prefix)}
+        if values:
+            grouped[split] = values
+    return grouped
+
+
 def _numeric(values: Mapping[str, Any]) -> dict[str, float]:
     return {
         name: value for name, value in values.items() if isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -435,20 +387,20 @@ def _is_raw(name: str) -> bool:
 
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
     "DocumentDecoder",
     "DocumentMetrics",
     "SentenceMetrics",
+    "by_split",
     "document_prediction_records",
     "document_reference",
     "dropped_row_prediction",
     "iter_document_outputs",
-    "no_relation_label",
     "relation_label_names",
     "resolve_task",
     "resolve_train_facts",
     "seed_summary_markdown",
     "sentence_prediction_records",
-    "sentence_scores",
     "summarize_seeds",
     "write_jsonl",
 ]

@@ -3,86 +3,35 @@
 The card is rendered from `model_cards/finetuned_model_card.md` (shipped as the package `finecl_hf.model_cards`)
 through `huggingface_hub.ModelCard`, with `ModelCardData`/`EvalResult` metadata: one result per (split, metric).
 finecl-specific facts the Hub has no field for (training fraction, seeds, subset seed, task) live under the YAML
-key `finecl`.
+key `finecl`. What a task contributes (dataset name and id, the metrics shown and their descriptions) comes from its
+entry in `finecl_hf.finetuning.tasks`.
+
+`write_run_card` builds the card of one fine-tuning run from its arguments and its `all_results.json`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from ..constants import find_no_relation_label
+from .evaluation import by_split
+from .tasks import MetricDescription, get_task
+
+if TYPE_CHECKING:
+    from transformers import TrainingArguments
+
+    from .arguments import RelationExtractionArguments
+    from .preparation import PreparedData
+
 MODEL_CARD_TEMPLATE = "finetuned_model_card.md"
 FINECL_METADATA_KEY = "finecl"
-
-
-@dataclass(frozen=True)
-class MetricDescription:
-    """How a metric is named on the Hub (`metric_type`, a Hub metric id) and explained in the card."""
-
-    key: str
-    metric_type: str
-    label: str
-    description: str
-
-
-_SEMEVAL_METRICS = (
-    MetricDescription(
-        "macro_f1_official", "f1", "Official macro-F1",
-        "the SemEval-2010 Task 8 official score: macro-averaged F1 over the 9 relations, direction taken into account "
-        "(a right relation with the wrong direction is an error), `Other` excluded (the official scorer's "
-        "\"(9+1)-way\" figure).",
-    ),
-    MetricDescription(
-        "micro_f1", "f1", "Micro-F1",
-        "micro-averaged F1 over the 18 directed labels, `Other` excluded: the score the FineCL paper's code reports "
-        "(the paper's Table 5).",
-    ),
-    MetricDescription("accuracy", "accuracy", "Accuracy", "exact match over all 19 labels."),
-)
-_TACRED_METRICS = (
-    MetricDescription(
-        "micro_f1", "f1", "Micro-F1",
-        "micro-averaged F1 over all relations except the no-relation label (the official TACRED scorer).",
-    ),
-    MetricDescription("micro_precision", "precision", "Precision", "micro precision, no-relation excluded."),
-    MetricDescription("micro_recall", "recall", "Recall", "micro recall, no-relation excluded."),
-)
-_WIKI80_METRICS = (
-    MetricDescription("accuracy", "accuracy", "Accuracy", "exact match over all relations."),
-    MetricDescription(
-        "micro_f1", "f1", "Micro-F1",
-        "micro-averaged F1 over all relations; every row holds a relation, so it equals accuracy.",
-    ),
-    MetricDescription("macro_f1", "f1", "Macro-F1", "unweighted mean of the per-relation F1."),
-)
-_DOCRED_METRICS = (
-    MetricDescription("f1", "f1", "F1", "micro-F1 over (document, head, tail, relation) facts (official DocRED)."),
-    MetricDescription(
-        "ign_f1", "f1", "Ign F1",
-        "F1 ignoring correct facts whose (head mention, tail mention, relation) already occur in the training facts.",
-    ),
-    MetricDescription("f1_macro", "f1", "F1-macro", "mean of the per-relation F1 (the paper's Table 4)."),
-    MetricDescription(
-        "f1_macro_weighted", "f1", "F1-macro-weighted", "per-relation F1 weighted by gold support (Table 4)."
-    ),
-)
-TASK_METRICS: dict[str, tuple[MetricDescription, ...]] = {
-    "semeval": _SEMEVAL_METRICS,
-    "tacred": _TACRED_METRICS,
-    "wiki80": _WIKI80_METRICS,
-    "docred": _DOCRED_METRICS,
-}
-TASK_DATASETS = {
-    "semeval": ("sem_eval_2010_task_8", "SemEval-2010 Task 8"),
-    "tacred": ("tacred", "TACRED"),
-    "wiki80": ("wiki80", "Wiki80"),
-    "docred": ("docred", "DocRED"),
-}
 
 
 @dataclass
@@ -92,7 +41,7 @@ class FineTunedModelCardSpec:
     Args:
         model_name: Name shown as the card title and in `model-index`.
         base_model: The checkpoint fine-tuning started from (Hub id or local path).
-        task: `semeval`, `tacred`, `wiki80` or `docred`: selects the metrics shown.
+        task: a registered task (`finecl_hf.finetuning.tasks`): selects the metrics shown and the dataset defaults.
         relation_level: `sentence` or `document`.
         label_names: Class names by id.
         no_relation_label: The no-relation class (`None` when the corpus has none).
@@ -104,8 +53,8 @@ class FineTunedModelCardSpec:
         results: Split -> metric -> fraction in [0, 1], for this checkpoint.
         seed_summary: Split -> metric -> {"mean", "std", "n"} (fractions) over `seeds`, when there are several.
         hyperparameters: Name -> value, shown as a table.
-        dataset_name: Pretty dataset name (default: the task's benchmark).
-        dataset_id: Hub dataset id or local folder name (default: the task's benchmark id).
+        dataset_name: Pretty dataset name (default: the task's `dataset_name`).
+        dataset_id: Hub dataset id or local folder name (default: the task's `dataset_id`).
         train_split: Name of the training split.
         metric_for_best_model: The dev metric used for checkpoint selection.
         validation_note: How the dev split was obtained (e.g. held out of train).
@@ -138,18 +87,21 @@ class FineTunedModelCardSpec:
     document_loss: str = "bce"
 
     def __post_init__(self) -> None:
-        if self.task not in TASK_METRICS:
-            raise ValueError(f"FineTunedModelCardSpec.task={self.task!r} must be one of {tuple(TASK_METRICS)}.")
-        default_id, default_name = TASK_DATASETS[self.task]
-        self.dataset_id = self.dataset_id or default_id
-        self.dataset_name = self.dataset_name or default_name
+        task = get_task(self.task)
+        self.dataset_id = self.dataset_id or task.dataset_id
+        self.dataset_name = self.dataset_name or task.dataset_name
+
+    @property
+    def metrics(self) -> tuple[MetricDescription, ...]:
+        """The metrics the card shows: the task's."""
+        return get_task(self.task).metrics
 
 
 def eval_results(spec: FineTunedModelCardSpec) -> list[EvalResult]:
     """One `EvalResult` per (split, metric) of `spec.results`, values in percent rounded to 2 decimals."""
     results = []
     for split, values in spec.results.items():
-        for metric in TASK_METRICS[spec.task]:
+        for metric in spec.metrics:
             if metric.key not in values:
                 continue
             results.append(
@@ -215,7 +167,7 @@ def render_model_card(spec: FineTunedModelCardSpec) -> ModelCard:
         decision_threshold=spec.decision_threshold,
         results={split: {key: 100 * value for key, value in values.items()} for split, values in spec.results.items()},
         seed_summary=_percent(spec.seed_summary) if spec.seed_summary else None,
-        result_metrics=TASK_METRICS[spec.task],
+        result_metrics=spec.metrics,
         seed=spec.seed,
         seeds=list(spec.seeds),
         train_fraction=spec.train_fraction,
@@ -235,12 +187,81 @@ def write_model_card(directory: str | Path, spec: FineTunedModelCardSpec) -> Pat
     return path
 
 
+def write_run_card(
+    args: RelationExtractionArguments,
+    run_args: TrainingArguments,
+    data: PreparedData,
+    seeds: Sequence[int],
+    summary: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
+    """Write the card of one fine-tuning run from its `all_results.json` (and the seed summary, when there is one).
+
+    Args:
+        args, run_args: the run's arguments (`run_args.output_dir` is the run's folder).
+        data: the prepared splits (task, labels, training rows, how dev was obtained).
+        seeds: all seeds of the experiment.
+        summary: split -> metric -> {"mean", "std", ...} over the seeds (`by_split` of the seed summary).
+    """
+    output_dir = Path(run_args.output_dir)
+    task = get_task(data.task)
+    results = by_split(json.loads((output_dir / "all_results.json").read_text()))
+    spec = FineTunedModelCardSpec(
+        model_name=output_dir.parent.name if output_dir.name.startswith("seed-") else output_dir.name,
+        base_model=args.model_name_or_path,
+        task=task.name,
+        relation_level=args.relation_level,
+        label_names=data.label_names,
+        no_relation_label=find_no_relation_label(data.label_names),
+        train_fraction=args.train_fraction,
+        num_train_examples=len(data.raw["train"]),
+        subset_seed=args.subset_seed,
+        seeds=list(seeds),
+        seed=run_args.seed,
+        results={split: {k: v for k, v in values.items() if k in task.metric_keys} for split, values in results.items()},
+        seed_summary=summary,
+        hyperparameters=run_hyperparameters(args, run_args),
+        dataset_id=Path(args.dataset_path).name if task.dataset_from_folder else None,
+        train_split=args.train_split,
+        metric_for_best_model=run_args.metric_for_best_model,
+        validation_note=data.validation_note,
+        decision_threshold=results.get("validation", {}).get("threshold"),
+        entity_pooling=args.entity_pooling,
+        document_loss=args.doc_loss,
+    )
+    return write_model_card(output_dir, spec)
+
+
+def run_hyperparameters(args: RelationExtractionArguments, run_args: TrainingArguments) -> dict[str, Any]:
+    """The hyper-parameter table of a run's card."""
+    values = {
+        "recipe": args.recipe,
+        "learning_rate": run_args.learning_rate,
+        "train_batch_size (total)": run_args.per_device_train_batch_size * run_args.world_size
+        * run_args.gradient_accumulation_steps,
+        "num_train_epochs": run_args.num_train_epochs,
+        "warmup_steps": run_args.warmup_steps,
+        "weight_decay": run_args.weight_decay,
+        "adam_epsilon": run_args.adam_epsilon,
+        "max_grad_norm": run_args.max_grad_norm,
+        "lr_scheduler_type": str(getattr(run_args.lr_scheduler_type, "value", run_args.lr_scheduler_type)),
+        "max_length": args.max_length,
+        "classifier_dropout": args.classifier_dropout,
+        "entity_pooling": args.entity_pooling,
+    }
+    if args.relation_level == "document":
+        values["document_loss"] = args.doc_loss
+    else:
+        values["entity_markers"] = args.entity_markers
+    return values
+
+
 __all__ = [
     "FINECL_METADATA_KEY",
-    "TASK_METRICS",
     "FineTunedModelCardSpec",
     "MetricDescription",
     "eval_results",
     "render_model_card",
+    "run_hyperparameters",
     "write_model_card",
+    "write_run_card",
 ]

@@ -24,8 +24,9 @@ from ..data.tokenization import (
     tokenize_sentences,
 )
 from .arguments import RelationExtractionArguments
-from .evaluation import relation_label_names, resolve_task, resolve_train_facts
+from .evaluation import relation_label_names, resolve_train_facts
 from .subsets import hold_out_validation, training_subset
+from .tasks import get_task, resolve_task
 
 logger = logging.get_logger(__name__)
 
@@ -41,8 +42,8 @@ class PreparedData:
         tokenized: split -> rows of `finecl_hf.data.tokenization` (sentence rows the tokenizer dropped are missing).
         tokenizer: the tokenizer (with the marker tokens for `entity_markers="special"`).
         label_names: relation names by id.
-        task: resolved task (`semeval`, `tacred`, `wiki80` or `docred`).
-        train_facts: training facts for DocRED Ign F1, or `None`.
+        task: the resolved task (a name registered in `finecl_hf.finetuning.tasks`).
+        train_facts: training facts for DocRED Ign F1 (document level), or `None`.
         validation_note: how dev was obtained when it was held out of train.
         added_tokens: number of marker tokens added to the vocabulary (the embeddings must grow by as many).
     """
@@ -118,7 +119,8 @@ def prepare_data(args: RelationExtractionArguments, dataset: DatasetDict | None 
         split: tokenize_split(rows, tokenizer, args.relation_level, max_length, args.entity_markers)
         for split, rows in raw.items()
     }
-    train_facts = resolve_train_facts(args.train_facts, raw["train"], label_names) if task == "docred" else None
+    document_level = get_task(task).relation_level == "document"
+    train_facts = resolve_train_facts(args.train_facts, raw["train"], label_names) if document_level else None
     logger.info(f"Task {task}; rows: { {split: len(rows) for split, rows in raw.items()} }")
     return PreparedData(raw, tokenized, tokenizer, label_names, task, train_facts, note, added_tokens)
 

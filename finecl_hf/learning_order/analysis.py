@@ -22,6 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import (
+    LEARNED_EPOCH_COLUMN,
+    LEARNING_ORDER_DOCUMENTS_CONFIG,
+    LEARNING_ORDER_INSTANCES_CONFIG,
+    UPSAMPLED_COLUMN,
+)
 from .state import NOT_LEARNED, percent_learned_per_epoch
 
 logger = logging.getLogger(__name__)
@@ -211,17 +217,17 @@ def recorded_order(dataset: Any) -> tuple[np.ndarray, int]:
     Upsampled instances were never predicted correctly; upsampling only moved them into A_{k-1} for pre-training, so
     the analyses count them as not learned.
     """
-    epochs = np.asarray(dataset["learned_epoch"])
-    if "upsampled" not in dataset.column_names:
+    epochs = np.asarray(dataset[LEARNED_EPOCH_COLUMN])
+    if UPSAMPLED_COLUMN not in dataset.column_names:
         return epochs, 0
-    upsampled = np.asarray(dataset["upsampled"], dtype=bool)
+    upsampled = np.asarray(dataset[UPSAMPLED_COLUMN], dtype=bool)
     return np.where(upsampled, NOT_LEARNED, epochs), int(upsampled.sum())
 
 
 def _load_instances(path: str) -> Any:
     from ..data.loading import load_dataset_folder
 
-    return load_dataset_folder(path, "instances", split="train")
+    return load_dataset_folder(path, LEARNING_ORDER_INSTANCES_CONFIG, split="train")
 
 
 def _load_documents(path: str) -> Any | None:
@@ -230,9 +236,9 @@ def _load_documents(path: str) -> Any | None:
 
     from ..data.loading import load_dataset_folder
 
-    if "documents" not in get_dataset_config_names(path):
+    if LEARNING_ORDER_DOCUMENTS_CONFIG not in get_dataset_config_names(path):
         return None
-    return load_dataset_folder(path, "documents", split="train")
+    return load_dataset_folder(path, LEARNING_ORDER_DOCUMENTS_CONFIG, split="train")
 
 
 def _label_column(dataset: Any) -> str | None:
@@ -253,7 +259,7 @@ def analyse(
     """Everything the CLI prints, as a dict (also written as JSON with `--json`)."""
     dataset = _load_instances(path)
     epochs, upsampled = recorded_order(dataset)
-    num_epochs = num_epochs_of(dataset["learned_epoch"])
+    num_epochs = num_epochs_of(dataset[LEARNED_EPOCH_COLUMN])
     report: dict[str, Any] = {"instances": len(dataset), "upsampled": upsampled}
     report["percent_learned_per_epoch"] = percent_learned_per_epoch(epochs, num_epochs)
     label_column = _label_column(dataset)

@@ -27,16 +27,16 @@ from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from finecl_hf.cards import FINECL_METADATA_KEY, describe_feature, size_category
+from finecl_hf.constants import LEARNED_COLUMN, LEARNED_EPOCH_COLUMN, LEARNING_ORDER_COLUMNS, UPSAMPLED_COLUMN
+from finecl_hf.constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
+from finecl_hf.constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
 from finecl_hf.data.loading import fingerprint_parquet_file
 
 from .state import NOT_LEARNED
 from .trainer import INSTANCE_INDEX_COLUMN
 
 LEARNING_ORDER_CARD_TEMPLATE = "learning_order_card.md"
-INSTANCES_CONFIG = "instances"
-DOCUMENTS_CONFIG = "documents"
 PARQUET_NAME = "train.parquet"  # renamed after its content once written (see finecl_hf.data.loading)
-ADDED_COLUMNS = ("learned_epoch", "learned", "upsampled")
 
 
 @dataclass
@@ -82,14 +82,19 @@ def learning_order_columns(instances: Dataset, learned_epoch: Any, upsampled: An
             f"learned_epoch ({learned_epoch.shape}) and upsampled ({upsampled.shape}) must hold one entry for each of "
             f"the {len(instances)} instances."
         )
-    clashing = [name for name in ADDED_COLUMNS if name in instances.column_names]
+    clashing = [name for name in LEARNING_ORDER_COLUMNS if name in instances.column_names]
     if clashing:
         instances = instances.remove_columns(clashing)
     if INSTANCE_INDEX_COLUMN in instances.column_names:
         instances = instances.remove_columns(INSTANCE_INDEX_COLUMN)
-    instances = instances.add_column("learned_epoch", learned_epoch.astype(np.int16).tolist(), feature=Value("int16"))
-    instances = instances.add_column("learned", (learned_epoch != NOT_LEARNED).tolist(), feature=Value("bool"))
-    return instances.add_column("upsampled", upsampled.tolist(), feature=Value("bool"))
+    values = {
+        LEARNED_EPOCH_COLUMN: learned_epoch.astype(np.int16).tolist(),
+        LEARNED_COLUMN: (learned_epoch != NOT_LEARNED).tolist(),
+        UPSAMPLED_COLUMN: upsampled.tolist(),
+    }
+    for name, dtype in LEARNING_ORDER_COLUMNS.items():
+        instances = instances.add_column(name, values[name], feature=Value(dtype))
+    return instances
 
 
 def export_learning_order(

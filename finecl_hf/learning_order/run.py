@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
-import torch
 from datasets import ClassLabel, Dataset, get_dataset_config_names
 from transformers import AutoTokenizer, set_seed
 from transformers.utils import logging
 
 from finecl_hf.cards import read_dataset_card_metadata
+from finecl_hf.constants import RELATION_INSTANCES_CONFIG, find_no_relation_label
 from finecl_hf.data.data_collator import (
     RelationInstanceCollator,
     SentenceRelationCollator,
@@ -24,6 +24,7 @@ from finecl_hf.data.data_collator import (
 )
 from finecl_hf.data.loading import load_dataset_folder
 from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
+from finecl_hf.distributed import finish_distributed
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
@@ -36,8 +37,6 @@ from .upsampling import upsample_classes
 
 logger = logging.get_logger(__name__)
 
-RELATION_INSTANCES_CONFIG = "relation_instances"
-DEFAULT_NO_RELATION_NAMES = ("no_relation", "Other", "NA")
 SOURCE_ROW_COLUMN = "source_row"  # row of the input instances, kept through tokenization and filtering
 
 
@@ -71,7 +70,7 @@ def no_relation_name(label_names: list[str], requested: str | None) -> str | Non
         if requested not in label_names:
             raise ValueError(f"no_relation_label={requested!r} is not a label of the dataset ({label_names[:5]}...).")
         return requested
-    return next((name for name in DEFAULT_NO_RELATION_NAMES if name in label_names), None)
+    return find_no_relation_label(label_names)
 
 
 def run_learning_order(
@@ -118,7 +117,7 @@ def run_learning_order(
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     kept = instances.select(train_dataset[SOURCE_ROW_COLUMN]).remove_columns(SOURCE_ROW_COLUMN)
     result = _finish(trainer, kept, documents, data_args, training_args, model_path, label_names, no_relation)
-    _end_distributed()
+    finish_distributed()
     return result
 
 
@@ -223,13 +222,6 @@ def render_summary(result: LearningOrderResult) -> str:
     if result.output_dir is not None:
         parts.append(f"learning-order dataset written to {result.output_dir}")
     return "\n\n".join(parts)
-
-
-def _end_distributed() -> None:
-    """Distributed runs end with a barrier and `destroy_process_group`, so no rank exits while others still write."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
 
 
 __all__ = ["LearningOrderResult", "load_instances", "no_relation_name", "render_summary", "run_learning_order"]

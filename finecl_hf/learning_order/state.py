@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-NOT_LEARNED = -1
+from ..constants import NOT_LEARNED
+
 STATE_FILE_NAME = "learning_order.npz"
 # int16 stores epochs 0..32767; the paper uses 15.
 MAX_RECORDABLE_EPOCH = int(np.iinfo(np.int16).max)

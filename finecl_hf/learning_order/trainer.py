@@ -27,13 +27,13 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 from transformers.utils import logging
 
 from ..checkpointing import AtomicCheckpointMixin, resolve_resume_checkpoint
+from ..constants import IGNORE_INDEX
 
 from .state import MAX_RECORDABLE_EPOCH, LearningOrderState
 
 logger = logging.get_logger(__name__)
 
 INSTANCE_INDEX_COLUMN = "instance_index"
-IGNORE_INDEX = -100
 
 
 class InstanceIndexCollator:

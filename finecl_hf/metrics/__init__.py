@@ -24,7 +24,11 @@ import evaluate
 from finecl_hf.paths import data_dir
 
 METRICS_DIR = Path(__file__).resolve().parent
-METRIC_NAMES = ("semeval_f1", "tacred_f1", "docred_f1")
+# Every folder `<name>/` holding `<name>.py` is a shipped metric: adding a metric is adding its folder (a benchmark
+# task names it as its `metric_module` in `finecl_hf.finetuning.tasks`).
+METRIC_NAMES = tuple(
+    sorted(folder.name for folder in METRICS_DIR.iterdir() if (folder / f"{folder.name}.py").is_file())
+)
 DOCRED_TRAIN_FACTS = Path("docred") / "train_annotated.fact.json.gz"
 
 

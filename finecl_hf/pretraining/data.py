@@ -25,21 +25,22 @@ from datasets import ClassLabel, Dataset, get_dataset_config_names
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from ..constants import LEARNED_EPOCH_COLUMN, NO_RELATION
+from ..constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
+from ..constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
 from ..data.loading import load_dataset_folder
 from ..data.tokenization import tokenize_documents
 from .sampling import RelationInstanceIndex, RelationPairSampler
 
 logger = logging.get_logger(__name__)
 
-INSTANCES_CONFIG = "instances"
-DOCUMENTS_CONFIG = "documents"
 # Instance columns and the dtype the index keeps them in.
 INSTANCE_COLUMNS = {
     "document_index": np.int32,
     "head": np.int32,
     "tail": np.int32,
     "relation": np.int32,
-    "learned_epoch": np.int16,
+    LEARNED_EPOCH_COLUMN: np.int16,
 }
 DOCUMENT_COLUMNS = ("sents", "entities")
 # Columns of `finecl_hf.data.tokenization.tokenize_documents` that pre-training reads.
@@ -210,7 +211,7 @@ def prepare_pretraining_data(
     *,
     max_length: int = 512,
     split: str = "train",
-    no_relation_label: str = "no_relation",
+    no_relation_label: str = NO_RELATION,
     num_proc: int | None = None,
     cache_dir: str | None = None,
 ) -> PreTrainingData:

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..constants import IGNORE_INDEX
 from ..losses import NO_INDEX
 from .sampling import sample_contrastive_pairs
 
-IGNORE_INDEX = -100
 MASK_SHARE = 0.8  # of the selected tokens, replaced by the mask token
 RANDOM_SHARE = 0.1  # replaced by a random token; the remaining 10% stay unchanged
 

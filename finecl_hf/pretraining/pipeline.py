@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
 from transformers import AutoTokenizer, TrainerCallback
 from transformers.utils import logging
 
+from ..distributed import finish_distributed
 from ..modeling import FineCLForPreTraining
 from .arguments import CONFIG_FIELDS, FineCLPreTrainingArguments
 from .data import PreTrainingData, prepare_pretraining_data
@@ -149,13 +149,6 @@ def save_pretrained_checkpoint(trainer: FineCLPreTrainer, data: PreTrainingData,
 def _plain(value):
     """Enum members (e.g. `lr_scheduler_type`) as their string value, for the card."""
     return getattr(value, "value", value)
-
-
-def finish_distributed() -> None:
-    """Barrier, then tear the process group down: exiting with it alive intermittently aborts (SIGABRT)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
 
 
 def parse_arguments(argv: list[str] | None = None) -> FineCLPreTrainingArguments:

@@ -17,10 +17,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..constants import (
+    LEARNED_COLUMN,
+    LEARNED_EPOCH_COLUMN,
+    LEARNING_ORDER_COLUMNS,
+    LEARNING_ORDER_DOCUMENTS_CONFIG,
+    LEARNING_ORDER_INSTANCES_CONFIG,
+    NO_RELATION,
+    NOT_LEARNED,
+    UPSAMPLED_COLUMN,
+)
+
 if TYPE_CHECKING:
     from datasets import Features
 
-NO_RELATION = "no_relation"
 # A few DocRED relations with their names (docred/rel_info.json), so entity-discrimination queries read naturally.
 SYNTHETIC_RELATIONS = {
     "P17": "country",
@@ -58,41 +68,14 @@ def learning_order_label_names() -> list[str]:
 
 def synthetic_features() -> tuple[Features, Features]:
     """`(documents, instances)` features: the data layer's document schema and the stage-1 export's instance schema."""
-    from datasets import ClassLabel, Features, List, Value
+    from datasets import Value
 
-    labels = ClassLabel(names=learning_order_label_names())
-    mention = {"name": Value("string"), "sent_id": Value("int32"), "start": Value("int32"), "end": Value("int32")}
-    documents = Features(
-        {
-            "uid": Value("string"),
-            "title": Value("string"),
-            "sents": List(List(Value("string"))),
-            "entities": List({"type": Value("string"), "mentions": List(mention)}),
-            "relations": List(
-                {
-                    "uid": Value("string"),
-                    "head": Value("int32"),
-                    "tail": Value("int32"),
-                    "relation": labels,
-                    "evidence": List(Value("int32")),
-                }
-            ),
-        }
-    )
-    instances = Features(
-        {
-            "uid": Value("string"),
-            "document_index": Value("int64"),
-            "document_uid": Value("string"),
-            "head": Value("int32"),
-            "tail": Value("int32"),
-            "relation": labels,
-            "learned_epoch": Value("int16"),
-            "learned": Value("bool"),
-            "upsampled": Value("bool"),
-        }
-    )
-    return documents, instances
+    from ..data.schema import document_features, relation_instance_features
+
+    label_names = learning_order_label_names()
+    instances = relation_instance_features(label_names)
+    instances.update({name: Value(dtype) for name, dtype in LEARNING_ORDER_COLUMNS.items()})
+    return document_features(label_names), instances
 
 
 def _synthetic_document(
@@ -143,7 +126,7 @@ def _synthetic_document(
 def _learned_epoch(rng: np.random.Generator) -> int:
     """Most instances are learned early, some late, a quarter never (-1), like stage 1's Fig. 2."""
     if rng.random() < 0.25:
-        return -1
+        return NOT_LEARNED
     return int(min(rng.geometric(0.3) - 1, NUM_LEARNING_EPOCHS - 1))
 
 
@@ -166,7 +149,7 @@ def _generate(num_documents: int, seed: int, sentences: tuple[int, int]) -> Iter
         ]
         chosen = rng.permutation(len(candidates))[: 3 * len(triples)]
         for head, tail in sorted(candidates[i] for i in chosen):
-            instances.append((f"{document['uid']}/{head}-{tail}/{NO_RELATION}", head, tail, 0, -1))
+            instances.append((f"{document['uid']}/{head}-{tail}/{NO_RELATION}", head, tail, 0, NOT_LEARNED))
         rows = [
             {
                 "uid": uid,
@@ -175,9 +158,9 @@ def _generate(num_documents: int, seed: int, sentences: tuple[int, int]) -> Iter
                 "head": head,
                 "tail": tail,
                 "relation": relation,
-                "learned_epoch": epoch,
-                "learned": epoch >= 0,
-                "upsampled": False,
+                LEARNED_EPOCH_COLUMN: epoch,
+                LEARNED_COLUMN: epoch != NOT_LEARNED,
+                UPSAMPLED_COLUMN: False,
             }
             for uid, head, tail, relation, epoch in instances
         ]
@@ -207,13 +190,13 @@ def write_synthetic_learning_order_dataset(
     from datasets import Dataset
 
     directory = Path(directory)
-    (directory / "instances").mkdir(parents=True, exist_ok=True)
-    (directory / "documents").mkdir(parents=True, exist_ok=True)
+    (directory / LEARNING_ORDER_INSTANCES_CONFIG).mkdir(parents=True, exist_ok=True)
+    (directory / LEARNING_ORDER_DOCUMENTS_CONFIG).mkdir(parents=True, exist_ok=True)
     document_features, instance_features = synthetic_features()
     with tempfile.TemporaryDirectory() as cache_dir:
         for name, generator, features in (
-            ("documents", _documents, document_features),
-            ("instances", _instances, instance_features),
+            (LEARNING_ORDER_DOCUMENTS_CONFIG, _documents, document_features),
+            (LEARNING_ORDER_INSTANCES_CONFIG, _instances, instance_features),
         ):
             dataset = Dataset.from_generator(
                 generator,
@@ -225,7 +208,7 @@ def write_synthetic_learning_order_dataset(
             dataset.to_parquet(str(directory / name / "train.parquet"), batch_size=2_000)
             num_rows = len(dataset)
             del dataset
-            if name == "instances":
+            if name == LEARNING_ORDER_INSTANCES_CONFIG:
                 num_instances = num_rows
     (directory / "README.md").write_text(_card(num_documents, num_instances, seed), encoding="utf-8")
     return directory
@@ -242,9 +225,10 @@ def _card(num_documents: int, num_instances: int, seed: int) -> str:
     return (
         "---\n"
         "configs:\n"
-        "- config_name: instances\n  default: true\n"
-        "  data_files:\n  - split: train\n    path: instances/train.parquet\n"
-        "- config_name: documents\n  data_files:\n  - split: train\n    path: documents/train.parquet\n"
+        f"- config_name: {LEARNING_ORDER_INSTANCES_CONFIG}\n  default: true\n"
+        f"  data_files:\n  - split: train\n    path: {LEARNING_ORDER_INSTANCES_CONFIG}/train.parquet\n"
+        f"- config_name: {LEARNING_ORDER_DOCUMENTS_CONFIG}\n  data_files:\n  - split: train\n"
+        f"    path: {LEARNING_ORDER_DOCUMENTS_CONFIG}/train.parquet\n"
         f"finecl: {json.dumps(metadata)}\n"
         "---\n\n"
         f"# Synthetic learning-order dataset\n\n{num_instances} relation instances over {num_documents} synthetic "
