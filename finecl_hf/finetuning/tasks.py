@@ -10,9 +10,18 @@ task-specific in finecl-hf reads this registry:
 - `SentenceMetrics` / `DocumentMetrics` (`finecl_hf.finetuning.evaluation`): the task's `score`;
 - the model card and the seed summary: dataset, metric descriptions, headline metric.
 
-So adding a benchmark is one `register_task(BenchmarkTask(...))` call, here for the built-in ones. This module imports
-only the standard library and NumPy (the metric modules load when a score is first computed), so the command-line
-parser can list the tasks before any heavy import.
+So adding a benchmark is one `register_task(BenchmarkTask(...))` call: here for the built-in ones, anywhere before
+`run_fine_tuning` (or the command-line parser) for your own, e.g.
+
+>>> from finecl_hf.finetuning.tasks import BenchmarkTask, MetricDescription, classification_scores, get_task
+>>> register_task(BenchmarkTask(
+...     name="fewrel", relation_level="sentence", dataset_name="FewRel", dataset_id="few_rel",
+...     metrics=(MetricDescription("accuracy", "accuracy", "Accuracy", "exact match over all relations."),),
+...     headline_metric="accuracy", score=classification_scores, recipe=get_task("wiki80").recipe,
+... ))  # doctest: +SKIP
+
+after which `--task fewrel` selects it. This module imports only the standard library and NumPy (the metric modules
+load when a score is first computed), so the command-line parser can list the tasks before any heavy import.
 """
 
 from __future__ import annotations
