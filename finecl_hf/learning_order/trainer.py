@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
-from torch.utils.data import Sampler
 from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import seed_worker
 from transformers.utils import logging
 
 from ..checkpointing import AtomicCheckpointMixin, resolve_resume_checkpoint
@@ -180,6 +182,38 @@ class DocumentGroupedSampler(Sampler[int]):
         yield from np.lexsort((instance_keys, document_keys)).tolist()
 
 
+class DocumentBatchSampler(Sampler[list[int]]):
+    """Batches made of *all* the instances of `documents_per_batch` documents, so each document is encoded once per
+    epoch (the collator encodes each distinct document of a batch once and pools all its pairs from that pass).
+
+    Documents are shuffled per epoch exactly like `DocumentGroupedSampler` (seeded by `seed + epoch`), which this
+    sampler exposes as `.sampler`: the Trainer and accelerate reach `sampler.set_epoch` through every wrapper
+    (resume's batch skipping, multi-process sharding), so a resumed run sees the same batches. Batch sizes vary with
+    the number of instances of the documents.
+    """
+
+    def __init__(self, document_index: Sequence[int], documents_per_batch: int, seed: int):
+        if documents_per_batch < 1:
+            raise ValueError(f"documents_per_batch={documents_per_batch} is invalid: it must be >= 1.")
+        self.sampler = DocumentGroupedSampler(document_index, seed)
+        self.documents_per_batch = documents_per_batch
+        self.num_documents = int(np.unique(self.sampler.document_index).size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_documents / self.documents_per_batch)
+
+    def __iter__(self):
+        order = np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
+        documents = self.sampler.document_index[order]
+        document_starts = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
+        batch_starts = np.r_[document_starts[:: self.documents_per_batch], order.size]
+        for start, end in zip(batch_starts[:-1], batch_starts[1:]):
+            yield order[start:end].tolist()
+
+
 class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
     """A `Trainer` that records the learning order of its training instances (paper §3.1, Alg. 1 and 2).
 
@@ -263,6 +297,27 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         if getattr(self.args, "group_by_document", False) and "document_index" in columns:
             return DocumentGroupedSampler(dataset["document_index"], seed=self.args.seed)
         return super()._get_train_sampler(train_dataset)
+
+    def get_train_dataloader(self) -> DataLoader:
+        """With `documents_per_batch > 0`: batches of whole documents (`DocumentBatchSampler`); else the Trainer's.
+
+        Rows without `document_index` (sentence-level data) are each their own document.
+        """
+        documents_per_batch = int(getattr(self.args, "documents_per_batch", 0) or 0)
+        if documents_per_batch <= 0:
+            return super().get_train_dataloader()
+        dataset = self.train_dataset
+        columns = getattr(dataset, "column_names", None) or []
+        document_index = dataset["document_index"] if "document_index" in columns else np.arange(len(dataset))
+        loader = DataLoader(
+            dataset,
+            batch_sampler=DocumentBatchSampler(document_index, documents_per_batch, seed=self.args.seed),
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            worker_init_fn=partial(seed_worker, num_workers=self.args.dataloader_num_workers, rank=self.args.process_index),
+        )
+        return self.accelerator.prepare(loader)
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs: Any):
         """`Trainer.train`, restoring the learning-order state saved in the checkpoint it resumes from."""
