@@ -172,6 +172,9 @@ DISTRIBUTED_CHILD = textwrap.dedent(
     rank = trainer.args.process_index
     np.save(output_dir / f"order_{{rank}}.npy", trainer.learning_order.learned_epoch)
     np.save(output_dir / f"seen_{{rank}}.npy", trainer.learning_order.seen_in_epoch)
+    np.save(output_dir / f"observations_{{rank}}.npy", trainer.learning_order.observations)
+    from finecl_hf.learning_order.scores import score_columns
+    np.savez(output_dir / f"scores_{{rank}}.npz", **score_columns(trainer.learning_order))
     (output_dir / f"log_{{rank}}.pkl").write_bytes(pickle.dumps(log.records))
     """
 )
@@ -190,6 +193,11 @@ def test_two_processes_record_every_instance_once_per_epoch_and_agree(tmp_path):
     orders = [np.load(tmp_path / f"order_{rank}.npy") for rank in (0, 1)]
     np.testing.assert_array_equal(orders[0], orders[1])  # every rank holds the gathered state
     assert all(np.load(tmp_path / f"seen_{rank}.npy").all() for rank in (0, 1))
+    # The gathered statistics: identical on both ranks, one observation per instance and epoch despite the padding.
+    assert all((np.load(tmp_path / f"observations_{rank}.npy") == 2).all() for rank in (0, 1))
+    with np.load(tmp_path / "scores_0.npz") as first, np.load(tmp_path / "scores_1.npz") as second:
+        for name in first.files:
+            np.testing.assert_array_equal(first[name], second[name], err_msg=name)
     logs = [pickle.loads((tmp_path / f"log_{rank}.pkl").read_bytes()) for rank in (0, 1)]
     assert len(logs[0]) == len(logs[1]) == 2 * 6  # 41 rows, 2 ranks x 4 rows: 6 steps per epoch, 7 padding repeats
     # Expectation by hand: step by step, rank 0's rows then rank 1's; only an instance's first occurrence in an epoch.

@@ -100,3 +100,24 @@ def test_order_by_a_score_maps_its_rank_to_pseudo_epochs(order_folders, tiny_bac
     np.testing.assert_array_equal(data.index.learned_epoch, expected[order])
     assert data.learned_epoch_config() == {"min_learned_epoch": 0, "max_learned_epoch": NUM_LEARNING_EPOCHS - 1}
     assert (data.index.learned_epoch[data.index.relation == no_relation] == -1).all()
+
+
+def test_the_model_card_explains_the_order_by_mapping():
+    from finecl_hf import FineCLConfig
+    from finecl_hf.pretraining.arguments import CONFIG_FIELDS
+    from finecl_hf.pretraining.model_card import render_pretrained_model_card
+
+    config = FineCLConfig()
+    base = {name: getattr(config, name) for name in (*CONFIG_FIELDS, "min_learned_epoch", "max_learned_epoch")}
+
+    def card(**order):
+        return str(render_pretrained_model_card(
+            model_name="m", backbone="roberta-base", dataset_source="order", stage1_metadata={}, data_statistics={},
+            hyperparameters={**base, **order}, log_history=[], logging_steps=10,
+        ))
+
+    paper = card(order_by="learned_epoch", order_by_within_relation=False)
+    assert "pseudo-epoch" not in paper and "| `order_by` | learned_epoch |" in paper
+    by_aum = card(order_by="aum", order_by_within_relation=True)
+    assert "rank of its `aum` score" in by_aum and "within each relation class" in by_aum
+    assert "k = k_min + ⌊c · (k_max − k_min + 1) / n⌋" in by_aum
