@@ -12,7 +12,7 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from test_learning_order import ID_OFFSET, PAD, SentencePairCollator, make_trainer, tiny_dataset
+from test_learning_order import CUE_OFFSET, ID_OFFSET, PAD, SentencePairCollator, make_trainer, tiny_dataset
 
 from finecl_hf.learning_order import LearningOrderState
 from finecl_hf.learning_order import scores as scores_module
@@ -226,6 +226,24 @@ def test_export_writes_every_score_column_and_the_card_documents_each(tmp_path):
 
     detection = score_detection(loaded, np.asarray(loaded["relation"]) >= 0)  # all "correct": AUC undefined
     assert set(detection) == set(SCORES) and math.isnan(detection["aum"]["roc_auc"])
+
+
+def test_analysis_reports_every_score_against_the_known_truth(tmp_path):
+    from finecl_hf.learning_order import analysis
+    from finecl_hf.learning_order.analysis import mann_whitney_auc
+
+    dataset = tiny_dataset(noise=0.4)
+    clean = [row["input_ids"][2] - CUE_OFFSET == row["relation"] for row in dataset]  # the label agrees with the cue
+    trainer = make_trainer(tmp_path, dataset, record_no_relation=True)
+    trainer.train()
+    path, loaded = _export(tmp_path, trainer, dataset.add_column("label_is_clean", clean))
+    report = analysis.main([str(path), "--correct_column", "label_is_clean"])
+    assert list(report["scores"]) == list(SCORES)
+    for name, values in report["scores"].items():
+        assert values["roc_auc"] == pytest.approx(mann_whitney_auc(cleanliness(name, loaded), clean)), name
+    assert report["scores"]["aum"]["roc_auc"] > 0.5  # the cue is learnable: clean labels get larger margins
+    only = analysis.main([str(path), "--correct_column", "label_is_clean", "--scores", "aum"])
+    assert list(only["scores"]) == ["aum"]
 
 
 def test_a_score_added_to_the_registry_alone_reaches_the_export_card_and_command_lines(tmp_path, monkeypatch):
