@@ -155,6 +155,7 @@ def test_entry_point_writes_a_learning_order_dataset(tmp_path, tiny_roberta_toke
     assert all(epoch == 1 for epoch, up in zip(order["learned_epoch"], order["upsampled"]) if up)
     card = (tmp_path / "run" / "learning_order" / "README.md").read_text()
     assert "mode: batch" in card and "seed: 3" in card
+    assert "ROC-AUC of each score as a detector of correct labels" in card and "`aum` " in card
 
 
 DISTRIBUTED_CHILD = textwrap.dedent(

@@ -58,6 +58,8 @@ class LearningOrderRunInfo:
         source_dataset: the dataset the instances come from.
         subset_precision: label precision per subset, when correctness was known.
         clean_label_auc: ROC-AUC of learning order as a clean-label detector, when correctness was known.
+        documents_per_batch: documents per training step (0: batches of instances).
+        score_auc: ROC-AUC of every cleanliness score as a clean-label detector, when correctness was known.
     """
 
     model_name_or_path: str
@@ -71,6 +73,8 @@ class LearningOrderRunInfo:
     source_dataset: str | None = None
     subset_precision: dict[str, Any] | None = None
     clean_label_auc: float | None = None
+    documents_per_batch: int = 0
+    score_auc: dict[str, float] | None = None
 
 
 def learning_order_columns(

@@ -208,7 +208,8 @@ def _finish(
             percent_learned_per_epoch=per_epoch, upsample_min_percent=training_args.upsample_min_percent,
             num_upsampled=int(upsampled.sum()), record_no_relation=training_args.record_no_relation,
             source_dataset=data_args.dataset_path, subset_precision=result.subset_precision,
-            clean_label_auc=result.clean_label_auc,
+            clean_label_auc=result.clean_label_auc, documents_per_batch=training_args.documents_per_batch,
+            score_auc=result.score_auc,
         )
         result.output_dir = export_learning_order(
             instances, final, upsampled, output_dir, run_info, documents=documents, scores=scores
