@@ -385,7 +385,10 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         device-to-host copy per batch.
         """
         names = list(observations)
-        payload = torch.stack([observations[name].to(torch.float64) for name in names], dim=1)
+        columns = [observations[name] for name in names]
+        if columns[0].device.type == "mps":  # no float64 on Apple GPUs (single process only there)
+            columns = [column.cpu() for column in columns]
+        payload = torch.stack([column.to(torch.float64) for column in columns], dim=1)
         if self.accelerator.num_processes > 1:
             payload = self.accelerator.pad_across_processes(payload, dim=0, pad_index=-1)
             payload = self.accelerator.gather(payload)
