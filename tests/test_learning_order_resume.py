@@ -1,5 +1,6 @@
-"""A stage-1 run killed with SIGKILL after a checkpoint and resumed ends with exactly the learning order of an
-uninterrupted run with the same seed; and the entry point runs end to end."""
+"""A stage-1 run killed with SIGKILL after a checkpoint and resumed ends with exactly the learning order and the
+training-dynamics statistics (score columns) of an uninterrupted run with the same seed; and the entry point runs end
+to end."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from test_learning_order import PAD, SentencePairCollator, tiny_args, tiny_dataset, tiny_model
     from finecl_hf.learning_order import LearningOrderTrainer
+    from finecl_hf.learning_order.scores import score_columns
 
     output_dir, mode, pause_at, resume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "resume"
 
@@ -44,6 +46,7 @@ CHILD = textwrap.dedent(
                                    callbacks=[] if resume else [PauseAfterCheckpoint()])
     trainer.train(resume_from_checkpoint=True if resume else None)
     np.save(output_dir + "/final_order.npy", trainer.learning_order.learned_epoch)
+    np.savez(output_dir + "/final_scores.npz", **score_columns(trainer.learning_order))
     """
 )
 
@@ -72,9 +75,12 @@ def test_sigkill_and_resume_gives_exactly_the_uninterrupted_learning_order(tmp_p
     # The uninterrupted reference runs in this process: same code, same seed, same CPU kernels.
     from test_learning_order import make_trainer
 
+    from finecl_hf.learning_order.scores import score_columns
+
     reference = make_trainer(tmp_path / "uninterrupted", mode=mode, record_no_relation=mode == "epoch")
     reference.train()
     expected = reference.learning_order.learned_epoch
+    expected_scores = score_columns(reference.learning_order)
 
     interrupted = tmp_path / "interrupted"
     process = _child(tmp_path, interrupted, mode, pause_at=pause_at, resume=False)
@@ -93,6 +99,11 @@ def test_sigkill_and_resume_gives_exactly_the_uninterrupted_learning_order(tmp_p
     resumed = np.load(interrupted / "final_order.npy")
     assert (expected >= 0).any()
     np.testing.assert_array_equal(resumed, expected)
+    with np.load(interrupted / "final_scores.npz") as resumed_scores:
+        assert sorted(resumed_scores.files) == sorted(expected_scores)
+        for name, values in expected_scores.items():  # bit for bit, the float sums included
+            np.testing.assert_array_equal(resumed_scores[name], values, err_msg=name)
+    assert not np.isnan(expected_scores["aum"]).any()
 
 
 @pytest.mark.slow
@@ -135,13 +146,16 @@ def test_entry_point_writes_a_learning_order_dataset(tmp_path, tiny_roberta_toke
 
     order = load_dataset(str(tmp_path / "run" / "learning_order"), split="train")
     assert order["uid"] == [row["uid"] for row in rows]
-    assert set(order.column_names) >= {"tokens", "head", "tail", "relation", "learned_epoch", "learned", "upsampled"}
+    assert set(order.column_names) >= {"tokens", "head", "tail", "relation", "learned_epoch", "learned", "upsampled",
+                                       "aum", "confidence", "variability", "forgetting_events", "correct_fraction"}
+    assert "ROC-AUC (clean vs wrong label)" in completed.stdout  # every score evaluated against the known truth
     labels, learned = np.asarray(order["relation"]), np.asarray(order["learned_epoch"])
     for label in range(1, len(LABELS)):  # upsampling: every relation class at least 50% learned
         assert (learned[labels == label] >= 0).mean() >= 0.5
     assert all(epoch == 1 for epoch, up in zip(order["learned_epoch"], order["upsampled"]) if up)
     card = (tmp_path / "run" / "learning_order" / "README.md").read_text()
     assert "mode: batch" in card and "seed: 3" in card
+    assert "ROC-AUC of each score as a detector of correct labels" in card and "`aum` " in card
 
 
 DISTRIBUTED_CHILD = textwrap.dedent(
@@ -159,6 +173,9 @@ DISTRIBUTED_CHILD = textwrap.dedent(
     rank = trainer.args.process_index
     np.save(output_dir / f"order_{{rank}}.npy", trainer.learning_order.learned_epoch)
     np.save(output_dir / f"seen_{{rank}}.npy", trainer.learning_order.seen_in_epoch)
+    np.save(output_dir / f"observations_{{rank}}.npy", trainer.learning_order.observations)
+    from finecl_hf.learning_order.scores import score_columns
+    np.savez(output_dir / f"scores_{{rank}}.npz", **score_columns(trainer.learning_order))
     (output_dir / f"log_{{rank}}.pkl").write_bytes(pickle.dumps(log.records))
     """
 )
@@ -177,6 +194,11 @@ def test_two_processes_record_every_instance_once_per_epoch_and_agree(tmp_path):
     orders = [np.load(tmp_path / f"order_{rank}.npy") for rank in (0, 1)]
     np.testing.assert_array_equal(orders[0], orders[1])  # every rank holds the gathered state
     assert all(np.load(tmp_path / f"seen_{rank}.npy").all() for rank in (0, 1))
+    # The gathered statistics: identical on both ranks, one observation per instance and epoch despite the padding.
+    assert all((np.load(tmp_path / f"observations_{rank}.npy") == 2).all() for rank in (0, 1))
+    with np.load(tmp_path / "scores_0.npz") as first, np.load(tmp_path / "scores_1.npz") as second:
+        for name in first.files:
+            np.testing.assert_array_equal(first[name], second[name], err_msg=name)
     logs = [pickle.loads((tmp_path / f"log_{rank}.pkl").read_bytes()) for rank in (0, 1)]
     assert len(logs[0]) == len(logs[1]) == 2 * 6  # 41 rows, 2 ranks x 4 rows: 6 steps per epoch, 7 padding repeats
     # Expectation by hand: step by step, rank 0's rows then rank 1's; only an instance's first occurrence in an epoch.

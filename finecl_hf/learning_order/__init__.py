@@ -1,7 +1,10 @@
 """Stage 1 of FineCL: learning-order denoising (paper §3.1, §4.1, §4.2, Appendix A.1).
 
 - `LearningOrderTrainer` records, for every training instance, the epoch it is first predicted correctly
-  (`mode="batch"`: from the training forward; `mode="epoch"`: from an eval pass at each epoch end);
+  (`mode="batch"`: from the training forward; `mode="epoch"`: from an eval pass at each epoch end), and the
+  training-dynamics statistics of the same predictions;
+- `finecl_hf.learning_order.scores` turns them into cleanliness scores (`SCORES`: learned_epoch, AUM, confidence,
+  variability, forgetting events, correct fraction; `cleanliness(name, columns)` orients any of them higher = cleaner);
 - `upsample_classes` guarantees P% learned instances per relation class (§3.1);
 - `export_learning_order` writes the Hub-ready learning-order dataset that stage 2 reads;
 - `finecl_hf.learning_order.analysis` measures orders (percent learned, Jaccard, subset precision, ROC-AUC);
@@ -10,8 +13,10 @@
 
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
 from .export import LearningOrderRunInfo, export_learning_order
+from .scores import SCORES, CleanlinessScore, cleanliness, score_columns, score_names
 from .state import NOT_LEARNED, LearningOrderState
 from .trainer import (
+    DocumentBatchSampler,
     DocumentGroupedSampler,
     InstanceIndexCollator,
     LearningOrderCallback,
@@ -22,6 +27,9 @@ from .upsampling import upsample_classes
 
 __all__ = [
     "NOT_LEARNED",
+    "SCORES",
+    "CleanlinessScore",
+    "DocumentBatchSampler",
     "DocumentGroupedSampler",
     "InstanceIndexCollator",
     "LearningOrderArguments",
@@ -30,7 +38,10 @@ __all__ = [
     "LearningOrderState",
     "LearningOrderTrainer",
     "LearningOrderTrainingArguments",
+    "cleanliness",
     "correct_predictions",
     "export_learning_order",
+    "score_columns",
+    "score_names",
     "upsample_classes",
 ]

@@ -102,6 +102,15 @@ class LearningOrderTrainingArguments(TrainingArguments):
             "each document's instances consecutive (seeded per epoch), so a batch encodes few documents."
         },
     )
+    documents_per_batch: int = field(
+        default=0,
+        metadata={
+            "help": "0 (default, the paper): batches of --per_device_train_batch_size instances. N > 0: each step trains "
+            "on all the instances of N documents (rows with `document_index`; a sentence is its own document), so each "
+            "document is encoded once per epoch instead of once per batch its instances fall into. Batch sizes then "
+            "vary with the documents. See benchmarks/bench_learning_order.py --documents for the epoch cost."
+        },
+    )
     epoch_pass_batch_size: int = field(
         default=128, metadata={"help": "Batch size of the epoch-mode pass over the training set (no gradients)."}
     )
@@ -125,6 +134,8 @@ class LearningOrderTrainingArguments(TrainingArguments):
             raise ValueError(f"upsample_min_percent={self.upsample_min_percent} is invalid: it must be in [0, 100].")
         if self.num_train_epochs < 1 and self.max_steps <= 0:
             raise ValueError(f"num_train_epochs={self.num_train_epochs} is invalid: stage 1 needs at least one epoch.")
+        if self.documents_per_batch < 0:
+            raise ValueError(f"documents_per_batch={self.documents_per_batch} is invalid: it must be >= 0 (0 = off).")
         if self.epoch_pass_batch_size < 1:
             raise ValueError(f"epoch_pass_batch_size={self.epoch_pass_batch_size} is invalid: it must be >= 1.")
         # The instance index column must reach the collator; the model's own columns are chosen by the collator.

@@ -8,6 +8,10 @@ over all classes (no-relation included) equals the instance's label. Two ways of
 - `mode="epoch"` (Alg. 2): at each epoch end, a no-grad, eval-mode pass over the whole training set
   (`LearningOrderCallback`).
 
+The same logits also feed the training-dynamics statistics of every instance (assigned-label margin and probability,
+correctness, forgetting events; see `LearningOrderState` and `finecl_hf.learning_order.scores`), so the cleanliness
+scores cost no extra forward.
+
 Instances are identified by their row index in the training dataset (`instance_index`); the exported dataset keeps the
 string `uid` column next to the recorded epoch.
 """
@@ -16,14 +20,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
-from torch.utils.data import Sampler
 from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import seed_worker
 from transformers.utils import logging
 
 from ..checkpointing import AtomicCheckpointMixin, resolve_resume_checkpoint
@@ -122,6 +128,32 @@ def correct_predictions(
     return correct
 
 
+def assigned_label_statistics(
+    logits: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per instance: the assigned label's margin and softmax probability, and whether the argmax is that label.
+
+    margin = logit of the label minus the largest other logit (Pleiss et al. 2020). Rows labelled `-100` get 0 and
+    `False` (the trainer drops them before recording).
+
+    Args:
+        logits: `[instances, classes]`.
+        labels: `[instances]` class ids.
+
+    Returns:
+        `(margin float32 [instances], probability float32 [instances], argmax_correct bool [instances])`.
+    """
+    logits = logits.detach().float()
+    valid = labels != IGNORE_INDEX
+    label_index = torch.where(valid, labels, torch.zeros_like(labels)).unsqueeze(-1)
+    assigned = logits.gather(-1, label_index).squeeze(-1)
+    others = logits.scatter(-1, label_index, float("-inf")).amax(dim=-1)
+    probability = (assigned - torch.logsumexp(logits, dim=-1)).exp()
+    argmax_correct = (logits.argmax(dim=-1) == labels) & valid
+    zero = torch.zeros_like(assigned)
+    return torch.where(valid, assigned - others, zero), torch.where(valid, probability, zero), argmax_correct
+
+
 class DocumentGroupedSampler(Sampler[int]):
     """Random order in which the instances of one document are consecutive, so a batch encodes few documents.
 
@@ -150,12 +182,46 @@ class DocumentGroupedSampler(Sampler[int]):
         yield from np.lexsort((instance_keys, document_keys)).tolist()
 
 
+class DocumentBatchSampler(Sampler[list[int]]):
+    """Batches made of *all* the instances of `documents_per_batch` documents, so each document is encoded once per
+    epoch (the collator encodes each distinct document of a batch once and pools all its pairs from that pass).
+
+    Documents are shuffled per epoch exactly like `DocumentGroupedSampler` (seeded by `seed + epoch`), which this
+    sampler exposes as `.sampler`: the Trainer and accelerate reach `sampler.set_epoch` through every wrapper
+    (resume's batch skipping, multi-process sharding), so a resumed run sees the same batches. Batch sizes vary with
+    the number of instances of the documents.
+    """
+
+    def __init__(self, document_index: Sequence[int], documents_per_batch: int, seed: int):
+        if documents_per_batch < 1:
+            raise ValueError(f"documents_per_batch={documents_per_batch} is invalid: it must be >= 1.")
+        self.sampler = DocumentGroupedSampler(document_index, seed)
+        self.documents_per_batch = documents_per_batch
+        self.num_documents = int(np.unique(self.sampler.document_index).size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_documents / self.documents_per_batch)
+
+    def __iter__(self):
+        order = np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
+        documents = self.sampler.document_index[order]
+        document_starts = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
+        batch_starts = np.r_[document_starts[:: self.documents_per_batch], order.size]
+        for start, end in zip(batch_starts[:-1], batch_starts[1:]):
+            yield order[start:end].tolist()
+
+
 class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
     """A `Trainer` that records the learning order of its training instances (paper §3.1, Alg. 1 and 2).
 
     Train a `FineCLForRelationExtraction(relation_level="sentence")` (or any model returning `loss` and `logits[P, R]`
     with one prediction per instance, in batch order) and read `trainer.learning_order.learned_epoch` afterwards:
-    the 0-based epoch in which each training row was first predicted correctly, `-1` if never.
+    the 0-based epoch in which each training row was first predicted correctly, `-1` if never; the training-dynamics
+    scores (AUM, confidence, variability, forgetting events, correct fraction) come from
+    `finecl_hf.learning_order.scores.score_columns(trainer.learning_order)`.
 
     The trainer sets the arguments it depends on: `remove_unused_columns=False` (the `instance_index` column must reach
     the collator), `label_names=["labels"]` and `dataloader_drop_last=False` (every instance is seen every epoch).
@@ -232,6 +298,27 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
             return DocumentGroupedSampler(dataset["document_index"], seed=self.args.seed)
         return super()._get_train_sampler(train_dataset)
 
+    def get_train_dataloader(self) -> DataLoader:
+        """With `documents_per_batch > 0`: batches of whole documents (`DocumentBatchSampler`); else the Trainer's.
+
+        Rows without `document_index` (sentence-level data) are each their own document.
+        """
+        documents_per_batch = int(getattr(self.args, "documents_per_batch", 0) or 0)
+        if documents_per_batch <= 0:
+            return super().get_train_dataloader()
+        dataset = self.train_dataset
+        columns = getattr(dataset, "column_names", None) or []
+        document_index = dataset["document_index"] if "document_index" in columns else np.arange(len(dataset))
+        loader = DataLoader(
+            dataset,
+            batch_sampler=DocumentBatchSampler(document_index, documents_per_batch, seed=self.args.seed),
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            worker_init_fn=partial(seed_worker, num_workers=self.args.dataloader_num_workers, rank=self.args.process_index),
+        )
+        return self.accelerator.prepare(loader)
+
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs: Any):
         """`Trainer.train`, restoring the learning-order state saved in the checkpoint it resumes from."""
         if self.num_epochs > MAX_RECORDABLE_EPOCH:
@@ -268,26 +355,48 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def _record(self, instance_index: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Gather (instance, correct) from every process and record them for the current epoch."""
+        """Gather the observations of a batch from every process and record them for the current epoch."""
         if logits.size(0) != instance_index.size(0):
             raise ValueError(
                 f"the model returned {logits.size(0)} predictions for a batch of {instance_index.size(0)} instances: "
                 "the collator must yield exactly one (head, tail) pair per row, in row order."
             )
-        correct = correct_predictions(logits.detach(), labels, self.no_relation_id, self.record_no_relation)
-        indices, correct = self._gather_records(instance_index.to(correct.device), correct)
+        observations = self._observe(instance_index, logits.detach(), labels)
         # `state.epoch` is `epoch + finished_steps / steps_in_epoch`, strictly below `epoch + 1` inside the epoch.
         epoch = int(math.floor(self.state.epoch or 0.0))
-        self.learning_order.record(epoch, indices, correct)
+        self.learning_order.record(epoch, **self._gather_records(observations))
 
-    def _gather_records(self, instance_index: torch.Tensor, correct: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Concatenate (instance, correct) of all processes, rank by rank; padding rows get instance `-1`."""
-        payload = torch.stack([instance_index.long(), correct.long()], dim=1)
+    def _observe(self, instance_index: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What one prediction per instance contributes to the state (rows labelled `-100` become padding)."""
+        margin, probability, argmax_correct = assigned_label_statistics(logits, labels)
+        instance_index = instance_index.to(logits.device)
+        return {
+            "instance_index": torch.where(labels != IGNORE_INDEX, instance_index, torch.full_like(instance_index, -1)),
+            "correct": correct_predictions(logits, labels, self.no_relation_id, self.record_no_relation),
+            "argmax_correct": argmax_correct,
+            "margin": margin,
+            "probability": probability,
+        }
+
+    def _gather_records(self, observations: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Concatenate the observations of all processes, rank by rank; padding rows get instance `-1`.
+
+        The columns travel as one float64 tensor (instance indices are exact below 2**53): one collective and one
+        device-to-host copy per batch.
+        """
+        names = list(observations)
+        columns = [observations[name] for name in names]
+        if columns[0].device.type == "mps":  # no float64 on Apple GPUs (single process only there)
+            columns = [column.cpu() for column in columns]
+        payload = torch.stack([column.to(torch.float64) for column in columns], dim=1)
         if self.accelerator.num_processes > 1:
             payload = self.accelerator.pad_across_processes(payload, dim=0, pad_index=-1)
             payload = self.accelerator.gather(payload)
-        payload = payload.cpu().numpy()
-        return payload[:, 0], payload[:, 1] > 0
+        columns = dict(zip(names, payload.cpu().numpy().T))
+        columns["instance_index"] = columns["instance_index"].astype(np.int64)
+        for name in ("correct", "argmax_correct"):
+            columns[name] = columns[name] > 0
+        return columns
 
     def _save_checkpoint_extras(self, checkpoint: str) -> None:
         """The learning-order state goes into every checkpoint, before it is marked complete (atomic write)."""
@@ -311,7 +420,7 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         order = _epoch_pass_order(self.train_dataset)
         batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
         local_batches = batches[self.accelerator.process_index :: self.accelerator.num_processes]
-        indices, correct = [], []
+        observations: list[dict[str, torch.Tensor]] = []
         progress = tqdm(
             local_batches, desc=f"learning order, epoch {epoch}", leave=False,
             disable=self.args.disable_tqdm or not self.is_local_process_zero(),
@@ -323,15 +432,18 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
                 labels = batch.pop("labels")
                 with self.compute_loss_context_manager():
                     logits = model(**batch)["logits"]
-                indices.append(instance_index)
-                correct.append(correct_predictions(logits, labels, self.no_relation_id, self.record_no_relation))
+                observations.append(self._observe(instance_index, logits, labels))
         finally:
             model.train(was_training)
-        device = self.args.device
-        local_indices = torch.cat(indices) if indices else torch.empty(0, dtype=torch.long, device=device)
-        local_correct = torch.cat(correct) if correct else torch.empty(0, dtype=torch.bool, device=device)
-        gathered_indices, gathered_correct = self._gather_records(local_indices, local_correct)
-        newly_learned = self.learning_order.record(epoch, gathered_indices, gathered_correct)
+        if observations:
+            local = {name: torch.cat([batch[name] for batch in observations]) for name in observations[0]}
+        else:
+            local = self._observe(
+                torch.empty(0, dtype=torch.long, device=self.args.device),
+                torch.empty(0, 1, device=self.args.device),
+                torch.empty(0, dtype=torch.long, device=self.args.device),
+            )
+        newly_learned = self.learning_order.record(epoch, **self._gather_records(local))
         self.learning_order.evaluated_epochs = epoch + 1
         return newly_learned
 
