@@ -228,6 +228,27 @@ def test_more_shots_than_a_class_has_is_refused_before_anything_is_encoded(encod
     assert list(tmp_path.iterdir()) == []
 
 
+def test_allow_fewer_shots_lets_a_short_class_give_all_it_has(encoder, splits, tmp_path):
+    shot_rows, test_rows = splits
+    one_berlin = shot_rows.select([index for index, label in enumerate(shot_rows["relation"]) if label != 1] + [12])
+    settings = ProbeSettings(**{**vars(FAST), "allow_fewer_shots": True})
+    result = probe_encoder(encoder, one_berlin, test_rows, settings, cache_dir=tmp_path)
+    labels = np.asarray(one_berlin["relation"])[result.shot_rows]
+    assert all(np.bincount(row, minlength=4).tolist() == [4, 1, 4, 4] for row in labels)
+
+
+def test_semeval_train_has_one_entity_destination_e2_e1():
+    from finecl_hf.probing import PROBE_TASKS
+    from finecl_hf.probing.probe import class_labels
+
+    dataset = PROBE_TASKS["semeval"].load()
+    shot_labels, names = class_labels(dataset["train"], "shot_split")
+    test_labels, _ = class_labels(dataset["test"], "test_split")
+    with pytest.raises(ValueError, match=r"shots=8 is more than class 'Entity-Destination\(e2,e1\)' has .* \(1 examples"):
+        check_probe_inputs(shot_labels, test_labels, names, 8, "train", "test")
+    assert len(check_probe_inputs(shot_labels, test_labels, names, 8, "train", "test", allow_fewer_shots=True)) == 19
+
+
 def test_test_classes_unseen_in_the_shot_split_are_refused(encoder, splits, tmp_path):
     shot_rows, test_rows = splits
     without_berlin = shot_rows.filter(lambda label: label != 1, input_columns="relation")

@@ -31,7 +31,7 @@ def run_probes(args: ProbeArguments) -> dict[str, Any]:
     """
     settings = args.settings()
     cache_dir = False if args.no_feature_cache else args.feature_cache_dir
-    splits = {name: _checked_splits(args, name, settings.shots) for name in args.task}
+    splits = {name: _checked_splits(args, name, settings) for name in args.task}
     for encoder in args.model_name_or_path:
         load_frozen_encoder(encoder)  # raises, naming the argument, for a folder that is not an encoder
     results: dict[str, list[ProbeResult]] = {name: [] for name in args.task}
@@ -64,7 +64,7 @@ def run_probes(args: ProbeArguments) -> dict[str, Any]:
     return report
 
 
-def _checked_splits(args: ProbeArguments, name: str, shots: int):
+def _checked_splits(args: ProbeArguments, name: str, settings):
     task = probe_task(name)
     dataset = task.load(args.dataset_path)
     shot_split, test_split = args.shot_split or task.shot_split, args.test_split or task.test_split
@@ -73,7 +73,9 @@ def _checked_splits(args: ProbeArguments, name: str, shots: int):
             raise ValueError(f"{argument}={split!r} is not a split of the {name} dataset (splits: {list(dataset)}).")
     shot_labels, label_names = class_labels(dataset[shot_split], f"shot_split={shot_split!r}")
     test_labels, _ = class_labels(dataset[test_split], f"test_split={test_split!r}")
-    check_probe_inputs(shot_labels, test_labels, label_names, shots, shot_split, test_split)
+    check_probe_inputs(
+        shot_labels, test_labels, label_names, settings.shots, shot_split, test_split, settings.allow_fewer_shots
+    )
     return shot_split, test_split, dataset[shot_split], dataset[test_split]
 
 

@@ -39,6 +39,13 @@ class ProbeArguments:
     )
     test_split: str | None = field(default=None, metadata={"help": "The fixed test split (default: the task's)."})
     shots: int = field(default=8, metadata={"help": "Labelled examples per class in each draw (k)."})
+    allow_fewer_shots: bool = field(
+        default=False,
+        metadata={
+            "help": "Let a class with fewer than --shots examples in the shot split contribute all of them instead "
+            "of stopping (needed for SemEval: its train split has a single Entity-Destination(e2,e1))."
+        },
+    )
     num_draws: int = field(default=20, metadata={"help": "Seeded k-shot draws (at least 20 for a reported number)."})
     seed: int = field(default=0, metadata={"help": "Seed of the draws and of the bootstrap."})
     weight_decay: float = field(
@@ -91,6 +98,7 @@ class ProbeArguments:
             confidence_level=self.confidence_level,
             max_length=self.max_length,
             entity_markers=self.entity_markers,
+            allow_fewer_shots=self.allow_fewer_shots,
         )
 
 

@@ -62,6 +62,8 @@ class ProbeSettings:
         max_length: sub-word budget per sentence (fine-tuning's sentence-level default).
         entity_markers: `none`, `text` or `punct` (as fine-tuning's `--entity_markers`; `special` would add
             untrained embeddings to a frozen encoder).
+        allow_fewer_shots: a class with fewer than `shots` examples in the shot split contributes all of them
+            instead of stopping the probe with an error (SemEval train has a single `Entity-Destination(e2,e1)`).
     """
 
     shots: int = 8
@@ -73,6 +75,7 @@ class ProbeSettings:
     confidence_level: float = 0.95
     max_length: int = 100
     entity_markers: str = "none"
+    allow_fewer_shots: bool = False
 
     def __post_init__(self) -> None:
         for name in ("shots", "num_draws", "max_iterations", "num_resamples"):
@@ -103,7 +106,8 @@ class ProbeResult:
         test_fingerprint: hash of the test split's inputs (pairing check).
         label_names: class names by id.
         settings: the `ProbeSettings`.
-        shot_rows: `[draws, classes · shots]` rows of the shot split drawn for each draw.
+        shot_rows: `[draws, shots per draw]` rows of the shot split drawn for each draw (classes · shots, less
+            where `allow_fewer_shots` let a short class give all it has).
         references: `[test examples]` gold class ids.
         predictions: `[draws, test examples]` predicted class ids (-1: the tokenizer could not represent the row).
         per_draw: metric -> `[draws]` score of each draw on the whole test set (points).
@@ -228,10 +232,17 @@ def class_labels(rows: Dataset, argument: str) -> tuple[np.ndarray, list[str]]:
 
 
 def check_probe_inputs(
-    shot_labels: np.ndarray, test_labels: np.ndarray, label_names: list[str], shots: int, shot_split: str, test_split: str
+    shot_labels: np.ndarray,
+    test_labels: np.ndarray,
+    label_names: list[str],
+    shots: int,
+    shot_split: str,
+    test_split: str,
+    allow_fewer_shots: bool = False,
 ) -> np.ndarray:
     """The classes of the probe (those of the shot split); raises `ValueError` naming the argument and value when a
-    class has fewer than `shots` examples, or the test split holds a class the shot split lacks."""
+    class has fewer than `shots` examples (unless `allow_fewer_shots`), or the test split holds a class the shot split
+    lacks."""
     counts = np.bincount(shot_labels, minlength=len(label_names))
     classes = np.flatnonzero(counts)
     unseen = sorted(set(np.unique(test_labels).tolist()) - set(classes.tolist()))
@@ -243,24 +254,28 @@ def check_probe_inputs(
             "test examples could only count as errors. Probe on splits with the same classes; nothing was written."
         )
     short = classes[counts[classes] < shots]
-    if short.size:
+    if short.size and not allow_fewer_shots:
         worst = short[np.argmin(counts[short])]
         raise ValueError(
             f"shots={shots} is more than class {label_names[worst]!r} has in shot_split={shot_split!r} "
             f"({counts[worst]} examples; {short.size} class(es) have fewer than {shots}): draws of k examples per "
-            f"class need k <= {int(counts[classes].min())} here. Lower shots; nothing was written."
+            f"class need k <= {int(counts[classes].min())} here. Lower shots, or let such classes contribute all "
+            "their examples (allow_fewer_shots); nothing was written."
         )
     return classes
 
 
 def draw_shots(labels: np.ndarray, classes: np.ndarray, shots: int, num_draws: int, seed: int) -> np.ndarray:
-    """`[num_draws, len(classes) · shots]` row indices: draw d takes `shots` rows of each class without replacement,
-    with its own generator (seed, 0, d), so draw d is the same whatever `num_draws` is."""
+    """`[num_draws, shots per draw]` row indices: draw d takes `shots` rows of each class without replacement (all of
+    a class's rows when it has fewer), with its own generator (seed, 0, d), so draw d is the same whatever
+    `num_draws` is."""
     rows_of_class = [np.flatnonzero(labels == label) for label in classes]
     draws = []
     for draw in range(num_draws):
         rng = np.random.default_rng([seed, 0, draw])
-        draws.append(np.concatenate([rng.choice(rows, size=shots, replace=False) for rows in rows_of_class]))
+        draws.append(
+            np.concatenate([rng.choice(rows, size=min(shots, rows.size), replace=False) for rows in rows_of_class])
+        )
     return np.stack(draws)
 
 
@@ -288,7 +303,9 @@ def probe_encoder(
             f"test_split={test_split!r} and shot_split={shot_split!r} have different label sets; they must share "
             "one ClassLabel (convert them together)."
         )
-    classes = check_probe_inputs(shot_labels, test_labels, label_names, settings.shots, shot_split, test_split)
+    classes = check_probe_inputs(
+        shot_labels, test_labels, label_names, settings.shots, shot_split, test_split, settings.allow_fewer_shots
+    )
     if isinstance(encoder, FrozenRelationEncoder):
         frozen = encoder
     else:

@@ -1,7 +1,7 @@
 """Scores of probe predictions over many draws, and bootstrap confidence intervals over draws and test examples.
 
-Every metric is computed from (optionally weighted) counts, so one matrix product scores a thousand bootstrap
-resamples at once:
+Every metric is computed from (optionally weighted) counts, so a thousand bootstrap resamples are scored with one
+matrix product (accuracy) or one `index_add` per draw (F1 counts):
 
 - `accuracy`: share of test examples predicted correctly.
 - `macro_f1`: mean over the classes present in the references of each class's F1 (a class never predicted has F1 0).
@@ -70,12 +70,10 @@ def metric_groups(label_names: Sequence[str]) -> dict[str, MacroF1Groups | None]
     return metrics
 
 
-def _one_hot(groups: torch.Tensor, num_groups: int) -> torch.Tensor:
-    """`[rows, num_groups]` float one-hot; rows with group -1 (left out, or no prediction) are all zero."""
-    output = torch.zeros(groups.shape[0], num_groups)
-    valid = groups >= 0
-    output[valid.nonzero(as_tuple=True)[0], groups[valid]] = 1.0
-    return output
+def _group_sums(weights: torch.Tensor, groups: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """`[resamples, num_groups]`: the summed example weights of each group (examples in group -1 left out)."""
+    kept = groups >= 0
+    return weights.new_zeros(weights.shape[0], num_groups).index_add_(1, groups[kept], weights[:, kept])
 
 
 def score_draws(
@@ -93,21 +91,21 @@ def score_draws(
     references = torch.as_tensor(np.asarray(references), dtype=torch.long)
     single = example_weights is None
     weights = torch.ones(1, references.shape[0]) if single else torch.as_tensor(example_weights, dtype=torch.float32)
-    totals = weights.sum(1, keepdim=True)
-    correct = (predictions == references).float()
+    correct = predictions == references
     if metric == ACCURACY:
-        values = (weights @ correct.T) / totals
+        values = (weights @ correct.float().T) / weights.sum(1, keepdim=True)
         return (values[0] if single else values).numpy()
     group = torch.as_tensor(groups.group, dtype=torch.long)
-    gold = weights @ _one_hot(group[references], groups.num_groups)  # [resamples, groups]
+    gold_group = group[references]
+    gold = _group_sums(weights, gold_group, groups.num_groups)
+    present = gold > 0
     scores = []
     for draw in range(predictions.shape[0]):
         predicted_group = torch.where(predictions[draw] >= 0, group[predictions[draw].clamp(min=0)], -1)
-        predicted = weights @ _one_hot(predicted_group, groups.num_groups)
-        hits = weights @ (_one_hot(group[references], groups.num_groups) * correct[draw].unsqueeze(1))
+        predicted = _group_sums(weights, predicted_group, groups.num_groups)
+        hits = _group_sums(weights, torch.where(correct[draw], gold_group, -1), groups.num_groups)
         denominator = predicted + gold
         f1 = torch.where(denominator > 0, 2 * hits / denominator.clamp(min=1e-12), torch.zeros_like(hits))
-        present = gold > 0
         scores.append((f1 * present).sum(1) / present.sum(1).clamp(min=1))
     values = torch.stack(scores, 1)
     return (values[0] if single else values).numpy()
