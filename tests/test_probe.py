@@ -21,7 +21,7 @@ from finecl_hf.probing import (
     load_frozen_encoder,
     probe_encoder,
 )
-from finecl_hf.probing.__main__ import main as probe_main
+from finecl_hf.probing.cli import main as probe_main
 from finecl_hf.probing.probe import check_probe_inputs
 from finecl_hf.probing.scoring import (
     ACCURACY,
