@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from datasets import Dataset
 from safetensors.numpy import load_file, save_file
 from transformers.utils import logging
@@ -95,7 +94,7 @@ def encode_split(
     *,
     settings: TokenizationSettings = TokenizationSettings(),
     batch_size: int = 64,
-    cache_dir: str | Path | None = None,
+    cache_dir: str | Path | bool | None = None,
     description: str = "split",
 ) -> SplitFeatures:
     """Features of the `needed` rows of a sentence split (all rows when `None`), from the cache where possible.
@@ -165,10 +164,6 @@ def _save_atomically(
     metadata = {"encoder": encoder.name_or_path, "encoder_fingerprint": encoder.fingerprint, "split": description}
     save_file({"features": features, "attempted": attempted.astype(np.uint8)}, str(partial), metadata=metadata)
     partial.replace(path)
-
-
-def features_as_tensor(split: SplitFeatures, rows: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(split.features[rows]))
 
 
 __all__ = [

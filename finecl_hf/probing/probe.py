@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from datasets import ClassLabel, Dataset
+from datasets import ClassLabel, Dataset, DatasetDict
 from safetensors.numpy import load_file, save_file
 from transformers.utils import logging
 
@@ -419,7 +419,7 @@ def probe_task_encoder(
     settings: ProbeSettings = ProbeSettings(),
     cache_dir: str | Path | bool | None = None,
     batch_size: int = 64,
-    dataset=None,
+    dataset: DatasetDict | None = None,
 ) -> ProbeResult:
     """Probe an encoder on a named task (`wiki80`, `semeval`; see `finecl_hf.probing.tasks`).
 
