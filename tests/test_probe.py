@@ -14,6 +14,7 @@ from finecl_hf.metrics import compute_semeval_f1
 from finecl_hf.probing import (
     ProbeResult,
     ProbeSettings,
+    compare_probe_groups,
     compare_probes,
     draw_shots,
     encode_split,
@@ -203,6 +204,23 @@ def test_paired_difference_between_encoders_is_the_mean_difference_with_a_ci(enc
     other_seed = probe_encoder(encoder, shot_rows, test_rows, ProbeSettings(**{**vars(FAST), "seed": 5}), cache_dir=tmp_path)
     with pytest.raises(ValueError, match="not paired"):
         compare_probes(good, other_seed)
+
+
+def test_group_comparison_over_seeds(encoder, splits, tmp_path):
+    shot_rows, test_rows = splits
+    result = probe_encoder(encoder, shot_rows, test_rows, FAST, cache_dir=tmp_path)
+    worse = probe_encoder(encoder, shot_rows, test_rows, ProbeSettings(**{**vars(FAST), "max_iterations": 1}), cache_dir=tmp_path)
+    worse.settings = result.settings  # one L-BFGS step: a weaker probe of the same draws, as a second "encoder"
+    single = compare_probes(result, worse)
+    assert compare_probe_groups([result], [worse]).difference == single.difference
+    grouped = compare_probe_groups([result, result], [worse])
+    assert grouped.difference.estimate == pytest.approx(single.difference.estimate)
+    assert grouped.n == 2 * FAST.num_draws and grouped.a == [result.encoder] * 2
+    assert grouped.difference.low <= grouped.difference.estimate <= grouped.difference.high
+    self_grouped = compare_probe_groups([result, result], [result, result])
+    assert (self_grouped.difference.low, self_grouped.difference.high) == (0, 0)
+    with pytest.raises(ValueError, match="1 or len"):
+        compare_probe_groups([result, result, result], [worse, worse])
 
 
 def test_a_finecl_checkpoint_of_the_backbone_gives_the_backbone_s_features(tiny_backbone, splits, tmp_path):

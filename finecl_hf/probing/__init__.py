@@ -2,6 +2,8 @@
 
 - `probe_task_encoder(path, "wiki80" | "semeval")` / `probe_encoder(path, shot_rows, test_rows)`: one encoder;
 - `compare_probes(a, b)`: paired difference on the same draws and test set, with a bootstrap 95% CI;
+  `compare_probe_groups([a_seed0, a_seed1], [b_seed0, b_seed1])`: the same over pre-training seeds, the CI also
+  carrying the seed spread;
 - `python -m finecl_hf.probing --model_name_or_path A [B ...] --task wiki80`: the command line.
 """
 
@@ -12,6 +14,7 @@ from .probe import (
     PairedComparison,
     ProbeResult,
     ProbeSettings,
+    compare_probe_groups,
     compare_probes,
     draw_shots,
     probe_encoder,
@@ -31,6 +34,7 @@ __all__ = [
     "ProbeSettings",
     "ProbeTask",
     "TokenizationSettings",
+    "compare_probe_groups",
     "compare_probes",
     "draw_shots",
     "encode_split",

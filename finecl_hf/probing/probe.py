@@ -45,6 +45,7 @@ logger = logging.get_logger(__name__)
 RESULT_FILE = "probe_result.json"
 ARRAYS_FILE = "probe_arrays.safetensors"
 _BOOTSTRAP_STREAM = 1  # the draws use stream 0 of the seed, the bootstrap stream 1: adding draws moves no resample
+_SEED_STREAM = 2  # resampling of pre-training seeds (compare_probe_groups)
 
 
 @dataclass
@@ -195,11 +196,12 @@ class ProbeResult:
 class PairedComparison:
     """`a − b` of one metric on the same draws and test set, in points, with its bootstrap CI.
 
-    `n` is the number of paired draws; `num_test_examples` the size of the test set both were scored on.
+    `n` is the number of paired draws (summed over seeds for `compare_probe_groups`, whose `a`/`b` then list the
+    encoders); `num_test_examples` the size of the test set both were scored on.
     """
 
-    a: str
-    b: str
+    a: str | list[str]
+    b: str | list[str]
     metric: str
     difference: Interval
     n: int
@@ -385,6 +387,47 @@ def compare_probes(a: ProbeResult, b: ProbeResult, metric: str = ACCURACY) -> Pa
 
     Raises `ValueError` when the two probes did not use the same draws, test set and settings.
     """
+    return compare_probe_groups([a], [b], metric)
+
+
+def compare_probe_groups(
+    a: list[ProbeResult], b: list[ProbeResult], metric: str = ACCURACY, seed: int | None = None
+) -> PairedComparison:
+    """`mean over seeds of (a_s − b_s)` for encoders pre-trained with several seeds, the CI also carrying the seed
+    spread: each bootstrap resample draws the seeds (pairs `(a[s], b[s])`) with replacement besides the draws and the
+    test examples. `b` may hold one result (a baseline without seeds, e.g. no relation pre-training) shared by every
+    seed. With one result each this is `compare_probes`. `seed` seeds the resampling of seeds (default: the probes').
+    """
+    if not a or len(b) not in (1, len(a)):
+        raise ValueError(f"compare_probe_groups needs one or more results in a and 1 or len(a) in b, got {len(a)}, {len(b)}.")
+    b = b * len(a) if len(b) == 1 else b
+    for left, right in [*zip(a, b), *((a[0], other) for other in a[1:])]:
+        _check_paired(left, right)
+    groups = metric_groups(a[0].label_names)
+    if metric not in groups:
+        raise ValueError(f"metric={metric!r} is not computed for this label set; choose one of {list(groups)}.")
+    settings = a[0].settings
+    draw_weights, example_weights = bootstrap_weights(
+        settings.num_draws, a[0].references.shape[0], settings.num_resamples, seed=_bootstrap_seed(settings)
+    )
+    differences = np.stack([
+        resampled_means(left.predictions, left.references, metric, groups[metric], draw_weights, example_weights)
+        - resampled_means(right.predictions, right.references, metric, groups[metric], draw_weights, example_weights)
+        for left, right in zip(a, b)
+    ], axis=1)  # fmt: skip
+    if len(a) > 1:
+        rng = np.random.default_rng([settings.seed if seed is None else seed, _SEED_STREAM])
+        seed_weights = rng.multinomial(len(a), np.full(len(a), 1 / len(a)), size=settings.num_resamples)
+        resamples = (differences * seed_weights).sum(1) / len(a)
+    else:
+        resamples = differences[:, 0]
+    estimate = float(np.mean([np.mean(left.per_draw[metric] - right.per_draw[metric]) for left, right in zip(a, b)]))
+    interval = Interval.from_resamples(estimate / 100, resamples, settings.confidence_level).scaled(100)
+    name = lambda results: results[0].encoder if len(results) == 1 else [result.encoder for result in results]  # noqa: E731
+    return PairedComparison(name(a), name(b), metric, interval, settings.num_draws * len(a), int(a[0].references.shape[0]))
+
+
+def _check_paired(a: ProbeResult, b: ProbeResult) -> None:
     for name, left, right in (
         ("dataset", a.dataset, b.dataset),
         ("test_fingerprint", a.test_fingerprint, b.test_fingerprint),
@@ -395,20 +438,6 @@ def compare_probes(a: ProbeResult, b: ProbeResult, metric: str = ACCURACY) -> Pa
             raise ValueError(f"compare_probes: the probes differ in {name} ({left!r} vs {right!r}); they are not paired.")
     if not (np.array_equal(a.shot_rows, b.shot_rows) and np.array_equal(a.references, b.references)):
         raise ValueError("compare_probes: the probes did not draw the same shots or score the same references.")
-    groups = metric_groups(a.label_names)
-    if metric not in groups:
-        raise ValueError(f"metric={metric!r} is not computed for this label set; choose one of {list(groups)}.")
-    settings = a.settings
-    draw_weights, example_weights = bootstrap_weights(
-        settings.num_draws, a.references.shape[0], settings.num_resamples, seed=_bootstrap_seed(settings)
-    )
-    resamples = [
-        resampled_means(result.predictions, result.references, metric, groups[metric], draw_weights, example_weights)
-        for result in (a, b)
-    ]
-    difference = float(np.mean(a.per_draw[metric] - b.per_draw[metric])) / 100
-    interval = Interval.from_resamples(difference, resamples[0] - resamples[1], settings.confidence_level).scaled(100)
-    return PairedComparison(a.encoder, b.encoder, metric, interval, settings.num_draws, int(a.references.shape[0]))
 
 
 def probe_task_encoder(
@@ -449,6 +478,7 @@ __all__ = [
     "ProbeSettings",
     "check_probe_inputs",
     "class_labels",
+    "compare_probe_groups",
     "compare_probes",
     "draw_shots",
     "probe_encoder",
