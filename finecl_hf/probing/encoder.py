@@ -1,0 +1,132 @@
+"""The frozen encoder a probe reads: any encoder folder or FineCL checkpoint, pooled as fine-tuning pools it.
+
+`load_frozen_encoder` is the one place that turns a folder into relation features; it wraps the folder with
+`FineCLForRelationExtraction.from_backbone` and keeps only its encoder and `encode_entities` (mention mean, entity
+pooling of the checkpoint's `FineCLConfig`). When the library grows a bare `FineCLModel`, only this function changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging
+
+from ..data.readers import file_sha256
+from ..modeling import FineCLForRelationExtraction, FineCLPreTrainedModel
+
+logger = logging.get_logger(__name__)
+
+# Files whose bytes decide what an encoder computes; they key the feature cache.
+_FINGERPRINT_FILES = (
+    "config.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+)
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+@dataclass
+class FrozenRelationEncoder:
+    """A frozen encoder producing r = [e_head; e_tail] for sentence-level batches.
+
+    Attributes:
+        model: the FineCL wrapper whose `encoder` and `encode_entities` are used (eval mode, no gradients).
+        tokenizer: the folder's (fast) tokenizer.
+        name_or_path: the folder.
+        fingerprint: sha256 prefix of the folder's config, weights and tokenizer files.
+    """
+
+    model: FineCLPreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    name_or_path: str
+    fingerprint: str
+
+    @property
+    def feature_size(self) -> int:
+        return 2 * self.model.config.encoder.hidden_size
+
+    @torch.inference_mode()
+    def pair_features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """`[rows, 2 · hidden]` features of a `SentenceRelationCollator` batch (entity 2i is row i's head, 2i+1 its
+        tail)."""
+        _, entities = self.model.encode_entities(
+            batch["input_ids"],
+            batch["attention_mask"],
+            batch["mention_spans"],
+            batch["mention_entity_ids"],
+            batch.get("token_type_ids"),
+        )
+        return entities.reshape(-1, self.feature_size).float()
+
+    def __repr__(self) -> str:
+        return (
+            f"FrozenRelationEncoder(name_or_path={self.name_or_path!r}, fingerprint={self.fingerprint!r}, "
+            f"feature_size={self.feature_size}, entity_pooling={self.model.config.entity_pooling!r})"
+        )
+
+
+def encoder_fingerprint(folder: str | Path) -> str:
+    """sha256 prefix over the names and bytes of the files that decide what the encoder computes."""
+    digest = hashlib.sha256()
+    for name in _FINGERPRINT_FILES:
+        path = Path(folder) / name
+        if path.is_file():
+            digest.update(f"{name}:{file_sha256(path)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _not_an_encoder(argument: str, value: str, reason: str) -> ValueError:
+    return ValueError(
+        f"{argument}={value!r} is not an encoder: {reason}. The probe needs a folder holding a Hugging Face encoder "
+        "checkpoint (config.json, model.safetensors or pytorch_model.bin, and a fast tokenizer), such as a BERT, "
+        "RoBERTa or MiniLM folder or a FineCL pre-training or fine-tuning checkpoint; nothing was written."
+    )
+
+
+def load_frozen_encoder(name_or_path: str | Path, argument: str = "model_name_or_path") -> FrozenRelationEncoder:
+    """Load a plain encoder folder or a FineCL checkpoint as a frozen relation encoder.
+
+    Raises:
+        ValueError: naming `argument` and the value when the folder does not hold a loadable encoder and tokenizer.
+    """
+    value = str(name_or_path)
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        raise _not_an_encoder(argument, value, "no such folder")
+    if not (folder / "config.json").is_file():
+        raise _not_an_encoder(argument, value, "the folder has no config.json")
+    if not any((folder / name).is_file() for name in _WEIGHT_FILES):
+        raise _not_an_encoder(argument, value, f"the folder has no weights ({', '.join(_WEIGHT_FILES[::2])})")
+    try:
+        AutoConfig.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise _not_an_encoder(argument, value, f"its config or tokenizer does not load ({error})") from error
+    if not getattr(tokenizer, "is_fast", False):
+        raise _not_an_encoder(argument, value, f"its tokenizer ({type(tokenizer).__name__}) is not a fast tokenizer")
+    previous_verbosity = logging.get_verbosity()
+    # The relation classifier head is newly initialised and never used: its "newly initialized" warning is noise.
+    logging.set_verbosity_error()
+    try:
+        model = FineCLForRelationExtraction.from_backbone(str(folder))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        raise _not_an_encoder(argument, value, f"its weights do not load as an encoder ({error})") from error
+    finally:
+        logging.set_verbosity(previous_verbosity)
+    model.eval().requires_grad_(False)
+    return FrozenRelationEncoder(model, tokenizer, value, encoder_fingerprint(folder))
+
+
+__all__ = ["FrozenRelationEncoder", "encoder_fingerprint", "load_frozen_encoder"]
