@@ -223,3 +223,12 @@ def test_a_toy_corpus_is_added_through_the_registry_alone(tmp_path, monkeypatch,
     with pytest.raises(SystemExit) as exit_info:
         main(["convert", "toy", "--source", str(corpus_dir), "--output", str(tmp_path / "bad")])
     assert exit_info.value.code == f"error: {corpus_dir / 'toy_train.tsv'}: record 2, field 'tail': index 7 is outside the sentence"
+
+
+def test_a_value_refused_by_training_arguments_is_a_usage_error_too(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["finetune", "--model_name_or_path", "unused", "--dataset_path", str(tmp_path), "--output_dir",
+              str(tmp_path / "out"), "--load_best_model_at_end", "--eval_strategy", "steps", "--save_strategy", "epoch"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "finecl finetune: error: --load_best_model_at_end requires the save and eval strategy to match" in error

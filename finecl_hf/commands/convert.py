@@ -40,7 +40,7 @@ def build_parser(corpus_name: str | None = None) -> argparse.ArgumentParser:
     if corpus_name is None:
         parser = argparse.ArgumentParser(
             prog=f"finecl {NAME}", usage=f"finecl {NAME} <corpus> [--source ...] --output DIR [options]",
-            description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+            description="Convert a corpus of the registry (`finecl_hf/corpora.py`) into a Hub-ready dataset folder.",
             epilog=f"corpora:\n{corpus_list()}\n\n`finecl convert <corpus> --help` lists the options of one corpus.",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )

@@ -35,6 +35,8 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _CHECKOUT_ROOT = _PACKAGE_ROOT.parent
 # Code whose errors are finecl-hf's own checks: the package and the thin script wrappers of a checkout.
 _OWN_CODE = (_PACKAGE_ROOT, _CHECKOUT_ROOT / "trainers", _CHECKOUT_ROOT / "dataset_scripts")
+# Where `TrainingArguments.__post_init__` checks its values: its ValueErrors while parsing are usage errors too.
+_TRAINING_ARGUMENTS_FILE = "transformers/training_args.py"
 
 
 class UsageError(ValueError):
@@ -68,7 +70,7 @@ def exit_status_of(error: BaseException, *, parsing: bool) -> int | None:
     """2 for a usage error, 1 for a data error, None for an error that keeps its traceback.
 
     `parsing`: the error was raised while the arguments were parsed (the argument dataclasses' `__post_init__`
-    checks), so a `ValueError` there is a usage error.
+    checks, finecl-hf's and `TrainingArguments`' own), so a `ValueError` there is a usage error.
     """
     if isinstance(error, UsageError):
         return USAGE_EXIT_STATUS
@@ -76,7 +78,14 @@ def exit_status_of(error: BaseException, *, parsing: bool) -> int | None:
         return DATA_EXIT_STATUS
     if isinstance(error, (ValueError, OSError)) and raised_by_own_code(error):
         return USAGE_EXIT_STATUS if parsing else DATA_EXIT_STATUS
+    if parsing and isinstance(error, ValueError) and _raised_in(error, _TRAINING_ARGUMENTS_FILE):
+        return USAGE_EXIT_STATUS  # e.g. `--load_best_model_at_end` with mismatched strategies
     return None
+
+
+def _raised_in(error: BaseException, suffix: str) -> bool:
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).as_posix().endswith(suffix)
 
 
 def _is_invalid_record(error: BaseException) -> bool:
@@ -126,15 +135,18 @@ def looks_like_a_path(value: str) -> bool:
     return value.startswith((".", "~", os.sep, "/")) or value.count("/") > 1 or (os.sep != "/" and os.sep in value)
 
 
-def check_model_source(argument: str, value: str | None, *, needs_weights: bool = True) -> None:
+def check_model_source(argument: str, value: str | None, *, needs_weights: bool = True, tokenizer: bool = False) -> None:
     """`--model_name_or_path`: a folder with config.json (and weights), or a Hub id that can be loaded.
 
     A folder is checked for its files; a Hub id is checked against the local cache when the Hub is off
     (`HF_HUB_OFFLINE=1`, the way finecl-hf runs its demo and tests), since nothing would be downloaded anyway.
+    `tokenizer`: the value names a tokenizer (`--tokenizer_name`), whose folder need not hold a model.
     """
     if value is None:
         return
     folder = Path(value).expanduser()
+    if folder.is_dir() and tokenizer:
+        return
     if folder.is_dir():
         if not (folder / "config.json").is_file():
             raise UsageError(f"{argument} {value}: the folder has no config.json, so it is not a saved model "
@@ -146,7 +158,7 @@ def check_model_source(argument: str, value: str | None, *, needs_weights: bool 
         raise UsageError(f"{argument} {value}: this is a file; give a model folder or a Hub model id.")
     if looks_like_a_path(value):
         raise UsageError(f"{argument} {value}: no such folder (misspelt? a model folder or a Hub id such as roberta-base).")
-    if hub_offline() and not _in_hub_cache(value, "model"):
+    if hub_offline() and not _in_hub_cache(value, "model", "tokenizer_config.json" if tokenizer else "config.json"):
         raise UsageError(
             f"{argument} {value!r}: not a local folder and not in the local Hugging Face cache, and the Hub is off "
             "(HF_HUB_OFFLINE=1), so nothing can be downloaded: check the spelling, or give a local model folder."
@@ -174,11 +186,11 @@ def check_dataset_folder(argument: str, value: str | None, *, expected: str, con
                          f"not {expected}.")
 
 
-def _in_hub_cache(repo_id: str, repo_type: str) -> bool:
+def _in_hub_cache(repo_id: str, repo_type: str, filename: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
     try:
-        found = try_to_load_from_cache(repo_id, "config.json", repo_type=repo_type)
+        found = try_to_load_from_cache(repo_id, filename, repo_type=repo_type)
     except Exception:  # noqa: BLE001 - an invalid repo id is simply not in the cache
         return False
     return isinstance(found, str)

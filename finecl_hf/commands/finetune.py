@@ -56,6 +56,7 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
                          expected="a dataset folder written by `finecl convert`")
     if check_model:
         check_model_source("--model_name_or_path", preliminary.model_name_or_path)
+        check_model_source("--tokenizer_name", preliminary.tokenizer_name, tokenizer=True)
     dataset = load_relation_dataset(preliminary.dataset_path, preliminary.dataset_config_name)
     if preliminary.recipe == "paper":
         label_names = relation_label_names(dataset[preliminary.train_split])

@@ -56,7 +56,7 @@ def check_inputs(args) -> None:
     )
     check_model_source("--model_name_or_path", args.model_name_or_path)
     if args.tokenizer_name:
-        check_model_source("--tokenizer_name", args.tokenizer_name, needs_weights=False)
+        check_model_source("--tokenizer_name", args.tokenizer_name, tokenizer=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
