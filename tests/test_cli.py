@@ -42,6 +42,17 @@ def test_the_console_script_is_installed_and_points_at_the_dispatcher():
     assert entry.load() is main
 
 
+def test_the_console_script_exits_0_after_a_command_that_returns_a_result(tmp_path):
+    """The console script hands `main()`'s return value to `sys.exit`: a returned report would mean exit 1."""
+    source = BAD_INPUTS / "semeval" / "bom_crlf.TXT"
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "finecl"), "convert", "semeval", "--source", f"train={source}",
+         "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 0 and "ConversionReport(" not in completed.stderr, completed.stderr[-2000:]
+    assert "train 2 rows" in completed.stdout
+
+
 def test_top_level_help_lists_every_command(capsys):
     main(["--help"])
     text = capsys.readouterr().out

@@ -107,8 +107,12 @@ def usage_error(prog: str, message: str) -> None:
     raise SystemExit(USAGE_EXIT_STATUS)
 
 
-def main(argv: Sequence[str] | None = None) -> Any:
-    """`finecl [--debug] <command> [<args>]`."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """`finecl [--debug] <command> [<args>]`.
+
+    Returns None: the console script passes the return value to `sys.exit`, so anything else would be printed and
+    turned into exit status 1 (what a command returns is for `run_command`'s callers).
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     while arguments and arguments[0] in ("--debug", "--version", *HELP_FLAGS):
         flag = arguments.pop(0)
@@ -118,10 +122,10 @@ def main(argv: Sequence[str] | None = None) -> Any:
             from importlib.metadata import version
 
             print(f"finecl-hf {version('finecl-hf')}")
-            return None
+            return
         else:
             print(top_level_help(), end="")
-            return None
+            return
     if not arguments:
         usage_error("finecl", f"a command is required: {', '.join(COMMANDS)}.")
     name, rest = arguments[0], arguments[1:]
@@ -129,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
         close = difflib.get_close_matches(name, COMMANDS, n=1)
         hint = f" Did you mean `{close[0]}`?" if close else ""
         usage_error("finecl", f"unknown command {name!r}: choose among {', '.join(COMMANDS)}.{hint}")
-    return run_command(name, rest)
+    run_command(name, rest)
 
 
 def run_command(name: str, argv: Sequence[str] | None = None) -> Any:
