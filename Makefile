@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: install
-	$(PY) trainers/demo.py $(DEMO_ARGS)
+	$(VENV)/bin/finecl demo $(DEMO_ARGS)
 
 test: install
 	$(PY) -m pytest -p no:cacheprovider -q -ra --timeout=1800 $(PYTEST_ARGS)
@@ -31,7 +31,7 @@ test-quick: install
 	$(PY) -m pytest -p no:cacheprovider -q -ra -m "not slow" $(PYTEST_ARGS)
 
 reproduce: install
-	$(PY) trainers/reproduce.py $(REPRODUCE_ARGS)
+	$(VENV)/bin/finecl reproduce $(REPRODUCE_ARGS)
 
 benchmarks: install
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done

@@ -5,32 +5,14 @@
 
 Writes the documents (default config) and their relation-instance view (config `relation_instances`). See
 dataset_scripts/README.md and `finecl_hf.data.docred`.
+
+The same as `finecl convert docred ...` (`finecl_hf/commands/convert.py`; the corpus is the `docred` entry of
+`finecl_hf/corpora.py`).
 """
 
-from finecl_hf.data.conversion import converter_argument_parser, parse_sources, run_converter
-from finecl_hf.data.docred import DOCRED_FILES, add_docred_arguments, convert_docred
-from finecl_hf.paths import data_dir
+import sys
 
-
-def main():
-    parser = converter_argument_parser(
-        __doc__.splitlines()[0],
-        default_source=data_dir() / "redocred" / "test_revised.json.gz",
-        source_help="DocRED-format JSON files (.gz ok), or a folder with train_annotated.json, dev.json, test.json.",
-    )
-    add_docred_arguments(parser)
-    args = parser.parse_args()
-    return convert_docred(
-        parse_sources(args.source, DOCRED_FILES),
-        args.output,
-        rel_info_file=args.rel_info,
-        relation_instances=not args.no_relation_instances,
-        na_ratio=args.na_ratio,
-        seed=args.seed,
-        skip_invalid=args.skip_invalid,
-        overwrite=args.overwrite,
-    )
-
+from finecl_hf.commands import run_command
 
 if __name__ == "__main__":
-    run_converter(main)
+    run_command("convert", ["docred", *sys.argv[1:]])

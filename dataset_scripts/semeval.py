@@ -4,24 +4,14 @@
     python dataset_scripts/semeval.py --source train=TRAIN_FILE.TXT test=TEST_FILE_FULL.TXT --output DIR
 
 See dataset_scripts/README.md and `finecl_hf.data.semeval`.
+
+The same as `finecl convert semeval ...` (`finecl_hf/commands/convert.py`; the corpus is the `semeval` entry of
+`finecl_hf/corpora.py`).
 """
 
-from finecl_hf.data.conversion import converter_argument_parser, parse_sources, run_converter
-from finecl_hf.data.semeval import SEMEVAL_FILES, convert_semeval
-from finecl_hf.paths import data_dir
+import sys
 
-
-def main():
-    parser = converter_argument_parser(
-        __doc__.splitlines()[0],
-        default_source=data_dir() / "semeval2010_task8",
-        source_help="SemEval files, or their folder (TRAIN_FILE.TXT -> train, TEST_FILE_FULL.TXT -> test).",
-    )
-    args = parser.parse_args()
-    return convert_semeval(
-        parse_sources(args.source, SEMEVAL_FILES), args.output, skip_invalid=args.skip_invalid, overwrite=args.overwrite
-    )
-
+from finecl_hf.commands import run_command
 
 if __name__ == "__main__":
-    run_converter(main)
+    run_command("convert", ["semeval", *sys.argv[1:]])

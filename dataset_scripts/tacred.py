@@ -5,35 +5,14 @@
 
 TACRED is licensed by the LDC and not shipped with finecl-hf. See dataset_scripts/README.md and
 `finecl_hf.data.tacred`.
+
+The same as `finecl convert tacred ...` (`finecl_hf/commands/convert.py`; the corpus is the `tacred` entry of
+`finecl_hf/corpora.py`).
 """
 
-from pathlib import Path
+import sys
 
-from finecl_hf.data.conversion import converter_argument_parser, parse_sources, run_converter
-from finecl_hf.data.tacred import TACRED_FILES, convert_tacred
-
-
-def main():
-    parser = converter_argument_parser(
-        __doc__.splitlines()[0],
-        default_source=None,
-        source_help="TACRED JSON files, or their folder (train.json, dev.json -> validation, test.json).",
-    )
-    parser.add_argument(
-        "--relations",
-        type=Path,
-        help="Label file ({name: id} or a list of names) replacing TACRED's 41 relations (e.g. for Re-TACRED); "
-        "`no_relation` is always label 0.",
-    )
-    args = parser.parse_args()
-    return convert_tacred(
-        parse_sources(args.source, TACRED_FILES),
-        args.output,
-        relations_file=args.relations,
-        skip_invalid=args.skip_invalid,
-        overwrite=args.overwrite,
-    )
-
+from finecl_hf.commands import run_command
 
 if __name__ == "__main__":
-    run_converter(main)
+    run_command("convert", ["tacred", *sys.argv[1:]])

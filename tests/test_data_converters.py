@@ -268,7 +268,7 @@ def test_cli_reports_invalid_input_on_one_line_without_traceback(tmp_path):
     )
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines()[-1] == (
-        f"error: {source}: record 1 (id 'e779865fb91dd4c4d1a3'), field 'relation': unknown relation label 'per:unknown'"
+        f"error: {source}: record 2 (id 'e779865fb91dd4c4d1a3'), field 'relation': unknown relation label 'per:unknown'"
     )
     assert "Traceback" not in failed.stderr
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*")), "no half-written folder is left"

@@ -99,7 +99,7 @@ def test_invalid_document_names_file_record_and_field(case, tmp_path, rel_info):
     assert (error.source, error.record, error.field) == (str(tmp_path / "train.json"), 1, field)
     assert reason in error.reason
     record_id = "" if case == "title not a string" else " (id 'Paris')"  # the title is the DocRED record id
-    assert str(error).startswith(f"{tmp_path / 'train.json'}: record 1{record_id}, field '{field}': ")
+    assert str(error).startswith(f"{tmp_path / 'train.json'}: record 2{record_id}, field '{field}': ")
     assert not (tmp_path / "out").exists()
 
 
@@ -108,7 +108,7 @@ def test_skip_invalid_counts_the_skip_in_card_and_stderr(tmp_path, rel_info, cap
     assert report.num_rows["default"] == {"train": 2}
     skipped = read_dataset_card_metadata(tmp_path / "out")["skipped"]
     assert skipped["total"] == 1 and skipped["by_field"] == {"labels[0].r": 1} and skipped["by_split"] == {"train": 1}
-    assert "record 1" in skipped["examples"][0]
+    assert "record 2" in skipped["examples"][0]  # messages count records from 1
     assert "skipped invalid record" in capfd.readouterr().err
     card = (tmp_path / "out" / "README.md").read_text()
     assert "**1 invalid source record(s) were skipped**" in card
@@ -117,7 +117,7 @@ def test_skip_invalid_counts_the_skip_in_card_and_stderr(tmp_path, rel_info, cap
 def test_non_utf8_bytes_name_the_field_and_can_be_skipped(tmp_path, rel_info):
     bad = json.dumps(mutated(lambda d: d["sents"][1].__setitem__(2, PLACEHOLDER)))
     with pytest.raises(
-        InvalidRecordError, match=r"record 1 \(id 'Paris'\), field 'sents\[1\]\[2\]': .*not valid UTF-8"
+        InvalidRecordError, match=r"record 2 \(id 'Paris'\), field 'sents\[1\]\[2\]': .*not valid UTF-8"
     ):
         convert_documents(tmp_path, rel_info, bad)
     _, report = convert_documents(tmp_path, rel_info, bad, skip_invalid=True)
@@ -221,10 +221,10 @@ def test_tacred_duplicate_id_and_missing_key(tmp_path):
               "obj_start": 2, "obj_end": 2, "subj_type": "PERSON", "obj_type": "TITLE"}  # fmt: skip
     source = tmp_path / "train.json"
     source.write_text(json.dumps([record, record]))
-    with pytest.raises(InvalidRecordError, match=r"record 1 \(id 'a1'\), field 'id': duplicate id"):
+    with pytest.raises(InvalidRecordError, match=r"record 2 \(id 'a1'\), field 'id': duplicate id"):
         convert_tacred([SplitSource("train", source)], tmp_path / "out")
     source.write_text(json.dumps([{key: value for key, value in record.items() if key != "subj_start"}]))
-    with pytest.raises(InvalidRecordError, match=r"record 0 \(id 'a1'\), field 'subj_start': missing key"):
+    with pytest.raises(InvalidRecordError, match=r"record 1 \(id 'a1'\), field 'subj_start': missing key"):
         convert_tacred([SplitSource("train", source)], tmp_path / "out")
 
 

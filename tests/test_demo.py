@@ -1,4 +1,4 @@
-"""`trainers/demo.py` end to end with tiny budgets on the shipped corpora: every artifact it announces is checked.
+"""`finecl demo` end to end with tiny budgets on the shipped corpora: every artifact it announces is checked.
 
 The demo runs once per module (`demo_run`, a few minutes on 2 CPU cores); each test reads one kind of artifact:
 the printed summary and stage-1 tables, the learning-order dataset, both checkpoints through `trust_remote_code`
@@ -25,9 +25,7 @@ from huggingface_hub.repocard import metadata_load
 pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY / "trainers"))
-
-from demo import DemoPaths  # noqa: E402
+from finecl_hf.experiments.pipeline import DemoPaths
 DEMO_TIMEOUT_S = 1200
 # The smallest budgets that still exercise every stage: 400 stage-1 instances and 1 epoch, 4 pre-training steps,
 # 2% of SemEval train for 1 epoch, and 200 test sentences.
@@ -91,9 +89,9 @@ def offline_environment(data_dir: Path, modules_cache: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, shared_data_dir) -> DemoRun:
-    """Run `trainers/demo.py` once with tiny budgets; fail with the end of its output if it does not exit 0."""
+    """Run `finecl demo` once with tiny budgets; fail with the end of its output if it does not exit 0."""
     workspace = tmp_path_factory.mktemp("demo")
-    command = [sys.executable, "trainers/demo.py", "--output_dir", str(workspace / "demo"), *TINY_BUDGETS]
+    command = [sys.executable, "-m", "finecl_hf.commands", "demo", "--output_dir", str(workspace / "demo"), *TINY_BUDGETS]
     completed = subprocess.run(
         command, cwd=REPOSITORY, env=offline_environment(shared_data_dir, workspace / "modules"),
         capture_output=True, text=True, timeout=DEMO_TIMEOUT_S, check=False,

@@ -1,4 +1,5 @@
-"""`trainers/reproduce.py`: the comparison's plan, resumption and report (the runs themselves are the stages' tests)."""
+"""`finecl reproduce` (`finecl_hf/experiments/reproduction.py`): the comparison's plan, resumption and report (the
+runs themselves are the stages' tests)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-TRAINERS = Path(__file__).resolve().parent.parent / "trainers"
-sys.path.insert(0, str(TRAINERS))
-
-import reproduce  # noqa: E402
+from finecl_hf.experiments import reproduction as reproduce
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -86,7 +84,7 @@ def test_report_has_a_row_per_encoder_and_valid_plots(tmp_path):
         for offset, name in zip((0.0, 0.05, 0.1), ("none", "uniform", "paper"))
     }
     results = {
-        "date": "2026-11-21", "command": "python trainers/reproduce.py", "arguments": vars(args), "backbone": "/m/minilm",
+        "date": "2026-11-21", "command": "finecl reproduce", "arguments": vars(args), "backbone": "/m/minilm",
         "seconds_per_step": {"a": 60.0},
         "learning_order": {
             "instances": 10, "percent_learned_per_epoch": [40.0, 30.0, 10.0],

@@ -13,73 +13,12 @@ Examples (see trainers/README.md):
 
 Every `TrainingArguments` flag is accepted; with `--recipe paper` (the default) the ones not given on the command
 line (or in the JSON/YAML file) default to the paper's Appendix A.3 settings.
+
+This script is `finecl finetune` (`finecl_hf/commands/finetune.py`); `--help` lists every option.
 """
 
-from __future__ import annotations
-
-import json
-import sys
-from pathlib import Path
-
-import yaml
-from transformers import HfArgumentParser, TrainingArguments
-from transformers.utils import logging
-
-from finecl_hf.finetuning import RelationExtractionArguments, paper_recipe, run_fine_tuning
-from finecl_hf.finetuning.evaluation import relation_label_names, resolve_task
-from finecl_hf.finetuning.preparation import load_relation_dataset
-
-logger = logging.get_logger("finecl_hf.finetune")
-
-
-def parse_arguments(argv: list[str]) -> tuple[RelationExtractionArguments, TrainingArguments, object]:
-    """Parse the command line (or one .json/.yaml file), applying the recipe to the values not given explicitly.
-
-    Returns the two argument dataclasses and the loaded dataset (loaded once, to resolve the task for the recipe).
-    """
-    parser = HfArgumentParser((RelationExtractionArguments, TrainingArguments))
-    config_file = argv[0] if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")) else None
-    explicit = _read_config_file(config_file) if config_file else None
-    if explicit is not None:
-        preliminary = parser.parse_dict(explicit, allow_extra_keys=True)[0]
-    else:
-        preliminary = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)[0]
-    dataset = load_relation_dataset(preliminary.dataset_path, preliminary.dataset_config_name)
-    if preliminary.recipe == "paper":
-        label_names = relation_label_names(dataset[preliminary.train_split])
-        task = resolve_task(preliminary.task, preliminary.relation_level, label_names)
-        training_defaults, extraction_defaults = paper_recipe(
-            preliminary.relation_level, preliminary.train_fraction, task
-        )
-        if explicit is not None:
-            explicit = {**training_defaults, **extraction_defaults, **explicit}
-        else:
-            parser.set_defaults(**training_defaults, **extraction_defaults)
-    if explicit is not None:
-        extraction_args, training_args = parser.parse_dict(explicit)
-    else:
-        extraction_args, training_args = parser.parse_args_into_dataclasses(argv)
-    return extraction_args, training_args, dataset
-
-
-def _read_config_file(path: str) -> dict:
-    text = Path(path).read_text(encoding="utf-8")
-    values = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping of argument names to values.")
-    return values
-
-
-def main(argv: list[str] | None = None) -> None:
-    logging.set_verbosity_info()
-    extraction_args, training_args, dataset = parse_arguments(sys.argv[1:] if argv is None else argv)
-    result = run_fine_tuning(extraction_args, training_args, dataset)
-    if training_args.process_index == 0:
-        for run in result.runs:
-            shown = {key: value for key, value in run.metrics.items() if key.startswith(("eval_", "test_"))}
-            logger.info("seed %d: %s", run.seed, json.dumps(shown, indent=1))
-        logger.info("Done in %.1f min; outputs in %s", result.wall_clock_seconds / 60, training_args.output_dir)
-
+from finecl_hf.commands import run_command
+from finecl_hf.commands.finetune import main, parse_arguments  # noqa: F401 - the script's API (tests use it)
 
 if __name__ == "__main__":
-    main()
+    run_command("finetune")

@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Stage 1 of FineCL: learning-order denoising (paper §3.1, Appendix A.1).
 
 Trains a relation classifier on (distantly labelled) instances, records the epoch in which each instance is first
@@ -20,28 +21,12 @@ accelerate launch --num_processes 4 trainers/learning_order.py --dataset_path da
 
 Every `TrainingArguments` option is accepted (`--num_train_epochs`, `--save_steps`, `--resume_from_checkpoint`, ...);
 defaults follow the paper: 15 epochs, batch 32, lr 4e-5, AdamW, weight decay 0, 10% warmup.
+
+This script is `finecl learning-order` (`finecl_hf/commands/learning_order.py`); `--help` lists every option.
 """
 
-from __future__ import annotations
-
-import sys
-
-from transformers import HfArgumentParser
-
-from finecl_hf.learning_order import LearningOrderArguments, LearningOrderTrainingArguments
-from finecl_hf.learning_order.run import LearningOrderResult, run_learning_order
-
-
-def main(argv: list[str] | None = None) -> LearningOrderResult:
-    parser = HfArgumentParser((LearningOrderArguments, LearningOrderTrainingArguments))
-    if argv is None and len(sys.argv) == 2 and sys.argv[1].endswith((".json", ".yaml", ".yml")):
-        data_args, training_args = (
-            parser.parse_json_file(sys.argv[1]) if sys.argv[1].endswith(".json") else parser.parse_yaml_file(sys.argv[1])
-        )
-    else:
-        data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    return run_learning_order(data_args, training_args)
-
+from finecl_hf.commands import run_command
+from finecl_hf.commands.learning_order import main  # noqa: F401
 
 if __name__ == "__main__":
-    main()
+    run_command("learning-order")

@@ -10,17 +10,15 @@ Rows are streamed to Parquet in batches, so memory does not grow with the corpus
 staging directory beside `output_dir` and moved into place only when everything (card included) was written:
 a failed conversion leaves no half-written dataset behind.
 
-This module also holds what the converter CLIs in `dataset_scripts/` share: source/split arguments and the error
-handling that turns invalid input into one clear line on stderr.
+This module also holds `parse_sources`, which turns `--source` values into splits for `finecl convert` (the command
+line itself is `finecl_hf/commands/convert.py`, the corpora `finecl_hf/corpora.py`).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import re
 import shutil
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -390,38 +388,6 @@ def records_or_skip(
             skipped.add(split, error)
 
 
-def converter_argument_parser(
-    description: str, default_source: Path | None, source_help: str
-) -> argparse.ArgumentParser:
-    """The arguments every converter CLI shares: --source, --output, --skip-invalid, --overwrite."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument(
-        "--source",
-        nargs="+",
-        default=[str(default_source)] if default_source is not None else None,
-        required=default_source is None,
-        help=f"{source_help} Each value is SPLIT=PATH, a file (split named after it) or a folder"
-        + (f" (default: {default_source})." if default_source is not None else "."),
-    )
-    parser.add_argument("--output", required=True, type=Path, help="Folder to write (Parquet files + README.md).")
-    parser.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="Skip invalid records (each reported on stderr and counted in the card) instead of stopping.",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
-    return parser
-
-
-def run_converter(main: Callable[[], ConversionReport]) -> None:
-    """Run a converter's `main`, printing its report; bad input ends the program with one line on stderr, exit 1."""
-    try:
-        report = main()
-    except (ValueError, OSError) as error:  # InvalidRecordError is a ValueError
-        sys.exit(f"error: {error}")
-    print(report.format())
-
-
 __all__ = [
     "CONVERTER_VERSION",
     "ConversionReport",
@@ -430,13 +396,11 @@ __all__ = [
     "ParquetRowWriter",
     "SplitSource",
     "card_builder",
-    "converter_argument_parser",
     "describe_input",
     "display_path",
     "infer_split_name",
     "parse_sources",
     "records_or_skip",
-    "run_converter",
     "source_provenance",
     "find_split_file",
     "split_file_path",

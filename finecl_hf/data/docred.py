@@ -16,13 +16,12 @@ documents.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..paths import data_dir
+from ..corpora import CORPORA
 from .conversion import (
     DEFAULT_CONFIG,
     ConversionReport,
@@ -52,18 +51,8 @@ from .schema import (
     triple_uid,
 )
 
-DOCRED_FILES = {
-    "train_annotated.json": "train",
-    "train_annotated.json.gz": "train",
-    "dev.json": "validation",
-    "dev.json.gz": "validation",
-    "test.json": "test",
-    "test.json.gz": "test",
-    "train_revised.json": "train",
-    "dev_revised.json": "validation",
-    "test_revised.json": "test",
-    "test_revised.json.gz": "test",
-}
+# Which file of a source folder becomes which split: the corpus registry owns it.
+DOCRED_FILES = dict(CORPORA["docred"].known_files)
 DOCUMENTS_PER_ROW_GROUP = 1000
 DOCUMENTS_DESCRIPTION = (
     "One row per document: `sents` (words per sentence), `entities` (each with its mentions: name, sentence id, "
@@ -299,26 +288,6 @@ def write_document(
     documents.write(row)
 
 
-def add_docred_arguments(parser: argparse.ArgumentParser) -> None:
-    """CLI options shared by the DocRED converter and the distant labeler: label file and instance sampling."""
-    parser.add_argument(
-        "--rel-info",
-        type=Path,
-        default=data_dir() / "docred" / "rel_info.json",
-        help="DocRED's rel_info.json {P-id: name} (default: %(default)s).",
-    )
-    parser.add_argument(
-        "--no-relation-instances", action="store_true", help="Do not write the `relation_instances` config."
-    )
-    parser.add_argument(
-        "--na-ratio",
-        type=float,
-        default=DEFAULT_NA_RATIO,
-        help="No-relation pairs sampled per document: min(#NA, ratio x #positive pairs) (default: %(default)s).",
-    )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="Seed of that sampling (default: %(default)s).")
-
-
 def convert_docred(
     sources: Sequence[SplitSource],
     output_dir: str | Path,
@@ -365,7 +334,6 @@ __all__ = [
     "DOCRED_CORPUS",
     "DOCRED_FILES",
     "DOCUMENTS_DESCRIPTION",
-    "add_docred_arguments",
     "add_relation_instances_config",
     "convert_docred",
     "count_document",

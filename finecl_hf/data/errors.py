@@ -15,16 +15,18 @@ logger = logging.get_logger(__name__)
 class InvalidRecordError(ValueError):
     """A source record that cannot be converted.
 
-    The message always names the file, the record (0-based position in the file, plus its own id when it has one)
-    and the offending field, e.g. ``TRAIN_FILE.TXT: record 12 (id 13), field 'sentence': no <e2>...</e2> markers``.
+    The message always names the file, the record (1-based, as editors count, plus its own id when it has one, and
+    its first line where the format is line-based) and the offending field, e.g.
+    ``TRAIN_FILE.TXT: record 13 (id '13', line 49), field 'sentence': no <e2>...</e2> markers``.
 
     Args:
         source: File the record comes from.
-        record: 0-based position of the record in `source` (or a description such as ``"byte 1024"`` when the
-            position is not known, e.g. for a truncated file).
+        record: 0-based position of the record in `source` (shown 1-based), or a description such as
+            ``"line 12"`` when the position is not known, e.g. for a truncated file.
         field: Name (or path, e.g. ``vertexSet[3][0].pos``) of the offending field.
         reason: What is wrong with it.
         record_id: The record's own identifier (SemEval/TACRED id, DocRED title), when it has one.
+        line: 0-based number of the record's first line (shown 1-based), for line-based formats.
     """
 
     def __init__(
@@ -34,14 +36,24 @@ class InvalidRecordError(ValueError):
         field: str,
         reason: str,
         record_id: str | None = None,
+        line: int | None = None,
     ):
         self.source = str(source)
         self.record = record
         self.field = field
         self.reason = reason
         self.record_id = record_id
-        where = f"record {record}" + (f" (id {record_id!r})" if record_id not in (None, "") else "")
+        self.line = line
+        details = ([f"id {record_id!r}"] if record_id not in (None, "") else []) + (
+            [f"line {line + 1}"] if line is not None else []
+        )
+        where = f"record {record + 1}" if isinstance(record, int) else f"record {record}"
+        where += f" ({', '.join(details)})" if details else ""
         super().__init__(f"{self.source}: {where}, field {field!r}: {reason}")
+
+    def at_line(self, line: int) -> InvalidRecordError:
+        """The same error, naming the record's first line (0-based `line`, shown 1-based)."""
+        return InvalidRecordError(self.source, self.record, self.field, self.reason, self.record_id, line)
 
 
 @dataclass

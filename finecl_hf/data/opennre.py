@@ -23,6 +23,7 @@ from typing import Any
 
 from transformers.utils import logging
 
+from ..corpora import CORPORA
 from .conversion import ConversionReport, CorpusInfo, SplitSource, describe_input
 from .errors import InvalidRecordError
 from .readers import iter_json_records, open_text
@@ -31,14 +32,8 @@ from .sentences import convert_sentence_corpus, required
 
 logger = logging.get_logger(__name__)
 
-# Folder defaults, in order of preference: the full files, else the 10% training subset shipped with the project.
-WIKI80_FILES = {
-    "train.txt": "train",
-    "train.txt.gz": "train",
-    "train_0.1.txt.gz": "train",
-    "dev.txt": "validation",
-    "dev.txt.gz": "validation",
-}
+# Which file of a source folder becomes which split: the corpus registry owns it.
+WIKI80_FILES = dict(CORPORA["wiki80"].known_files)
 WIKI80_CORPUS = CorpusInfo(
     name="wiki80",
     pretty_name="Wiki80 (finecl-hf)",

@@ -46,7 +46,8 @@ def open_text(path: str | Path) -> Iterator[TextIO]:
     """Open a UTF-8 text file, transparently gunzipping it when it starts with the gzip magic bytes.
 
     Invalid UTF-8 is kept as lone surrogates (``errors="surrogateescape"``) so it can be reported per record;
-    universal newlines make CRLF files (e.g. the official SemEval zip) read like LF ones.
+    universal newlines make CRLF files (e.g. the official SemEval zip) read like LF ones, and a UTF-8 byte-order mark
+    (as Windows editors write) is dropped (``utf-8-sig``).
     """
     path = Path(path)
     if not path.is_file():
@@ -54,9 +55,9 @@ def open_text(path: str | Path) -> Iterator[TextIO]:
     with open(path, "rb") as probe:
         compressed = probe.read(2) == GZIP_MAGIC
     if compressed:
-        handle = gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
+        handle = gzip.open(path, "rt", encoding="utf-8-sig", errors="surrogateescape")
     else:
-        handle = open(path, encoding="utf-8", errors="surrogateescape")
+        handle = open(path, encoding="utf-8-sig", errors="surrogateescape")
     with handle:
         yield handle
 
@@ -76,7 +77,7 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     with open_text(path) as stream:
         line_number = 0
         pending = ""
-        while chunk := read_chunk(stream, path, f"line {line_number}"):
+        while chunk := read_chunk(stream, path, f"line {line_number + 1}"):
             lines = (pending + chunk).split("\n")
             pending = lines.pop()
             for line in lines:

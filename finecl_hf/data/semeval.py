@@ -18,13 +18,15 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..corpora import CORPORA
 from .conversion import ConversionReport, CorpusInfo, SplitSource
 from .errors import InvalidRecordError
 from .readers import iter_lines, undecodable_field
 from .schema import SEMEVAL_NO_RELATION, semeval_label_names
 from .sentences import convert_sentence_corpus
 
-SEMEVAL_FILES = {"TRAIN_FILE.TXT": "train", "TEST_FILE_FULL.TXT": "test"}
+# Which file of a source folder becomes which split: the corpus registry owns it.
+SEMEVAL_FILES = dict(CORPORA["semeval"].known_files)
 SEMEVAL_CORPUS = CorpusInfo(
     name="semeval2010_task8",
     pretty_name="SemEval-2010 Task 8 (finecl-hf)",
@@ -62,24 +64,43 @@ def split_words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def iter_semeval_blocks(path: str | Path) -> Iterator[tuple[int, list[str]]]:
+class SemEvalBlock(list):
+    """The non-blank lines of one SemEval record, and the 0-based number of its first line in the file."""
+
+    def __init__(self, first_line: int):
+        super().__init__()
+        self.first_line = first_line
+
+
+def iter_semeval_blocks(path: str | Path) -> Iterator[tuple[int, SemEvalBlock]]:
     """Yield `(record position, non-blank lines)` for each blank-line separated block of a SemEval file."""
-    block: list[str] = []
+    block = SemEvalBlock(0)
     position = 0
-    for _, line in iter_lines(path):
+    for line_number, line in iter_lines(path):
         if line.strip():
+            if not block:
+                block.first_line = line_number
             block.append(line.rstrip("\r"))
             continue
         if block:
             yield position, block
             position += 1
-            block = []
+            block = SemEvalBlock(line_number + 1)
     if block:
         yield position, block
 
 
 def parse_semeval_block(block: list[str], position: int, source: Path) -> dict:
-    """A SemEval record (its lines) -> draft sentence row; raises `InvalidRecordError` naming the field."""
+    """A SemEval record (its lines) -> draft sentence row; raises `InvalidRecordError` naming the field (and the
+    record's first line, when `block` is a `SemEvalBlock`)."""
+    try:
+        return _parse_semeval_block(block, position, source)
+    except InvalidRecordError as error:
+        first_line = getattr(block, "first_line", None)
+        raise (error if first_line is None else error.at_line(first_line)) from None
+
+
+def _parse_semeval_block(block: list[str], position: int, source: Path) -> dict:
     header = _HEADER.match(block[0])
     if header is None:
         raise InvalidRecordError(source, position, "id", f"expected '<id><TAB>\"sentence\"', got {block[0][:60]!r}")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..corpora import CORPORA
 from .conversion import ConversionReport, CorpusInfo, SplitSource, describe_input
 from .errors import InvalidRecordError
 from .opennre import read_label_file
@@ -24,7 +25,8 @@ from .readers import iter_json_records
 from .schema import NO_RELATION, TACRED_RELATIONS, relation_label_names
 from .sentences import convert_sentence_corpus, required
 
-TACRED_FILES = {"train.json": "train", "dev.json": "validation", "test.json": "test"}
+# Which file of a source folder becomes which split: the corpus registry owns it.
+TACRED_FILES = dict(CORPORA["tacred"].known_files)
 PTB_BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
 TACRED_CORPUS = CorpusInfo(
     name="tacred",

@@ -38,7 +38,8 @@ class BadInput:
         script: the CLI, relative to the repository.
         arguments: its command line.
         names: what the error paragraph must contain (file, record, field, value).
-        exit_status: 1 for a reported error, 2 for an argparse usage error.
+        exit_status: 1 for a data error (the content of an input), 2 for a usage error (an argument's value: out of
+            range, a path that does not exist, a folder that is not what the stage reads), as argparse's own.
         raised_by_own_check: False where the error legitimately comes from transformers (a damaged checkpoint).
         hyper_parameter: the fault is a bad value: it must be rejected before data preparation.
         skip: with `--skip-invalid`: "counted" (exit 0, one skip in card and on stderr) or "fatal" (same error).
@@ -66,6 +67,8 @@ STAGE1 = ("--model_name_or_path", "{backbone}", "--output_dir", "{output}", "--u
 STAGE2 = ("--model_name_or_path", "{backbone}", "--output_dir", "{output}", "--use_cpu", "--report_to", "none",
           "--max_steps", "1", "--per_device_train_batch_size", "4", "--total_batch_size", "0", "--max_length", "96",
           "--dataset_cache_dir", "{cache}", "--disable_tqdm", "true")  # fmt: skip
+# Stage 2 with its default backbone (roberta-base, which is not in the offline cache).
+STAGE2_DEFAULT_MODEL = STAGE2[2:]
 STAGE3 = ("--dataset_path", "{sentences}", "--output_dir", "{output}", "--recipe", "none", "--use_cpu",
           "--report_to", "none", "--num_train_epochs", "1", "--max_length", "32", "--disable_tqdm", "true")  # fmt: skip
 WIKI80_LABELS = ("--relations", "{bad}/wiki80/rel2id.json")
@@ -76,19 +79,19 @@ CASES = {
     "semeval-non-utf8": BadInput(
         "Latin-1 bytes inside a SemEval sentence",
         *converter("semeval.py", "--source", "train={bad}/semeval/non_utf8.TXT"),
-        names=("{bad}/semeval/non_utf8.TXT", "record 1 (id '2')", "field 'sentence'", "not valid UTF-8"),
+        names=("{bad}/semeval/non_utf8.TXT", "record 2 (id '2', line 5)", "field 'sentence'", "not valid UTF-8"),
         skip="counted",
     ),
     "semeval-duplicate-id": BadInput(
         "two SemEval records with the same id",
         *converter("semeval.py", "--source", "train={bad}/semeval/duplicate_id.TXT"),
-        names=("{bad}/semeval/duplicate_id.TXT", "record 1 (id '1')", "field 'id'", "duplicate id"),
+        names=("{bad}/semeval/duplicate_id.TXT", "record 2 (id '1')", "field 'id'", "duplicate id"),
         skip="counted",
     ),
     "semeval-reversed-markers": BadInput(
         "a SemEval entity whose closing marker comes before its opening marker (reversed span)",
         *converter("semeval.py", "--source", "train={bad}/semeval/reversed_markers.TXT"),
-        names=("{bad}/semeval/reversed_markers.TXT", "record 1 (id '2')", "field 'sentence'",
+        names=("{bad}/semeval/reversed_markers.TXT", "record 2 (id '2', line 5)", "field 'sentence'",
                "</e1> comes before <e1>"),  # fmt: skip
     ),
     "wiki80-truncated-gzip": BadInput(
@@ -100,36 +103,36 @@ CASES = {
     "wiki80-span-wrong-type": BadInput(
         "an OpenNRE head span given as strings (wrong type)",
         *converter("opennre.py", "--source", "train={bad}/wiki80/span_as_strings.txt", *WIKI80_LABELS),
-        names=("{bad}/wiki80/span_as_strings.txt", "record 1", "field 'head'", "two integers", "'0'"),
+        names=("{bad}/wiki80/span_as_strings.txt", "record 2", "field 'head'", "two integers", "'0'"),
         skip="counted",
     ),
     "wiki80-unknown-relation": BadInput(
         "an OpenNRE relation missing from rel2id.json",
         *converter("opennre.py", "--source", "train={bad}/wiki80/unknown_relation.txt", *WIKI80_LABELS),
-        names=("{bad}/wiki80/unknown_relation.txt", "record 2", "field 'relation'", "'capital of'"),
+        names=("{bad}/wiki80/unknown_relation.txt", "record 3", "field 'relation'", "'capital of'"),
         skip="counted",
     ),
     "tacred-truncated-json": BadInput(
         "a TACRED JSON array cut before its end (truncated JSON)",
         *converter("tacred.py", "--source", "train={bad}/tacred/truncated.json"),
-        names=("{bad}/tacred/truncated.json", "record 1", "field '<json>'", "truncated"),
+        names=("{bad}/tacred/truncated.json", "record 2", "field '<json>'", "truncated"),
         skip="fatal",
     ),
     "tacred-span-out-of-range": BadInput(
         "a TACRED object span beyond the sentence end",
         *converter("tacred.py", "--source", "train={bad}/tacred/tail_out_of_range.json"),
-        names=("{bad}/tacred/tail_out_of_range.json", "record 1 (id 'a2')", "field 'tail'", "outside the sentence"),
+        names=("{bad}/tacred/tail_out_of_range.json", "record 2 (id 'a2')", "field 'tail'", "outside the sentence"),
         skip="counted",
     ),
     "tacred-token-not-a-list": BadInput(
         "a TACRED `token` given as one string instead of a list of words (wrong type)",
         *converter("tacred.py", "--source", "train={bad}/tacred/token_is_a_string.json"),
-        names=("{bad}/tacred/token_is_a_string.json", "record 1 (id 'a2')", "field 'tokens'", "list"),
+        names=("{bad}/tacred/token_is_a_string.json", "record 2 (id 'a2')", "field 'tokens'", "list"),
     ),
     "tacred-missing-id": BadInput(
         "a TACRED record whose id is null (missing key value)",
         *converter("tacred.py", "--source", "train={bad}/tacred/id_is_null.json"),
-        names=("{bad}/tacred/id_is_null.json", "record 1", "field 'id'", "None"),
+        names=("{bad}/tacred/id_is_null.json", "record 2", "field 'id'", "None"),
         skip="counted",
     ),
     "docred-truncated-gzip": BadInput(
@@ -141,14 +144,14 @@ CASES = {
     "docred-sent-id-wrong-type": BadInput(
         "a DocRED mention whose sent_id is a string (wrong type)",
         *converter("docred.py", "--source", "train={bad}/docred/sent_id_as_string.json", *DOCRED_LABELS),
-        names=("{bad}/docred/sent_id_as_string.json", "record 1 (id 'Berlin')", "field 'vertexSet[1][1].sent_id'",
+        names=("{bad}/docred/sent_id_as_string.json", "record 2 (id 'Berlin')", "field 'vertexSet[1][1].sent_id'",
                "expected an integer"),  # fmt: skip
         skip="counted",
     ),
     "docred-empty-document": BadInput(
         "a DocRED document without sentences (empty document)",
         *converter("docred.py", "--source", "train={bad}/docred/empty_document.json", *DOCRED_LABELS),
-        names=("{bad}/docred/empty_document.json", "record 1 (id 'Empty')", "field 'sents'", "empty"),
+        names=("{bad}/docred/empty_document.json", "record 2 (id 'Empty')", "field 'sents'", "empty"),
         skip="counted",
     ),
     "docred-empty-file": BadInput(
@@ -166,13 +169,13 @@ CASES = {
         "a distant-supervision fact with a relation not in rel_info.json (unknown relation)",
         *converter("distant_supervision.py", "--source", "train={bad}/distant/documents.json", "--facts",
                    "{bad}/distant/facts_unknown_relation.json", *DOCRED_LABELS),  # fmt: skip
-        names=("{bad}/distant/facts_unknown_relation.json", "record 2", "field '[2]'", "'P999'"),
+        names=("{bad}/distant/facts_unknown_relation.json", "record 3", "field '[2]'", "'P999'"),
     ),
     # ----------------------------------------------------------------------------------------- stage 1
     "stage1-upsample-150": BadInput(
         "--upsample_min_percent 150 (absurd hyper-parameter)",
         LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--upsample_min_percent", "150"),
-        names=("upsample_min_percent", "150"), hyper_parameter=True,
+        names=("upsample_min_percent", "150"), exit_status=2, hyper_parameter=True,
     ),
     "stage1-unknown-mode": BadInput(
         "--mode sideways (not a learning-order mode)",
@@ -182,7 +185,7 @@ CASES = {
     "stage1-zero-epochs": BadInput(
         "--num_train_epochs 0 (no epoch to learn an order in)",
         LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--num_train_epochs", "0"),
-        names=("num_train_epochs", "0"), hyper_parameter=True,
+        names=("num_train_epochs", "0"), exit_status=2, hyper_parameter=True,
     ),
     "stage1-label-not-classlabel": BadInput(
         "--label_column naming an integer column, not a ClassLabel (wrong type)",
@@ -208,22 +211,22 @@ CASES = {
     "stage2-temperature-0": BadInput(
         "--temperature 0 (absurd hyper-parameter: division by zero in the losses)",
         PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--temperature", "0"),
-        names=("temperature", "0"), hyper_parameter=True,
+        names=("temperature", "0"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-alpha-1": BadInput(
         "--alpha 1 (absurd hyper-parameter: every learning-order weight equal)",
         PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--alpha", "1"),
-        names=("alpha", "1"), hyper_parameter=True,
+        names=("alpha", "1"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-odd-batch-size": BadInput(
         "--per_device_train_batch_size 3 (documents come in pairs)",
         PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--per_device_train_batch_size", "3"),
-        names=("per_device_train_batch_size", "3", "even"), hyper_parameter=True,
+        names=("per_device_train_batch_size", "3", "even"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-converter-output": BadInput(
         "the converter's documents folder given instead of stage 1's learning-order dataset (no learned_epoch)",
         PRETRAIN, ("--learning_order_dataset", "{documents}", *STAGE2),
-        names=("{documents}", "'instances'", "learning_order"),
+        names=("{documents}", "'instances'", "learning_order"), exit_status=2,
     ),
     "stage2-missing-learned-epoch": BadInput(
         "a learning-order dataset whose instances lost the learned_epoch column (missing key)",
@@ -245,12 +248,12 @@ CASES = {
     "stage3-train-fraction-0": BadInput(
         "--train_fraction 0 (absurd hyper-parameter)",
         FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--train_fraction", "0"),
-        names=("train_fraction", "0"), hyper_parameter=True,
+        names=("train_fraction", "0"), exit_status=2, hyper_parameter=True,
     ),
     "stage3-max-length-4": BadInput(
         "--max_length 4 (cannot hold two entities)",
         FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--max_length", "4"),
-        names=("max_length", "4"), hyper_parameter=True,
+        names=("max_length", "4"), exit_status=2, hyper_parameter=True,
     ),
     "stage3-sentences-as-documents": BadInput(
         "--relation_level document on a sentence-level dataset (wrong dataset type)",
@@ -260,22 +263,68 @@ CASES = {
     "stage3-missing-dataset": BadInput(
         "--dataset_path that does not exist",
         FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3[2:], "--dataset_path", "{output}/nowhere"),
-        names=("{output}/nowhere", "not a folder"),
+        names=("{output}/nowhere", "not a folder"), exit_status=2,
     ),
     "stage3-checkpoint-without-config": BadInput(
         "a checkpoint folder without config.json",
         FINETUNE, ("--model_name_or_path", "{checkpoint_without_config}", *STAGE3),
-        names=("{checkpoint_without_config}", "config.json"), raised_by_own_check=False,
+        names=("{checkpoint_without_config}", "config.json"), exit_status=2,
     ),
     "stage3-checkpoint-without-weights": BadInput(
         "a checkpoint folder without model.safetensors",
         FINETUNE, ("--model_name_or_path", "{checkpoint_without_weights}", *STAGE3),
-        names=("{checkpoint_without_weights}", "model.safetensors"), raised_by_own_check=False,
+        names=("{checkpoint_without_weights}", "model.safetensors"), exit_status=2,
     ),
     "stage3-checkpoint-truncated-weights": BadInput(
         "a checkpoint folder whose model.safetensors was cut in half (copy or save interrupted)",
         FINETUNE, ("--model_name_or_path", "{checkpoint_truncated_weights}", *STAGE3),
         names=("{checkpoint_truncated_weights}", "model.safetensors"), raised_by_own_check=False,
+    ),
+    # ------------------------------------------------------------------------- the front door (issue 12)
+    "semeval-bom-crlf-reversed-markers": BadInput(
+        "a SemEval file saved by a Windows editor (UTF-8 byte-order mark, CRLF) with reversed markers in record 2",
+        *converter("semeval.py", "--source", "train={bad}/semeval/bom_crlf_reversed_markers.TXT"),
+        names=("{bad}/semeval/bom_crlf_reversed_markers.TXT", "record 2 (id '2', line 5)", "field 'sentence'",
+               "</e1> comes before <e1>"),  # fmt: skip
+    ),
+    "converter-missing-source": BadInput(
+        "--source naming a file that does not exist (usage error)",
+        *converter("semeval.py", "--source", "train={output}/nowhere.TXT"),
+        names=("--source", "{output}/nowhere.TXT", "is not a file"), exit_status=2,
+    ),
+    "stage1-dataset-path-is-a-file": BadInput(
+        "a source file given as --dataset_path instead of the converted folder",
+        LEARNING_ORDER, ("--dataset_path", "{bad}/semeval/bom_crlf.TXT", *STAGE1),
+        names=("--dataset_path", "{bad}/semeval/bom_crlf.TXT", "this is a file", "finecl convert"),
+        exit_status=2, hyper_parameter=True,
+    ),
+    "stage1-misspelt-model-id": BadInput(
+        "a misspelt Hub id as --model_name_or_path (robreta-base), with the Hub off",
+        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--model_name_or_path", "robreta-base"),
+        names=("--model_name_or_path", "'robreta-base'", "not a local folder", "HF_HUB_OFFLINE"),
+        exit_status=2, hyper_parameter=True,
+    ),
+    "stage2-missing-learning-order-folder": BadInput(
+        "a missing --learning_order_dataset folder with the default backbone (reported before the Hub is tried)",
+        PRETRAIN, ("--learning_order_dataset", "{output}/missing-order", *STAGE2_DEFAULT_MODEL),
+        names=("--learning_order_dataset", "{output}/missing-order", "not a folder"),
+        exit_status=2, hyper_parameter=True,
+    ),
+    "stage3-misspelt-model-path": BadInput(
+        "a misspelt model folder as --model_name_or_path",
+        FINETUNE, ("--model_name_or_path", "{output}/finecl-chekpoint", *STAGE3),
+        names=("--model_name_or_path", "{output}/finecl-chekpoint", "no such folder"),
+        exit_status=2, hyper_parameter=True,
+    ),
+    "stage3-dataset-path-is-a-file": BadInput(
+        "a SemEval source file given as --dataset_path (datasets' FileNotFoundError before)",
+        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--dataset_path", "{bad}/semeval/bom_crlf.TXT"),
+        names=("--dataset_path", "{bad}/semeval/bom_crlf.TXT", "this is a file"), exit_status=2, hyper_parameter=True,
+    ),
+    "stage3-train-fraction-1.5": BadInput(
+        "--train_fraction 1.5 (more than the whole training set)",
+        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--train_fraction", "1.5"),
+        names=("train_fraction", "1.5"), exit_status=2, hyper_parameter=True,
     ),
 }
 
@@ -366,6 +415,7 @@ def guards(monkeypatch):
         return guard
 
     monkeypatch.setattr(transformers.Trainer, "train", refuse("training"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no download, whatever the caller's environment
 
     def arm_data_guards():
         monkeypatch.setattr("finecl_hf.learning_order.run.load_instances", refuse("stage-1 data preparation"))
@@ -399,9 +449,10 @@ def test_bad_input_gets_a_clear_error(name, workspace, guards, tmp_path):
     output = tmp_path / "output"
     case, outcome = run_case(name, workspace, output)
     assert_clear_error(case, outcome, workspace, output)
+    assert "\n" not in outcome.message.strip() and "Traceback" not in outcome.stderr, outcome.describe()
     if case.script.startswith("dataset_scripts/"):
         assert not output.exists(), "a failed conversion must leave nothing behind"
-        assert outcome.message.startswith("error: ") and "\n" not in outcome.message
+        assert outcome.message.startswith("error: " if case.exit_status == 1 else "finecl convert semeval: error: ")
 
 
 SKIPPABLE = {name: case for name, case in CASES.items() if case.skip is not None}

@@ -18,6 +18,12 @@ NOT_UTF8 = b"Caf\xe9\xff"  # Latin-1 bytes, invalid as UTF-8
 
 SEMEVAL_GOOD = '1\t"The <e1>child</e1> was carefully wrapped into the <e2>cradle</e2>."\nOther\nComment:\n\n'
 SEMEVAL_THIRD = '3\t"A <e1>ridge</e1> rises from the <e2>surge</e2>."\nEntity-Origin(e1,e2)\nComment:\n\n'
+UTF8_BOM = b"\xef\xbb\xbf"  # what Windows editors put at the start of a UTF-8 file
+
+
+def windows_text(text: str) -> bytes:
+    """`text` as a Windows editor saves it: UTF-8 with a byte-order mark and CRLF line endings."""
+    return UTF8_BOM + text.replace("\n", "\r\n").encode()
 
 WIKI80_RELATIONS = {"located in": 0, "country": 1}
 TACRED_GOOD = {
@@ -87,6 +93,10 @@ def build() -> dict[str, bytes]:
         "semeval/reversed_markers.TXT": (
             SEMEVAL_GOOD + '2\t"The </e1>child<e1> was wrapped into the <e2>cradle</e2>."\nOther\nComment:\n\n'
         ).encode(),
+        "semeval/bom_crlf.TXT": windows_text(SEMEVAL_GOOD + SEMEVAL_THIRD.replace("3\t", "2\t")),
+        "semeval/bom_crlf_reversed_markers.TXT": windows_text(
+            SEMEVAL_GOOD + '2\t"The </e1>child<e1> was wrapped into the <e2>cradle</e2>."\nOther\nComment:\n\n'
+        ),
         # OpenNRE / Wiki80
         "wiki80/rel2id.json": json.dumps(WIKI80_RELATIONS).encode(),
         "wiki80/truncated.txt.gz": truncated_gzip("\n".join(wiki80_line() for _ in range(400)) + "\n"),
@@ -120,8 +130,11 @@ def build() -> dict[str, bytes]:
     return files
 
 
-def main() -> None:
+def main(names: list[str] | None = None) -> None:
+    """Write every file, or only `names` (the gzip files embed a timestamp: rewriting them changes their bytes)."""
     for name, content in build().items():
+        if names and name not in names:
+            continue
         path = FOLDER / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
@@ -129,4 +142,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,60 @@
+"""`finecl analyse`: the stage-1 report of a learning-order dataset.
+
+Percent of instances first learned per epoch (paper Fig. 2), per-class shares, label precision of every learned subset
+against a correctness column, the ROC-AUC of "learned earlier" as a clean-label detector, and the Fig. 2-style plot.
+
+    finecl analyse runs/order/learning_order --correct_column confirmed_by_gold --plot learned.png --json report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import check_dataset_folder, run_guarded
+
+NAME = "analyse"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Plain argparse: cheap to build, so `--help` is rendered live."""
+    parser = argparse.ArgumentParser(prog=f"finecl {NAME}", description=__doc__.split("\n\n")[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", help="learning-order dataset folder (written by `finecl learning-order`)")
+    parser.add_argument("--compare", help="a second learning-order dataset over the same instances (cumulative Jaccard)")
+    parser.add_argument("--correct_column", help="boolean column telling whether each label is correct")
+    parser.add_argument("--plot", help="write the percent-learned chart to this PNG")
+    parser.add_argument("--json", help="also write the report as JSON to this file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def parse():
+        args = build_parser().parse_args(argv)
+        expected = "a learning-order dataset written by `finecl learning-order`"
+        check_dataset_folder("path", args.path, expected=expected, configs=("instances",))
+        check_dataset_folder("--compare", args.compare, expected=expected, configs=("instances",))
+        return args
+
+    def run(args) -> dict[str, Any]:
+        from finecl_hf.learning_order.analysis import analyse, render_report
+
+        report = analyse(args.path, compare=args.compare, correct_column=args.correct_column, plot=args.plot)
+        print(render_report(report))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        return report
+
+    return run_guarded(f"finecl {NAME}", parse, run)
+
+
+if __name__ == "__main__":
+    from . import run_command
+
+    run_command(NAME)

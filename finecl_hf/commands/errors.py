@@ -1,0 +1,206 @@
+"""The front door of every command: usage and data errors become one paragraph and an exit status, and the cheap
+checks that run before any model or dataset is loaded.
+
+Exit statuses follow argparse and the Unix convention:
+
+- 2, a *usage error*: an argument is wrong (a value out of range, a path that does not exist, a folder that is not
+  what the stage reads). Printed as ``finecl <command>: error: <paragraph>``, as argparse prints its own errors.
+- 1, a *data error*: an input file is malformed (`InvalidRecordError` names the file, record, and field). Printed as
+  ``error: <paragraph>``.
+
+Only errors that finecl-hf raised about the user's input are shortened this way: the exception classes below, and
+`ValueError`/`OSError` raised by finecl-hf's own code (the innermost frame is in the package). Anything raised from
+inside a library keeps its traceback: it is a bug or an input finecl-hf does not check yet, and the traceback is what
+a bug report needs. `finecl --debug <command>` (or `FINECL_DEBUG=1`) shows the traceback of every error.
+
+This module imports nothing heavy: it runs before transformers, datasets, or torch are imported.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DEBUG_ENV = "FINECL_DEBUG"
+USAGE_EXIT_STATUS = 2
+DATA_EXIT_STATUS = 1
+# Files of a model folder that hold weights, in the order `from_pretrained` looks for them.
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_CHECKOUT_ROOT = _PACKAGE_ROOT.parent
+# Code whose errors are finecl-hf's own checks: the package and the thin script wrappers of a checkout.
+_OWN_CODE = (_PACKAGE_ROOT, _CHECKOUT_ROOT / "trainers", _CHECKOUT_ROOT / "dataset_scripts")
+# Where `TrainingArguments.__post_init__` checks its values: its ValueErrors while parsing are usage errors too.
+_TRAINING_ARGUMENTS_FILE = "transformers/training_args.py"
+
+
+class UsageError(ValueError):
+    """An argument's value is wrong (exit status 2). The message names the argument and the value."""
+
+
+class DataError(ValueError):
+    """An input's content is wrong (exit status 1). The message names the file, record, and field."""
+
+
+def debug_requested() -> bool:
+    """Whether tracebacks were asked for (`finecl --debug`, or `FINECL_DEBUG=1` for the scripts and `-m` forms)."""
+    return os.environ.get(DEBUG_ENV, "").lower() not in ("", "0", "false", "no")
+
+
+def one_paragraph(message: str) -> str:
+    """The message on one line: the bad-input contract is one paragraph, and logs grep it by line."""
+    return " ".join(line.strip() for line in str(message).strip().splitlines() if line.strip())
+
+
+def raised_by_own_code(error: BaseException) -> bool:
+    """Whether the innermost frame of `error`'s traceback is finecl-hf's code (not a library's)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return False
+    innermost = Path(frames[-1].filename).resolve()
+    return any(innermost.is_relative_to(root) for root in _OWN_CODE)
+
+
+def exit_status_of(error: BaseException, *, parsing: bool) -> int | None:
+    """2 for a usage error, 1 for a data error, None for an error that keeps its traceback.
+
+    `parsing`: the error was raised while the arguments were parsed (the argument dataclasses' `__post_init__`
+    checks, finecl-hf's and `TrainingArguments`' own), so a `ValueError` there is a usage error.
+    """
+    if isinstance(error, UsageError):
+        return USAGE_EXIT_STATUS
+    if isinstance(error, DataError) or _is_invalid_record(error):
+        return DATA_EXIT_STATUS
+    if isinstance(error, (ValueError, OSError)) and raised_by_own_code(error):
+        return USAGE_EXIT_STATUS if parsing else DATA_EXIT_STATUS
+    if parsing and isinstance(error, ValueError) and _raised_in(error, _TRAINING_ARGUMENTS_FILE):
+        return USAGE_EXIT_STATUS  # e.g. `--load_best_model_at_end` with mismatched strategies
+    return None
+
+
+def _raised_in(error: BaseException, suffix: str) -> bool:
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).as_posix().endswith(suffix)
+
+
+def _is_invalid_record(error: BaseException) -> bool:
+    # Looked up by name: importing finecl_hf.data here would import pyarrow and datasets before parsing.
+    return any(cls.__name__ == "InvalidRecordError" for cls in type(error).__mro__)
+
+
+def report(error: BaseException, status: int, prog: str) -> None:
+    """Print the paragraph and exit with `status`."""
+    message = one_paragraph(str(error))
+    if status == USAGE_EXIT_STATUS:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(status)
+    raise SystemExit(f"error: {message}")  # printed on stderr, exit status 1
+
+
+@contextmanager
+def front_door(prog: str, *, parsing: bool = False) -> Iterator[None]:
+    """Turn usage and data errors raised inside the block into one paragraph and an exit status (see module)."""
+    try:
+        yield
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        status = exit_status_of(error, parsing=parsing)
+        if status is None or debug_requested():
+            raise
+        report(error, status, prog)
+
+
+def run_guarded(prog: str, parse: Callable[[], Any], run: Callable[[Any], Any]) -> Any:
+    """`run(parse())`: errors of `parse` count as usage errors, those of `run` by their kind (see `front_door`)."""
+    with front_door(prog, parsing=True):
+        parsed = parse()
+    with front_door(prog):
+        return run(parsed)
+
+
+# ------------------------------------------------------------------------------------------------- cheap checks
+def hub_offline() -> bool:
+    return any(os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+               for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def looks_like_a_path(value: str) -> bool:
+    """A value no Hub id can be: absolute, relative to `.`/`~`, or with more than one `/` (ids are `org/name`)."""
+    return value.startswith((".", "~", os.sep, "/")) or value.count("/") > 1 or (os.sep != "/" and os.sep in value)
+
+
+def check_model_source(argument: str, value: str | None, *, needs_weights: bool = True, tokenizer: bool = False) -> None:
+    """`--model_name_or_path`: a folder with config.json (and weights), or a Hub id that can be loaded.
+
+    A folder is checked for its files; a Hub id is checked against the local cache when the Hub is off
+    (`HF_HUB_OFFLINE=1`, the way finecl-hf runs its demo and tests), since nothing would be downloaded anyway.
+    `tokenizer`: the value names a tokenizer (`--tokenizer_name`), whose folder need not hold a model.
+    """
+    if value is None:
+        return
+    folder = Path(value).expanduser()
+    if folder.is_dir() and tokenizer:
+        return
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise UsageError(f"{argument} {value}: the folder has no config.json, so it is not a saved model "
+                             "(give the folder written by `save_pretrained`, e.g. a `finecl pretrain` output).")
+        if needs_weights and not any((folder / name).is_file() for name in WEIGHT_FILES):
+            raise UsageError(f"{argument} {value}: the folder has config.json but no weights ({', '.join(WEIGHT_FILES)}).")
+        return
+    if folder.exists():
+        raise UsageError(f"{argument} {value}: this is a file; give a model folder or a Hub model id.")
+    if looks_like_a_path(value):
+        raise UsageError(f"{argument} {value}: no such folder (misspelt? a model folder or a Hub id such as roberta-base).")
+    if hub_offline() and not _in_hub_cache(value, "model", "tokenizer_config.json" if tokenizer else "config.json"):
+        raise UsageError(
+            f"{argument} {value!r}: not a local folder and not in the local Hugging Face cache, and the Hub is off "
+            "(HF_HUB_OFFLINE=1), so nothing can be downloaded: check the spelling, or give a local model folder."
+        )
+
+
+def check_dataset_folder(argument: str, value: str | None, *, expected: str, configs: tuple[str, ...] = ()) -> None:
+    """A dataset argument: an existing folder (not a file) that holds what the stage reads.
+
+    `expected`: what the folder should be, for the message. `configs`: sub-folders (dataset configs) it must have.
+    A value that is not a local path may be a Hub dataset id, unless the Hub is off.
+    """
+    if value is None:
+        return
+    folder = Path(value).expanduser()
+    if folder.is_file():
+        raise UsageError(f"{argument} {value}: this is a file, but the stage reads a folder: {expected}.")
+    if not folder.is_dir():
+        if looks_like_a_path(value) or hub_offline() or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+            raise UsageError(f"{argument} {value}: not a folder (expected {expected}).")
+        return
+    missing = [config for config in configs if not (folder / config).is_dir()]
+    if missing:
+        raise UsageError(f"{argument} {value}: the folder has no {', '.join(map(repr, missing))} config, so it is "
+                         f"not {expected}.")
+
+
+def _in_hub_cache(repo_id: str, repo_type: str, filename: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, filename, repo_type=repo_type)
+    except Exception:  # noqa: BLE001 - an invalid repo id is simply not in the cache
+        return False
+    return isinstance(found, str)
+
+
+__all__ = [
+    "DataError",
+    "UsageError",
+    "check_dataset_folder",
+    "check_model_source",
+    "front_door",
+    "run_guarded",
+]

@@ -1,0 +1,121 @@
+"""`finecl finetune`: fine-tune a FineCL checkpoint or any encoder for relation extraction (FineCL stage 3).
+
+    # SemEval-2010 Task 8, 10% of the training data, the paper's recipe, 5 seeds
+    finecl finetune --model_name_or_path roberta-base --dataset_path data/semeval \
+        --train_fraction 0.1 --seeds 42 43 44 45 46 --output_dir runs/semeval-10
+
+    # DocRED, on several GPUs
+    accelerate launch -m finecl_hf.commands.finetune --model_name_or_path runs/finecl-pretrained \
+        --dataset_path data/docred --relation_level document --output_dir runs/docred
+
+Every `TrainingArguments` flag is accepted; with `--recipe paper` (the default) the ones not given on the command
+line (or in the JSON/YAML file) default to the paper's Appendix A.3 settings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError, check_dataset_folder, check_model_source, run_guarded
+
+NAME = "finetune"
+
+
+def build_parser():
+    from transformers import HfArgumentParser, TrainingArguments
+
+    from finecl_hf.finetuning import RelationExtractionArguments
+
+    return HfArgumentParser((RelationExtractionArguments, TrainingArguments), prog=f"finecl {NAME}")
+
+
+def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any, Any, Any]:
+    """Parse the command line (or one .json/.yaml file), applying the recipe to the values not given explicitly.
+
+    Returns the two argument dataclasses and the loaded dataset (loaded once, to resolve the task for the recipe).
+    The cheap checks of `--dataset_path` (and, with `check_model`, of `--model_name_or_path`) run before the dataset
+    is loaded.
+    """
+    from finecl_hf.finetuning import paper_recipe
+    from finecl_hf.finetuning.evaluation import relation_label_names, resolve_task
+    from finecl_hf.finetuning.preparation import load_relation_dataset
+
+    argv = list(argv)
+    parser = build_parser()
+    config_file = argv[0] if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")) else None
+    explicit = _read_config_file(config_file) if config_file else None
+    if explicit is not None:
+        preliminary = parser.parse_dict(explicit, allow_extra_keys=True)[0]
+    else:
+        preliminary = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)[0]
+    check_dataset_folder("--dataset_path", preliminary.dataset_path,
+                         expected="a dataset folder written by `finecl convert`")
+    if check_model:
+        check_model_source("--model_name_or_path", preliminary.model_name_or_path)
+        check_model_source("--tokenizer_name", preliminary.tokenizer_name, tokenizer=True)
+    dataset = load_relation_dataset(preliminary.dataset_path, preliminary.dataset_config_name)
+    if preliminary.recipe == "paper":
+        label_names = relation_label_names(dataset[preliminary.train_split])
+        task = resolve_task(preliminary.task, preliminary.relation_level, label_names)
+        training_defaults, extraction_defaults = paper_recipe(
+            preliminary.relation_level, preliminary.train_fraction, task
+        )
+        if explicit is not None:
+            explicit = {**training_defaults, **extraction_defaults, **explicit}
+        else:
+            parser.set_defaults(**training_defaults, **extraction_defaults)
+    if explicit is not None:
+        extraction_args, training_args = parser.parse_dict(explicit)
+    else:
+        extraction_args, training_args = parser.parse_args_into_dataclasses(argv)
+    return extraction_args, training_args, dataset
+
+
+def _read_config_file(path: str) -> dict:
+    import yaml
+
+    if not Path(path).is_file():
+        raise UsageError(f"{path}: no such arguments file.")
+    text = Path(path).read_text(encoding="utf-8")
+    values = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    if not isinstance(values, dict):
+        raise UsageError(f"{path}: expected a mapping of argument names to values.")
+    return values
+
+
+def main(argv: Sequence[str] | None = None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def parse():
+        from transformers.utils import logging
+
+        logging.set_verbosity_info()
+        return parse_arguments(argv, check_model=True)
+
+    return run_guarded(f"finecl {NAME}", parse, run)
+
+
+def run(parsed) -> Any:
+    from transformers.utils import logging
+
+    from finecl_hf.finetuning import run_fine_tuning
+
+    logger = logging.get_logger("finecl_hf.finetune")
+    extraction_args, training_args, dataset = parsed
+    result = run_fine_tuning(extraction_args, training_args, dataset)
+    if training_args.process_index == 0:
+        for run_ in result.runs:
+            shown = {key: value for key, value in run_.metrics.items() if key.startswith(("eval_", "test_"))}
+            logger.info("seed %d: %s", run_.seed, json.dumps(shown, indent=1))
+        logger.info("Done in %.1f min; outputs in %s", result.wall_clock_seconds / 60, training_args.output_dir)
+    return result
+
+
+if __name__ == "__main__":
+    from . import run_command
+
+    run_command(NAME)

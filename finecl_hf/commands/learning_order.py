@@ -1,0 +1,69 @@
+"""`finecl learning-order`: stage 1 of FineCL, learning-order denoising (paper §3.1, Appendix A.1).
+
+Trains a relation classifier on (distantly labelled) instances, records the epoch in which each instance is first
+predicted correctly, upsamples under-learned classes and writes the Hub-ready learning-order dataset (Parquet + card)
+under `<output_dir>/learning_order` (or `--learning_order_dir`), the input of stage 2.
+
+    finecl learning-order --dataset_path data/semeval --output_dir runs/order --mode batch --upsample_min_percent 50
+    accelerate launch --num_processes 4 -m finecl_hf.commands.learning_order --dataset_path data/redocred_distant \
+        --model_name_or_path roberta-base --output_dir runs/order --correct_column confirmed_by_gold
+
+Every `TrainingArguments` option is accepted; a single `.json`/`.yaml` argument is read as the arguments' file.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import check_dataset_folder, check_model_source, run_guarded
+
+NAME = "learning-order"
+CONFIG_FILE_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def build_parser():
+    from transformers import HfArgumentParser
+
+    from finecl_hf.learning_order import LearningOrderArguments, LearningOrderTrainingArguments
+
+    return HfArgumentParser((LearningOrderArguments, LearningOrderTrainingArguments), prog=f"finecl {NAME}")
+
+
+def parse_arguments(argv: Sequence[str]) -> tuple[Any, Any]:
+    """`(LearningOrderArguments, LearningOrderTrainingArguments)` from the command line or one .json/.yaml file."""
+    parser = build_parser()
+    if len(argv) == 1 and argv[0].endswith(CONFIG_FILE_SUFFIXES):
+        loader = parser.parse_json_file if argv[0].endswith(".json") else parser.parse_yaml_file
+        return tuple(loader(argv[0]))
+    return tuple(parser.parse_args_into_dataclasses(args=list(argv)))
+
+
+def check_inputs(data_args) -> None:
+    """Cheap checks, before the model or the dataset is loaded."""
+    check_dataset_folder("--dataset_path", data_args.dataset_path,
+                         expected="a dataset folder written by `finecl convert`")
+    check_model_source("--model_name_or_path", data_args.model_name_or_path)
+
+
+def main(argv: Sequence[str] | None = None):
+    argv = sys.argv[1:] if argv is None else argv
+
+    def parse():
+        data_args, training_args = parse_arguments(argv)
+        check_inputs(data_args)
+        return data_args, training_args
+
+    def run(parsed):
+        from finecl_hf.learning_order.run import run_learning_order
+
+        return run_learning_order(*parsed)
+
+    return run_guarded(f"finecl {NAME}", parse, run)
+
+
+if __name__ == "__main__":
+    from . import run_command
+
+    run_command(NAME)
