@@ -48,12 +48,17 @@ from demo import (
 from transformers import HfArgumentParser
 
 NO_PRETRAINING = "none"
-ENCODER_NAMES = {
+class _EncoderNames(dict):
+    def __missing__(self, weighting: str) -> str:  # a weighting registered in finecl_hf.weighting without a name here
+        return f"pre-training with --weighting {weighting}"
+
+
+ENCODER_NAMES = _EncoderNames({
     NO_PRETRAINING: "no relation pre-training",
     "uniform": "ERICA (--weighting uniform)",
     "paper": "FineCL (--weighting paper)",
     "reference": "FineCL, original code's weighting (--weighting reference)",
-}
+})
 HEADLINE_METRICS = {"test_macro_f1_official": "official macro-F1", "test_micro_f1": "micro-F1"}
 
 
@@ -85,9 +90,11 @@ class ReproduceArguments(PipelineArguments):
     overwrite: bool = field(default=False, metadata={"help": "Redo steps whose output already exists."})
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.weightings) - set(ENCODER_NAMES) - {NO_PRETRAINING})
+        from finecl_hf.weighting import WEIGHTING_SCHEMES
+
+        unknown = sorted(set(self.weightings) - set(WEIGHTING_SCHEMES) - {NO_PRETRAINING})
         if unknown:
-            raise ValueError(f"--weightings {unknown}: choose among uniform, paper, reference.")
+            raise ValueError(f"--weightings {unknown}: choose among {', '.join(WEIGHTING_SCHEMES)}.")
         if len(self.finetune_epochs_per_fraction) != len(self.train_fractions):
             raise ValueError(
                 f"--finetune_epochs_per_fraction has {len(self.finetune_epochs_per_fraction)} values but "

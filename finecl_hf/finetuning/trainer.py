@@ -32,6 +32,7 @@ from ..checkpointing import AtomicCheckpointMixin, resolve_resume_checkpoint
 from ..data.data_collator import DocumentRelationCollator, SentenceRelationCollator, split_model_inputs
 from ..modeling import FineCLForRelationExtraction
 from .arguments import HEADLINE_METRICS, RelationExtractionArguments
+from .inference import dataset_relation_names
 from .evaluation import (
     IGNORE_INDEX,
     DocumentDecoder,
@@ -162,6 +163,8 @@ def build_model(
     model = FineCLForRelationExtraction.from_backbone(args.model_name_or_path, **overrides)
     # Read back by `RelationExtractor`, which must insert the same markers.
     model.config.entity_markers = args.entity_markers
+    # Readable relation names (DocRED P-id -> rel_info name), returned by the relation-extraction pipeline.
+    model.config.relation_names = dataset_relation_names(args.dataset_path)
     if vocabulary_size is not None and vocabulary_size != model.config.encoder.vocab_size:
         # FineCLForRelationExtraction has no get_input_embeddings, so resize the encoder itself and record the new
         # size in the configuration that is saved.
