@@ -11,7 +11,7 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoModel, BertConfig
+from transformers import AutoModel, AutoModelForPreTraining, BertConfig
 
 from finecl_hf import FineCLConfig, FineCLForPreTraining, FineCLForRelationExtraction
 from finecl_hf.losses import (
@@ -330,8 +330,13 @@ def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["auto_map"]["AutoModel"] == "modeling.FineCLForPreTraining"
-    reloaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration.FineCLConfig",
+        "AutoModel": "modeling.FineCLModel",
+        "AutoModelForPreTraining": "modeling.FineCLForPreTraining",
+    }
+    assert {"modeling.py", "configuration.py", "losses.py", "weighting.py"} <= {p.name for p in tmp_path.iterdir()}
+    reloaded = AutoModelForPreTraining.from_pretrained(tmp_path).eval()
     assert type(reloaded) is FineCLForPreTraining
     batch = pretraining_batch()
     assert torch.equal(model(**batch).loss, reloaded(**batch).loss)
@@ -340,8 +345,8 @@ def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
 REMOTE_CODE_CHECK = textwrap.dedent(
     """
     import json, sys, torch
-    from transformers import AutoModel
-    model = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True).eval()
+    from transformers import AutoModelForSequenceClassification
+    model = AutoModelForSequenceClassification.from_pretrained(sys.argv[1], trust_remote_code=True).eval()
     assert "finecl_hf" not in sys.modules, "the remote-code path must not import finecl_hf"
     batch = {k: torch.tensor(v) for k, v in json.load(open(sys.argv[2])).items()}
     with torch.no_grad():
