@@ -108,32 +108,45 @@ def register_pipeline() -> None:
         )
 
 
-class _RegisterWhenPipelinesLoad(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Registers the pipeline right after `transformers.pipelines` is imported (it costs ≈2 s, so not before)."""
+class _RegisterWhenPipelinesLoad(importlib.abc.MetaPathFinder):
+    """Registers the pipeline once `transformers.pipelines` (≈2 s to import, so not before) and `finecl_hf.pipelines`
+    can both be imported: right after the first of them finishes loading (importing `finecl_hf.pipelines` imports
+    `transformers.pipelines` on the way, so registration then waits for `finecl_hf.pipelines` to finish)."""
 
-    target = "transformers.pipelines"
+    watched = ("transformers.pipelines", f"{__name__}.pipelines")
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != self.target:
+        if fullname not in self.watched:
             return None
         sys.meta_path.remove(self)  # let the normal finders locate the real module
         try:
             spec = importlib.util.find_spec(fullname)
         finally:
             sys.meta_path.insert(0, self)
-        if spec is None or spec.loader is None:
-            return None
-        self._real_loader = spec.loader
-        spec.loader = self
+        if spec is not None and spec.loader is not None:
+            spec.loader = _RegisteringLoader(spec.loader, self)
         return spec
 
-    def create_module(self, spec):
-        return self._real_loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._real_loader.exec_module(module)
+    def loaded(self) -> None:
+        if "transformers.pipelines" not in sys.modules:
+            return
+        ours = sys.modules.get(f"{__name__}.pipelines")
+        if ours is not None and not hasattr(ours, "RelationExtractionPipeline"):
+            return  # still initialising: called again when it is done
         sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
         register_pipeline()
+
+
+class _RegisteringLoader(importlib.abc.Loader):
+    def __init__(self, loader, finder: _RegisterWhenPipelinesLoad):
+        self.loader, self.finder = loader, finder
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        self.finder.loaded()
 
 
 def _register_pipeline_when_available() -> None:
