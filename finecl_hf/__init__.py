@@ -8,8 +8,9 @@ Importing the package registers FineCL with transformers, so no `trust_remote_co
 - the `relation-extraction` pipeline (`RelationExtractionPipeline`): `pipeline("relation-extraction", model=folder)`.
 
 Submodules and classes are imported on first use (transformers' `_LazyModule`), so `import finecl_hf` costs little
-more than importing torch and transformers: the Auto classes get lazy stand-ins that import `finecl_hf.modeling` when a
-model is built, and the pipeline is registered when `transformers.pipelines` is first imported.
+more than importing torch and transformers: the registrations run when the transformers modules they extend are first
+imported (`transformers.models.auto` for the Auto classes, `transformers.pipelines` for the pipeline), and the Auto
+classes get lazy stand-ins that import `finecl_hf.modeling` when a model is built.
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
 
-from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
 from transformers.utils.import_utils import _LazyModule
-
-from .configuration import FineCLConfig
 
 __version__ = "0.1.0"
 
@@ -44,6 +42,7 @@ _import_structure = {
 }
 
 if TYPE_CHECKING:
+    from .configuration import FineCLConfig
     from .modeling import (
         FineCLForPreTraining,
         FineCLForRelationExtraction,
@@ -67,10 +66,10 @@ class _LazyModelClass:
     `config_class`, `__name__` and `__module__` before calling `from_pretrained`/`_from_config`, which import it.
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, config_class: type):
         self.__name__ = self.__qualname__ = name
         self.__module__ = f"{__name__}.modeling"
-        self.config_class = FineCLConfig
+        self.config_class = config_class
 
     def resolve(self) -> type:
         return getattr(importlib.import_module(".modeling", __name__), self.__name__)
@@ -85,14 +84,20 @@ class _LazyModelClass:
         return f"<lazy {self.__module__}.{self.__name__}>"
 
 
-def _register_auto_classes() -> None:
+def register_auto_classes() -> None:
+    """Register `FineCLConfig` with `AutoConfig` and the FineCL models with `AutoModel`, `AutoModelForPreTraining` and
+    `AutoModelForSequenceClassification` (lazy stand-ins: the modelling code is imported when a model is built)."""
+    from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
+
+    from .configuration import FineCLConfig
+
     AutoConfig.register(FineCLConfig.model_type, FineCLConfig, exist_ok=True)
     for auto_class, name in (
         (AutoModel, "FineCLModel"),
         (AutoModelForPreTraining, "FineCLForPreTraining"),
         (AutoModelForSequenceClassification, "FineCLForRelationExtraction"),
     ):
-        auto_class.register(FineCLConfig, _LazyModelClass(name), exist_ok=True)
+        auto_class.register(FineCLConfig, _LazyModelClass(name, FineCLConfig), exist_ok=True)
 
 
 def register_pipeline() -> None:
@@ -108,12 +113,28 @@ def register_pipeline() -> None:
         )
 
 
-class _RegisterWhenPipelinesLoad(importlib.abc.MetaPathFinder):
-    """Registers the pipeline once `transformers.pipelines` (≈2 s to import, so not before) and `finecl_hf.pipelines`
-    can both be imported: right after the first of them finishes loading (importing `finecl_hf.pipelines` imports
-    `transformers.pipelines` on the way, so registration then waits for `finecl_hf.pipelines` to finish)."""
+# Each registration runs once the modules it needs are imported — by the user, who pays for them anyway — so that
+# `import finecl_hf` itself imports neither `transformers.models` (≈1 s: it indexes every model file) nor
+# `transformers.pipelines` (≈2 s). A registration needing one of our own modules waits until that module has finished
+# importing (it may be the one importing transformers' module).
+_REGISTRATIONS = {
+    "auto classes": (("transformers.models.auto", f"{__name__}.configuration"), register_auto_classes),
+    "pipeline": (("transformers.pipelines", f"{__name__}.pipelines", f"{__name__}.modeling"), register_pipeline),
+}
+_TRIGGERS = {"transformers.models.auto": "auto classes", "transformers.pipelines": "pipeline"}
 
-    watched = ("transformers.pipelines", f"{__name__}.pipelines")
+
+def _importing(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
+class _RegisterOnImport(importlib.abc.MetaPathFinder):
+    """Runs the pending registrations after the modules they need finish importing (a post-import hook)."""
+
+    def __init__(self):
+        self.pending = dict(_REGISTRATIONS)
+        self.watched = {name for modules, _ in self.pending.values() for name in modules}
 
     def find_spec(self, fullname, path, target=None):
         if fullname not in self.watched:
@@ -124,40 +145,38 @@ class _RegisterWhenPipelinesLoad(importlib.abc.MetaPathFinder):
         finally:
             sys.meta_path.insert(0, self)
         if spec is not None and spec.loader is not None:
-            spec.loader = _RegisteringLoader(spec.loader, self)
+            spec.loader = _NotifyingLoader(spec.loader, self, fullname)
         return spec
 
-    def loaded(self) -> None:
-        if "transformers.pipelines" not in sys.modules:
-            return
-        ours = sys.modules.get(f"{__name__}.pipelines")
-        if ours is not None and not hasattr(ours, "RelationExtractionPipeline"):
-            return  # still initialising: called again when it is done
-        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
-        register_pipeline()
+    def run_ready(self, just_loaded: str | None = None) -> None:
+        for label, (modules, register) in list(self.pending.items()):
+            trigger = modules[0]
+            if label not in self.pending:  # done by a nested call (registering imports watched modules)
+                continue
+            if trigger not in sys.modules or any(_importing(name) for name in modules if name != just_loaded):
+                continue
+            del self.pending[label]
+            register()
+        if not self.pending and self in sys.meta_path:
+            sys.meta_path.remove(self)
 
 
-class _RegisteringLoader(importlib.abc.Loader):
-    def __init__(self, loader, finder: _RegisterWhenPipelinesLoad):
-        self.loader, self.finder = loader, finder
+class _NotifyingLoader(importlib.abc.Loader):
+    def __init__(self, loader, finder: _RegisterOnImport, name: str):
+        self.loader, self.finder, self.name = loader, finder, name
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
         self.loader.exec_module(module)
-        self.finder.loaded()
+        self.finder.run_ready(just_loaded=self.name)
 
 
-def _register_pipeline_when_available() -> None:
-    if "transformers.pipelines" in sys.modules:
-        register_pipeline()
-    elif not any(isinstance(finder, _RegisterWhenPipelinesLoad) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _RegisterWhenPipelinesLoad())
-
-
-_register_auto_classes()
-_register_pipeline_when_available()
+if not any(isinstance(finder, _RegisterOnImport) for finder in sys.meta_path):
+    _finder = _RegisterOnImport()
+    sys.meta_path.insert(0, _finder)
+    _finder.run_ready()  # transformers' modules imported before finecl_hf: register now
 
 sys.modules[__name__] = _LazyModule(
     __name__,
@@ -166,8 +185,8 @@ sys.modules[__name__] = _LazyModule(
     module_spec=__spec__,
     extra_objects={
         "__version__": __version__,
-        "FineCLConfig": FineCLConfig,
         "PIPELINE_TASK": PIPELINE_TASK,
+        "register_auto_classes": register_auto_classes,
         "register_pipeline": register_pipeline,
     },
 )

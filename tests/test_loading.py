@@ -254,22 +254,39 @@ def test_remote_code_without_finecl_hf(loader, folder_type, remote_outcomes, fol
         assert outcome["prediction"][0]["score"] == pytest.approx(local[0]["score"], abs=1e-6)
 
 
-def test_registration_after_a_plain_import(tmp_path):
-    """`import finecl_hf` alone registers the Auto classes and, once transformers.pipelines loads, the pipeline."""
-    script = textwrap.dedent(
-        """
-        import sys
-        import finecl_hf
-        assert "transformers.modeling_utils" not in sys.modules  # registration stays cheap
-        from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, pipeline
-        from transformers.pipelines import PIPELINE_REGISTRY
-        assert AutoConfig.for_model("finecl").__class__.__name__ == "FineCLConfig"
-        print(PIPELINE_REGISTRY.check_task("relation-extraction")[1]["impl"].__name__)
-        config = AutoConfig.for_model("finecl")
-        print(type(AutoModel.from_config(config)).__name__, type(AutoModelForPreTraining.from_config(config)).__name__)
-        """
-    )
+REGISTRATION_CHECK = textwrap.dedent(
+    """
+    import sys
+    {imports}
+    from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification, pipeline
+    from transformers.pipelines import PIPELINE_REGISTRY
+    config = AutoConfig.for_model("finecl", num_labels=2)
+    print(type(config).__name__, PIPELINE_REGISTRY.check_task("relation-extraction")[1]["impl"].__name__,
+          *(type(auto.from_config(config)).__name__
+            for auto in (AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification)))
+    """
+)
+
+
+@pytest.mark.parametrize("imports", [
+    "import finecl_hf",  # alone: registration waits for transformers' Auto classes / pipelines to be imported
+    "from transformers import pipeline; import finecl_hf",  # transformers first: registered at once
+    "from finecl_hf.pipelines import RelationExtractionPipeline",  # a submodule first
+    "from finecl_hf.configuration import FineCLConfig",
+    "import finecl_hf.finetuning",
+])
+def test_registration_after_a_plain_import(imports):
+    """Importing finecl_hf (in any order) registers the Auto classes and the `relation-extraction` pipeline."""
+    script = REGISTRATION_CHECK.format(imports=imports)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["RelationExtractionPipeline", "FineCLModel", "FineCLForPreTraining"]
+    assert result.stdout.split() == ["FineCLConfig", "RelationExtractionPipeline", "FineCLModel",
+                                     "FineCLForPreTraining", "FineCLForRelationExtraction"]
+
+
+def test_plain_import_leaves_the_heavy_modules_for_later():
+    script = "import sys, finecl_hf; print(sorted(m for m in ('transformers.models', 'transformers.modeling_utils', " \
+             "'transformers.pipelines', 'finecl_hf.modeling') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
+    assert result.stdout.strip() == "[]"
     assert finecl_hf.PIPELINE_TASK == "relation-extraction"
