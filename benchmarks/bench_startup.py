@@ -14,15 +14,16 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 COMMANDS: dict[str, list[str]] = {
     "import torch, transformers": [PYTHON, "-c", "import torch, transformers"],
+    "import transformers": [PYTHON, "-c", "import transformers"],
     "import finecl_hf": [PYTHON, "-c", "import finecl_hf"],
+    "import torch, transformers, finecl_hf": [PYTHON, "-c", "import torch, transformers, finecl_hf"],
     "import finecl_hf + AutoConfig/AutoModel lookup": [
         PYTHON, "-c", "import finecl_hf; from transformers import AutoConfig, AutoModel; AutoConfig.for_model('finecl')",
     ],
@@ -35,7 +36,9 @@ def time_command(argv: list[str], runs: int) -> list[float]:
     seconds = []
     for _ in range(runs):
         start = time.perf_counter()
-        result = subprocess.run(argv, cwd=REPOSITORY, env=environment, capture_output=True, text=True, check=False)
+        # Run outside the repository: `python -c` puts the working directory first on sys.path.
+        result = subprocess.run(argv, cwd=tempfile.gettempdir(), env=environment, capture_output=True, text=True,
+                                check=False)
         seconds.append(time.perf_counter() - start)
         if result.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
