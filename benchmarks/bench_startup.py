@@ -25,7 +25,8 @@ COMMANDS: dict[str, list[str]] = {
     "import finecl_hf": [PYTHON, "-c", "import finecl_hf"],
     "import torch, transformers, finecl_hf": [PYTHON, "-c", "import torch, transformers, finecl_hf"],
     "import finecl_hf + AutoConfig/AutoModel lookup": [
-        PYTHON, "-c", "import finecl_hf; from transformers import AutoConfig, AutoModel; AutoConfig.for_model('finecl')",
+        PYTHON, "-c",
+        "import finecl_hf; from transformers import AutoConfig, AutoModel; AutoConfig.for_model('finecl')",
     ],
 }
 

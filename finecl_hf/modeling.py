@@ -612,7 +612,9 @@ _WHAT_IT_IS = {
 
 def _incompatible_message(folder, saved_as: str | None, cls: type, missing_keys: list[str] | None = None) -> str:
     what = _WHAT_IT_IS.get(saved_as, f"a {saved_as} checkpoint" if saved_as else "a FineCL checkpoint")
-    lacking = f" (it lacks {', '.join(missing_keys[:4])}{' ...' if len(missing_keys) > 4 else ''})" if missing_keys else ""
+    lacking = ""
+    if missing_keys:
+        lacking = f" (it lacks {', '.join(missing_keys[:4])}{' ...' if len(missing_keys) > 4 else ''})"
     how = _HOW_TO_LOAD.get(saved_as, "the class it was saved from")
     return (
         f"{folder} is {what}{lacking}: {cls.__name__} would have to start from randomly initialised weights it does "

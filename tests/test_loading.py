@@ -258,7 +258,7 @@ REGISTRATION_CHECK = textwrap.dedent(
     """
     import sys
     {imports}
-    from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification, pipeline
+    from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
     from transformers.pipelines import PIPELINE_REGISTRY
     config = AutoConfig.for_model("finecl", num_labels=2)
     print(type(config).__name__, PIPELINE_REGISTRY.check_task("relation-extraction")[1]["impl"].__name__,

@@ -48,6 +48,8 @@ from demo import (
 from transformers import HfArgumentParser
 
 NO_PRETRAINING = "none"
+
+
 class _EncoderNames(dict):
     def __missing__(self, weighting: str) -> str:  # a weighting registered in finecl_hf.weighting without a name here
         return f"pre-training with --weighting {weighting}"
