@@ -1,6 +1,7 @@
 """FineCL model configuration.
 
-This module is also copied next to saved checkpoints (``auto_map``), so it imports nothing from ``finecl_hf``.
+This module is also copied next to saved checkpoints (``auto_map``), so it imports only transformers, huggingface_hub and
+its sibling `weighting.py` (the registry of weighting schemes).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-WEIGHTING_SCHEMES = ("paper", "reference", "uniform")
+from .weighting import WEIGHTING_SCHEMES
+
 ENTITY_POOLING_METHODS = ("mean", "logsumexp")
 RELATION_LEVELS = ("sentence", "document")
 DOCUMENT_LOSSES = ("bce", "adaptive_threshold")
@@ -46,12 +48,9 @@ class FineCLConfig(PreTrainedConfig):
         mlm_probability (`float`, *optional*, defaults to 0.15):
             Share of non-entity, non-special tokens masked for MLM (80% mask / 10% random / 10% kept).
         weighting (`str`, *optional*, defaults to `"paper"`):
-            How learning order weights RD:
-            - `"paper"`: eq. 5 exactly; the anchor's weight multiplies its log-term and every other instance in the
-              denominator Z, the positive included, is weighted by its own f(k).
-            - `"reference"`: the original code: every k ≥ `reference_epoch_cap` gets weight 1 (treated as k_max),
-              no-relation instances get `reference_no_relation_weight`, and the positive enters Z unweighted.
-            - `"uniform"`: all weights 1, i.e. ERICA's RD loss (the paper's baseline).
+            How learning order weights RD: the name of a scheme registered in `finecl_hf.weighting`
+            (`register_weighting` adds one). Built in:
+{weighting_schemes}
         min_learned_epoch (`int`, *optional*, defaults to 0):
             k_min of eq. 5: the earliest (0-based) epoch in the learning-order data.
         max_learned_epoch (`int`, *optional*, defaults to 14):
@@ -118,7 +117,7 @@ class FineCLConfig(PreTrainedConfig):
         _require(self.alpha > 1, "alpha", self.alpha, "must be > 1 (f(k) must decrease with k)")
         _require(self.num_negatives >= 1, "num_negatives", self.num_negatives, "must be >= 1")
         _require(0 < self.mlm_probability < 1, "mlm_probability", self.mlm_probability, "must be in (0, 1)")
-        _require_choice("weighting", self.weighting, WEIGHTING_SCHEMES)
+        _require_choice("weighting", self.weighting, tuple(WEIGHTING_SCHEMES))
         _require_choice("entity_pooling", self.entity_pooling, ENTITY_POOLING_METHODS)
         _require_choice("relation_level", self.relation_level, RELATION_LEVELS)
         _require_choice("document_loss", self.document_loss, DOCUMENT_LOSSES)
@@ -139,6 +138,16 @@ class FineCLConfig(PreTrainedConfig):
     def hidden_size(self) -> int:
         """Hidden size of the backbone encoder."""
         return self.encoder.hidden_size
+
+
+# Saved configs carry `auto_map` and a copy of this module, so they load without finecl_hf (trust_remote_code=True).
+FineCLConfig.register_for_auto_class()
+
+# The weighting choices of the docstring come from the registry, so they cannot drift from it.
+FineCLConfig.__doc__ = FineCLConfig.__doc__.replace(
+    "{weighting_schemes}",
+    "\n".join(f'            - `"{scheme.name}"`: {scheme.description}.' for scheme in WEIGHTING_SCHEMES.values()),
+)
 
 
 def _require(condition: bool, field: str, value, requirement: str) -> None:

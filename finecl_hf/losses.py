@@ -1,14 +1,16 @@
 """FineCL's pooling and losses, vectorised over the batch.
 
 Formulas follow the paper's slides (`shared/paper/finecl-slides.txt`); `weighting="reference"` follows the original
-code as recorded in `shared/paper/NOTES.md`. This module is also copied next to saved checkpoints (``auto_map``), so it
-imports only torch.
+code as recorded in `shared/paper/NOTES.md`; the weighting schemes live in `weighting.py`. This module is also copied next
+to saved checkpoints (``auto_map``), so it imports only torch and its sibling `weighting.py`.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .weighting import get_weighting
 
 NO_INDEX = -1  # padding value of index tensors (negatives, candidates, positives)
 
@@ -70,30 +72,22 @@ def learning_order_weights(
     reference_epoch_cap: int = 5,
     reference_no_relation_weight: float = 1.6487212707001282,
 ) -> torch.Tensor:
-    """f(k) of paper eq. 5: `alpha ** ((k_max - k) / (k_max - k_min))`, so the earliest-learned get weight α, the latest 1.
+    """f(k) of the registered weighting scheme `weighting` (`finecl_hf.weighting.WEIGHTING_SCHEMES`).
 
+    The paper's eq. 5 is `alpha ** ((k_max - k) / (k_max - k_min))`, so the earliest-learned get weight α, the latest 1.
     Instances never learned (`k = -1`) are treated as learned at k_max: they get the lowest weight, 1. Epochs outside
     [k_min, k_max] are clamped into it. When k_max == k_min every weight is 1 (eq. 5 is undefined there).
-
-    - `"paper"`: eq. 5 exactly.
-    - `"reference"`: the original code: every k >= `reference_epoch_cap` is treated as k_max (weight 1) and
-      no-relation instances get `reference_no_relation_weight` (e^0.5 there).
-    - `"uniform"`: all ones (ERICA).
+    See `finecl_hf.weighting` for `"paper"`, `"reference"` (the original code) and `"uniform"` (ERICA).
     """
-    if weighting == "uniform":
-        return torch.ones(learned_epochs.shape, dtype=torch.float32, device=learned_epochs.device)
-    if weighting not in ("paper", "reference"):
-        raise ValueError(f"weighting={weighting!r} is invalid: it must be 'paper', 'reference' or 'uniform'.")
-    epochs = learned_epochs.to(torch.float32)
-    epochs = torch.where(learned_epochs < 0, torch.full_like(epochs, max_epoch), epochs).clamp(min_epoch, max_epoch)
-    if weighting == "reference":
-        epochs = torch.where(epochs >= reference_epoch_cap, torch.full_like(epochs, max_epoch), epochs)
-    span = max_epoch - min_epoch
-    exponent = (max_epoch - epochs) / span if span > 0 else torch.zeros_like(epochs)
-    weights = torch.pow(torch.tensor(alpha, dtype=epochs.dtype, device=epochs.device), exponent)
-    if weighting == "reference" and is_no_relation is not None:
-        weights = torch.where(is_no_relation, torch.full_like(weights, reference_no_relation_weight), weights)
-    return weights
+    return get_weighting(weighting).weight(
+        learned_epochs,
+        alpha=alpha,
+        min_epoch=min_epoch,
+        max_epoch=max_epoch,
+        is_no_relation=is_no_relation,
+        reference_epoch_cap=reference_epoch_cap,
+        reference_no_relation_weight=reference_no_relation_weight,
+    )
 
 
 def relation_discrimination_loss(
@@ -113,7 +107,8 @@ def relation_discrimination_loss(
 
     The positive enters Z, as the paper's Z sums over every instance other than the anchor (T' \ {t_A}), each with its
     own weight. With `weight_positive_in_denominator=False` (the original code, `weighting="reference"`) the positive
-    enters Z with weight 1. With all weights 1 this is ERICA's loss.
+    enters Z with weight 1 (`WeightingScheme.positive_weight_in_partition` says which a scheme uses). With all weights 1
+    this is ERICA's loss.
 
     Args:
         relation_embeddings: `[instances, dim]` relation representations r = [e_head; e_tail].

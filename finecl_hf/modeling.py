@@ -1,4 +1,10 @@
-"""FineCL models: contrastive pre-training (`FineCLForPreTraining`) and relation extraction (`FineCLForRelationExtraction`).
+"""FineCL models, laid out as transformers' LUKE: the bare `FineCLModel` (encoder + entity pooling; `AutoModel`),
+contrastive pre-training (`FineCLForPreTraining`; `AutoModelForPreTraining`) and relation extraction
+(`FineCLForRelationExtraction`; `AutoModelForSequenceClassification` and the `relation-extraction` pipeline).
+
+All three keep the encoder at `encoder.*`, so every FineCL checkpoint loads into `FineCLModel`, and a head class loads
+only a checkpoint that holds its head: anything else fails with `IncompatibleCheckpointError` naming the class to use,
+instead of returning a randomly initialised head (`from_backbone` / `allow_new_head=True` build a new head on purpose).
 
 This module is copied next to saved checkpoints (``auto_map``) so that `AutoModel.from_pretrained(dir,
 trust_remote_code=True)` works without `finecl_hf` installed; it therefore imports only torch, transformers and its two
@@ -15,14 +21,16 @@ Batch format shared by every forward (see `finecl_hf.data.data_collator`):
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
 from transformers.activations import ACT2FN
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, logging
 
 from .configuration import FineCLConfig
 from .losses import (
@@ -33,6 +41,36 @@ from .losses import (
     pool_mentions,
     relation_discrimination_loss,
 )
+from .weighting import get_weighting
+
+logger = logging.get_logger(__name__)
+
+# The `relation-extraction` pipeline, copied beside every saved model; `custom_pipelines` key of its config. The key
+# differs from the task name that `import finecl_hf` registers: transformers sends a task named in `custom_pipelines`
+# to the remote code (and demands `trust_remote_code`) even when the same task is registered locally.
+PIPELINE_MODULE = "pipelines"
+CUSTOM_PIPELINE_TASK = "finecl-relation-extraction"
+
+
+class IncompatibleCheckpointError(Exception):
+    """A FineCL folder does not hold the weights of the class asked to load it (e.g. a classifier from a pre-training
+    checkpoint). Not a `ValueError`, so that `pipeline(...)` shows this message instead of retrying other classes."""
+
+
+@dataclass
+class FineCLModelOutput(ModelOutput):
+    """Output of [`FineCLModel`].
+
+    Args:
+        last_hidden_state: `[batch, length, hidden]` encoder output.
+        entity_embeddings: `[entities, hidden]` pooled entity representations (batch-global entity index).
+        relation_embeddings: `[pairs, 2 · hidden]` relation representations r = [e_head; e_tail] of `pair_entity_ids`,
+            when pairs are given.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    entity_embeddings: torch.FloatTensor | None = None
+    relation_embeddings: torch.FloatTensor | None = None
 
 
 @dataclass
@@ -98,6 +136,12 @@ class FineCLPreTrainedModel(PreTrainedModel):
         elif isinstance(module, FineCLLMHead):
             module.bias.zero_()
 
+    def _encode(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
+        encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            encoder_inputs["token_type_ids"] = token_type_ids
+        return self.encoder(**encoder_inputs).last_hidden_state
+
     def encode_entities(
         self,
         input_ids: torch.LongTensor,
@@ -112,10 +156,7 @@ class FineCLPreTrainedModel(PreTrainedModel):
             `(last_hidden_state [batch, length, hidden], entity_embeddings [entities, hidden])`.
         """
         _check_spans(mention_spans, mention_entity_ids, input_ids.shape)
-        encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            encoder_inputs["token_type_ids"] = token_type_ids
-        hidden_states = self.encoder(**encoder_inputs).last_hidden_state
+        hidden_states = self._encode(input_ids, attention_mask, token_type_ids)
         mentions = pool_mentions(hidden_states, mention_spans)
         num_entities = int(mention_entity_ids.max()) + 1 if mention_entity_ids.numel() else 0
         entities = pool_entities(mentions, mention_entity_ids, num_entities, self.config.entity_pooling)
@@ -125,15 +166,16 @@ class FineCLPreTrainedModel(PreTrainedModel):
     def from_backbone(cls, name_or_path: str, **config_overrides) -> FineCLPreTrainedModel:
         """Load from a FineCL checkpoint, or wrap a plain encoder checkpoint (BERT, RoBERTa, MiniLM, ...).
 
-        A FineCL checkpoint (`model_type="finecl"`) is loaded with `from_pretrained` (its encoder weights are reused;
-        heads this class does not have are ignored, heads it adds are newly initialised). Any other checkpoint is
-        treated as the backbone encoder: its weights fill `encoder` and the FineCL heads are newly initialised.
-        `config_overrides` set `FineCLConfig` fields (e.g. `num_labels`, `id2label`, `relation_level`).
+        A FineCL checkpoint (`model_type="finecl"`) is loaded with `from_pretrained(..., allow_new_head=True)` (its
+        encoder weights are reused; heads this class does not have are ignored, heads it adds are newly initialised:
+        what fine-tuning a pre-trained checkpoint wants). Any other checkpoint is treated as the backbone encoder: its
+        weights fill `encoder` and the FineCL heads are newly initialised. `config_overrides` set `FineCLConfig`
+        fields (e.g. `num_labels`, `id2label`, `relation_level`).
         """
         backbone_config = AutoConfig.from_pretrained(name_or_path)
         try:
             if isinstance(backbone_config, FineCLConfig):
-                return cls.from_pretrained(name_or_path, **config_overrides)
+                return cls.from_pretrained(name_or_path, allow_new_head=True, **config_overrides)
             model = cls(FineCLConfig(encoder=backbone_config, **config_overrides))
             pretrained = _build_encoder(backbone_config, name_or_path)
         except SafetensorError as error:
@@ -144,6 +186,127 @@ class FineCLPreTrainedModel(PreTrainedModel):
         model.encoder.load_state_dict(pretrained.state_dict())
         model.config.name_or_path = name_or_path
         return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, allow_new_head: bool = False, **kwargs):
+        """`PreTrainedModel.from_pretrained`, refusing a folder that lacks this class's head weights.
+
+        Args:
+            allow_new_head: initialise the weights the folder lacks (a new classifier on a pre-trained encoder)
+                instead of raising `IncompatibleCheckpointError`; `from_backbone` is the usual way to ask for that.
+        """
+        config = kwargs.get("config")
+        saved_as = _saved_architecture(config if isinstance(config, PreTrainedConfig) else None,
+                                       pretrained_model_name_or_path, kwargs)
+        if not allow_new_head and saved_as and saved_as not in cls._loads_architectures():
+            raise IncompatibleCheckpointError(_incompatible_message(pretrained_model_name_or_path, saved_as, cls))
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True,
+                                              **kwargs)
+        if info["missing_keys"] and not allow_new_head:
+            raise IncompatibleCheckpointError(
+                _incompatible_message(pretrained_model_name_or_path, saved_as, cls, sorted(info["missing_keys"]))
+            )
+        if saved_as and saved_as != cls.__name__ and cls is FineCLModel:
+            logger.warning(f"{pretrained_model_name_or_path}: the {saved_as} head weights are not used by the bare "
+                           f"FineCLModel (entity and relation representations); load {saved_as} to use them.")
+        return (model, info) if want_info else model
+
+    @classmethod
+    def _loads_architectures(cls) -> set[str]:
+        """Saved architectures whose weights fill every parameter of this class."""
+        return {cls.__name__}
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """`PreTrainedModel.save_pretrained`, with an `auto_map` naming every class that can load the folder, and the
+        `relation-extraction` pipeline code beside the modelling code (`custom_pipelines`)."""
+        pipeline_file = Path(__file__).with_name(f"{PIPELINE_MODULE}.py")
+        self.config.auto_map = {
+            "AutoConfig": "configuration.FineCLConfig",
+            "AutoModel": "modeling.FineCLModel",
+            **{auto_class: f"modeling.{name}" for auto_class, name in self._auto_map_heads.items()},
+        }
+        if pipeline_file.is_file():
+            self.config.custom_pipelines = {
+                CUSTOM_PIPELINE_TASK: {
+                    "impl": f"{PIPELINE_MODULE}.RelationExtractionPipeline",
+                    # Tried in order: a fine-tuned folder loads its classifier; any other FineCL folder loads as the
+                    # bare model, and the pipeline then says which folder it needs.
+                    "pt": ["AutoModelForSequenceClassification", "AutoModel"],
+                    "tf": [],
+                    "type": "text",
+                }
+            }
+        elif getattr(self.config, "custom_pipelines", None):
+            del self.config.custom_pipelines
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if pipeline_file.is_file() and kwargs.get("is_main_process", True):
+            shutil.copyfile(pipeline_file, Path(save_directory) / pipeline_file.name)
+
+    # Auto classes (besides AutoConfig/AutoModel) whose `auto_map` entry a saved folder of this class gets.
+    _auto_map_heads: dict[str, str] = {}
+
+
+class FineCLModel(FineCLPreTrainedModel):
+    """The bare FineCL encoder: contextual token vectors pooled into entity representations (mentions: mean of their
+    sub-words, eq. 4; entities: `config.entity_pooling` of their mentions) and, for given (head, tail) pairs, relation
+    representations r = [e_head; e_tail] (paper §3.2).
+
+    Loads every FineCL folder (pre-training or fine-tuned): the head weights of those are left unused.
+
+    Example:
+
+    ```python
+    >>> from transformers import AutoModel
+    >>> import finecl_hf  # registers FineCL with the Auto classes (or pass trust_remote_code=True)
+    >>> model = AutoModel.from_pretrained("runs/finecl-pretrained")
+    >>> output = model(**batch)  # batch from finecl_hf.data collators
+    >>> output.entity_embeddings.shape, output.relation_embeddings.shape
+    ```
+    """
+
+    _auto_class = "AutoModel"
+    # Head weights of pre-training / fine-tuned folders, which the bare model does not have (reported in one line).
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\.", r"^classifier\.", r"^head_projection\.", r"^tail_projection\."]
+
+    def __init__(self, config: FineCLConfig):
+        super().__init__(config)
+        self.post_init()
+
+    @classmethod
+    def _loads_architectures(cls) -> set[str]:
+        return {"FineCLModel", "FineCLForPreTraining", "FineCLForRelationExtraction"}
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        mention_spans: torch.LongTensor | None = None,
+        mention_entity_ids: torch.LongTensor | None = None,
+        pair_entity_ids: torch.LongTensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+    ) -> FineCLModelOutput:
+        r"""
+        Args:
+            input_ids, attention_mask, token_type_ids, mention_spans, mention_entity_ids:
+                The shared batch format (module docstring). Without `mention_spans` only `last_hidden_state` is
+                returned.
+            pair_entity_ids (`[pairs, 2]`): (head, tail) batch-global entity indices whose relation representations
+                are wanted.
+        """
+        if mention_spans is None:
+            return FineCLModelOutput(last_hidden_state=self._encode(input_ids, attention_mask, token_type_ids))
+        hidden_states, entities = self.encode_entities(
+            input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids
+        )
+        relations = relation_representations(entities, pair_entity_ids) if pair_entity_ids is not None else None
+        return FineCLModelOutput(last_hidden_state=hidden_states, entity_embeddings=entities,
+                                 relation_embeddings=relations)
+
+
+def relation_representations(entities: torch.Tensor, pair_entity_ids: torch.Tensor) -> torch.Tensor:
+    """r = [e_head; e_tail] for each (head, tail) row of `pair_entity_ids`: `[pairs, 2 · hidden]`."""
+    return torch.cat([entities[pair_entity_ids[:, 0]], entities[pair_entity_ids[:, 1]]], dim=-1)
 
 
 class FineCLLMHead(nn.Module):
@@ -176,6 +339,9 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
     >>> model = FineCLForPreTraining.from_backbone("roberta-base", max_learned_epoch=14)
     ```
     """
+
+    _auto_class = "AutoModelForPreTraining"
+    _auto_map_heads = {"AutoModelForPreTraining": "FineCLForPreTraining"}
 
     def __init__(self, config: FineCLConfig):
         super().__init__(config)
@@ -237,7 +403,7 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
             if labels is not None:
                 losses["mlm"] = self._mlm_loss(hidden_states, labels)
             if relation_entity_ids is not None:
-                relations = torch.cat([entities[relation_entity_ids[:, 0]], entities[relation_entity_ids[:, 1]]], -1)
+                relations = relation_representations(entities, relation_entity_ids)
                 losses["rd"] = self._rd_loss(
                     relations, relation_learned_epochs, relation_positive_index, relation_negative_index,
                     relation_is_no_relation,
@@ -261,10 +427,7 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
 
     def _encode_optional(self, input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids):
         if mention_spans is None:
-            encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-            if token_type_ids is not None:
-                encoder_inputs["token_type_ids"] = token_type_ids
-            return self.encoder(**encoder_inputs).last_hidden_state, None
+            return self._encode(input_ids, attention_mask, token_type_ids), None
         return self.encode_entities(input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids)
 
     def _mlm_loss(self, hidden_states: torch.Tensor, labels: torch.LongTensor) -> torch.Tensor:
@@ -296,7 +459,7 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
             negative_index,
             weights,
             config.temperature,
-            weight_positive_in_denominator=config.weighting != "reference",
+            weight_positive_in_denominator=get_weighting(config.weighting).positive_weight_in_partition,
         )
 
 
@@ -310,8 +473,12 @@ class FineCLForRelationExtraction(FineCLPreTrainedModel):
       no-relation.
     """
 
-    # A pre-training checkpoint carries an MLM head that relation extraction does not use.
+    # A pre-training checkpoint carries an MLM head that relation extraction does not use (`from_backbone`).
     _keys_to_ignore_on_load_unexpected = [r"lm_head\."]
+    # transformers has no Auto class for relation extraction; a FineCL classifier takes entity spans, so only FineCL
+    # configs map to it and text-classification pipelines never pick it. The `pipeline` entry point loads it this way.
+    _auto_class = "AutoModelForSequenceClassification"
+    _auto_map_heads = {"AutoModelForSequenceClassification": "FineCLForRelationExtraction"}
 
     def __init__(self, config: FineCLConfig):
         super().__init__(config)
@@ -349,10 +516,10 @@ class FineCLForRelationExtraction(FineCLPreTrainedModel):
         if mention_spans.numel() == 0 and pair_entity_ids.numel() == 0:
             return self._output_without_pairs(labels)
         _, entities = self.encode_entities(input_ids, attention_mask, mention_spans, mention_entity_ids, token_type_ids)
-        heads, tails = entities[pair_entity_ids[:, 0]], entities[pair_entity_ids[:, 1]]
         if self.config.relation_level == "sentence":
-            logits = self.classifier(self.dropout(torch.cat([heads, tails], dim=-1)))
+            logits = self.classifier(self.dropout(relation_representations(entities, pair_entity_ids)))
         else:
+            heads, tails = entities[pair_entity_ids[:, 0]], entities[pair_entity_ids[:, 1]]
             heads = self.dropout(torch.tanh(self.head_projection(heads)))
             tails = self.dropout(torch.tanh(self.tail_projection(tails)))
             logits = self.classifier(heads, tails)
@@ -412,3 +579,45 @@ def _check_spans(mention_spans: torch.Tensor, mention_entity_ids: torch.Tensor, 
             f"mention_spans[{index}] = {mention_spans[index].tolist()} is outside the sequence: rows must be in "
             f"[0, {input_shape[0]}) and spans must satisfy 0 <= start < end <= {input_shape[1]}."
         )
+
+
+def _saved_architecture(config: PreTrainedConfig | None, folder, kwargs: dict) -> str | None:
+    """The FineCL class a folder was saved from (`architectures` of its config), when it says."""
+    if config is None:
+        try:
+            config = FineCLConfig.from_pretrained(
+                folder, **{key: kwargs[key] for key in ("cache_dir", "revision", "token", "local_files_only")
+                           if key in kwargs}
+            )
+        except Exception:  # not loadable here: `from_pretrained` reports it properly
+            return None
+    architectures = getattr(config, "architectures", None) or []
+    return next((name for name in architectures if name.startswith("FineCL")), None)
+
+
+_HOW_TO_LOAD = {
+    "FineCLForPreTraining": "FineCLForPreTraining.from_pretrained or AutoModelForPreTraining (AutoModel / FineCLModel "
+    "for entity and relation representations); to fine-tune it, FineCLForRelationExtraction.from_backbone(folder, "
+    "num_labels=..., id2label=...) or trainers/finetune.py builds a new classifier on purpose",
+    "FineCLForRelationExtraction": "FineCLForRelationExtraction.from_pretrained, AutoModelForSequenceClassification or "
+    "pipeline('relation-extraction', model=folder) (AutoModel / FineCLModel for its encoder's representations)",
+    "FineCLModel": "FineCLModel.from_pretrained or AutoModel; from_backbone(folder, ...) adds a new head on purpose",
+}
+_WHAT_IT_IS = {
+    "FineCLForPreTraining": "a FineCL pre-training checkpoint (encoder + MLM head, no relation classifier)",
+    "FineCLForRelationExtraction": "a fine-tuned FineCL relation-extraction model (encoder + classifier, no MLM head)",
+    "FineCLModel": "a bare FineCL encoder (no head)",
+}
+
+
+def _incompatible_message(folder, saved_as: str | None, cls: type, missing_keys: list[str] | None = None) -> str:
+    what = _WHAT_IT_IS.get(saved_as, f"a {saved_as} checkpoint" if saved_as else "a FineCL checkpoint")
+    lacking = ""
+    if missing_keys:
+        lacking = f" (it lacks {', '.join(missing_keys[:4])}{' ...' if len(missing_keys) > 4 else ''})"
+    how = _HOW_TO_LOAD.get(saved_as, "the class it was saved from")
+    return (
+        f"{folder} is {what}{lacking}: {cls.__name__} would have to start from randomly initialised weights it does "
+        f"not hold, so it is not loaded. Load it with {how}; or pass allow_new_head=True to initialise the missing "
+        "weights on purpose."
+    )

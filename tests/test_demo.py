@@ -47,8 +47,9 @@ SEMEVAL_NUM_LABELS = 19  # 9 directed relations x 2 directions + Other
 REMOTE_LOAD_CHECK = textwrap.dedent(
     """
     import json, sys
-    from transformers import AutoModel
-    model, info = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True, output_loading_info=True)
+    import transformers
+    auto_class = getattr(transformers, sys.argv[2])  # the folder's auto_map entry for its head
+    model, info = auto_class.from_pretrained(sys.argv[1], trust_remote_code=True, output_loading_info=True)
     assert "finecl_hf" not in sys.modules, "the remote-code path must not import finecl_hf"
     print(json.dumps({
         "class": type(model).__name__,
@@ -222,6 +223,12 @@ def test_stage_one_card_report_and_summary_match_the_learning_order(demo_run, st
     assert f"label precision against gold: {precision};" in demo_run.stdout
 
 
+AUTO_CLASS_OF = {
+    "FineCLForPreTraining": "AutoModelForPreTraining",
+    "FineCLForRelationExtraction": "AutoModelForSequenceClassification",
+}
+
+
 @pytest.mark.parametrize(
     ("checkpoint", "expected_class"),
     [("stage2_finecl_pretrained", "FineCLForPreTraining"), ("stage3_semeval_finetuned", "FineCLForRelationExtraction")],
@@ -230,7 +237,7 @@ def test_checkpoint_loads_with_remote_code_without_finecl_hf(demo_run, shared_da
     directory = demo_run.root / checkpoint
     assert (directory / "model.safetensors").is_file() and not list(directory.glob("*.bin"))
     result = subprocess.run(
-        [sys.executable, "-c", REMOTE_LOAD_CHECK, str(directory)],
+        [sys.executable, "-c", REMOTE_LOAD_CHECK, str(directory), AUTO_CLASS_OF[expected_class]],
         cwd=tmp_path, env=offline_environment(shared_data_dir, tmp_path / "modules"),
         capture_output=True, text=True, timeout=300, check=False,
     )

@@ -11,9 +11,9 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoModel, BertConfig
+from transformers import AutoModel, AutoModelForPreTraining, BertConfig
 
-from finecl_hf import FineCLConfig, FineCLForPreTraining, FineCLForRelationExtraction
+from finecl_hf import FineCLConfig, FineCLForPreTraining, FineCLForRelationExtraction, FineCLModel
 from finecl_hf.losses import (
     adaptive_threshold_loss,
     entity_discrimination_loss,
@@ -330,8 +330,13 @@ def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["auto_map"]["AutoModel"] == "modeling.FineCLForPreTraining"
-    reloaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration.FineCLConfig",
+        "AutoModel": "modeling.FineCLModel",
+        "AutoModelForPreTraining": "modeling.FineCLForPreTraining",
+    }
+    assert {"modeling.py", "configuration.py", "losses.py", "weighting.py"} <= {p.name for p in tmp_path.iterdir()}
+    reloaded = AutoModelForPreTraining.from_pretrained(tmp_path).eval()
     assert type(reloaded) is FineCLForPreTraining
     batch = pretraining_batch()
     assert torch.equal(model(**batch).loss, reloaded(**batch).loss)
@@ -340,8 +345,8 @@ def test_save_and_load_round_trip_gives_identical_outputs(tmp_path):
 REMOTE_CODE_CHECK = textwrap.dedent(
     """
     import json, sys, torch
-    from transformers import AutoModel
-    model = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True).eval()
+    from transformers import AutoModelForSequenceClassification
+    model = AutoModelForSequenceClassification.from_pretrained(sys.argv[1], trust_remote_code=True).eval()
     assert "finecl_hf" not in sys.modules, "the remote-code path must not import finecl_hf"
     batch = {k: torch.tensor(v) for k, v in json.load(open(sys.argv[2])).items()}
     with torch.no_grad():
@@ -405,3 +410,64 @@ def test_offline_minilm_backbone_loads_its_pretrained_weights(minilm_path):
     )
     assert model.config.encoder.model_type == "bert"
     assert not any(name.startswith("pooler") for name, _ in model.encoder.named_parameters())
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The bare model and the weighting registry
+
+
+def test_bare_model_returns_the_entities_and_relations_the_heads_use():
+    config = tiny_bert_config(num_labels=3, classifier_dropout=0.0)
+    classifier = FineCLForRelationExtraction(config).eval()
+    bare = FineCLModel(config).eval()
+    bare.load_state_dict(classifier.state_dict(), strict=False)
+    batch = sentence_batch()
+    output = bare(**{k: v for k, v in batch.items() if k != "labels"})
+    assert output.last_hidden_state.shape[:2] == batch["input_ids"].shape
+    pairs = batch["pair_entity_ids"]
+    assert torch.equal(output.relation_embeddings,
+                       torch.cat([output.entity_embeddings[pairs[:, 0]], output.entity_embeddings[pairs[:, 1]]], -1))
+    logits = classifier.classifier(output.relation_embeddings)
+    assert torch.allclose(logits, classifier(**batch).logits, atol=1e-6)
+    assert bare(input_ids=batch["input_ids"]).entity_embeddings is None
+
+
+def test_a_weighting_added_through_the_registry_alone_pretrains(tmp_path):
+    """One `register_weighting` call: the config accepts the name, the loss uses its weights and its Z rule, and the
+    stage-2 trainer runs a step with it."""
+    from finecl_hf.pretraining import FineCLPreTrainingArguments, build_pretrainer
+    from finecl_hf.pretraining.synthetic import save_tiny_roberta, write_synthetic_learning_order_dataset
+    from finecl_hf.weighting import WEIGHTING_SCHEMES, register_weighting
+
+    @register_weighting("toy_linear", positive_weight_in_partition=False, description="toy: 1 + learned epoch")
+    def toy_linear(learned_epochs: torch.Tensor, **_) -> torch.Tensor:
+        return 1.0 + learned_epochs.clamp(min=0).to(torch.float32)
+
+    try:
+        model = FineCLForPreTraining(tiny_bert_config(weighting="toy_linear", rd_loss_weight=1.0)).eval()
+        batch = pretraining_batch()
+        output = model(**batch)
+        weights = toy_linear(batch["relation_learned_epochs"])
+        expected = naive_rd_loss(output.relation_embeddings.detach().double(), batch["relation_positive_index"].tolist(),
+                                 batch["relation_negative_index"].tolist(), weights.tolist(), model.config.temperature,
+                                 positive_weighted=False)
+        assert output.rd_loss.item() == pytest.approx(expected, rel=1e-5)
+
+        learning_order = write_synthetic_learning_order_dataset(tmp_path / "learning_order", 16)
+        args = FineCLPreTrainingArguments(
+            output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none", save_strategy="no",
+            learning_order_dataset=str(learning_order), model_name_or_path=str(save_tiny_roberta(tmp_path / "tiny")),
+            per_device_train_batch_size=4, total_batch_size=4, max_steps=1, logging_steps=1, max_length=128,
+            warmup_steps=0, learning_rate=1e-3,
+            dataset_cache_dir=str(tmp_path / "cache"), num_negatives=4, weighting="toy_linear",
+        )
+        trainer, _ = build_pretrainer(args)
+        before = {name: value.clone() for name, value in trainer.model.encoder.named_parameters()}
+        trainer.train()
+        assert trainer.model.config.weighting == "toy_linear" and trainer.state.global_step == 1
+        assert any(not torch.equal(before[name], value) for name, value in trainer.model.encoder.named_parameters())
+        assert math.isfinite(trainer.state.log_history[0]["loss"])
+    finally:
+        del WEIGHTING_SCHEMES["toy_linear"]
+    with pytest.raises(ValueError, match="weighting='toy_linear' is invalid"):
+        tiny_bert_config(weighting="toy_linear")

@@ -378,7 +378,7 @@ def test_saved_checkpoint_loads_both_ways_and_has_a_card(trained, tmp_path, coll
     assert {"model.safetensors", "config.json", "modeling.py", "README.md", "tokenizer.json"} <= files
     assert not any(name.endswith((".bin", ".pt", ".pth")) for name in files)
     config = json.loads((output_dir / "config.json").read_text())
-    assert config["auto_map"]["AutoModel"] == "modeling.FineCLForPreTraining"
+    assert config["auto_map"]["AutoModelForPreTraining"] == "modeling.FineCLForPreTraining"
 
     card = ModelCard.load(output_dir / "README.md")
     assert {"finecl", "relation-extraction"} <= set(card.data.tags)
@@ -396,8 +396,8 @@ def test_saved_checkpoint_loads_both_ways_and_has_a_card(trained, tmp_path, coll
     script = textwrap.dedent(
         f"""
         import sys, torch
-        from transformers import AutoModel
-        model = AutoModel.from_pretrained({str(output_dir)!r}, trust_remote_code=True).eval()
+        from transformers import AutoModelForPreTraining
+        model = AutoModelForPreTraining.from_pretrained({str(output_dir)!r}, trust_remote_code=True).eval()
         batch = torch.load({str(tmp_path / "batch.pt")!r})
         with torch.no_grad():
             loss = model(**batch).loss.item()

@@ -114,7 +114,7 @@ def print_summary(args: DemoArguments, paths: DemoPaths, seconds: float) -> None
     print("SemEval official test set: " + ", ".join(f"{k[5:]}={results[k]:.4f}" for k in headline if k in results))
     print("\nLoad them:")
     print(f'  load_dataset("{paths.learning_order_dataset}")["train"]')
-    print(f'  AutoModel.from_pretrained("{paths.pretrained}", trust_remote_code=True)')
+    print(f'  AutoModelForPreTraining.from_pretrained("{paths.pretrained}", trust_remote_code=True)')
     print(f'  RelationExtractor.from_pretrained("{paths.finetuned}")("{args.example_sentence}")')
     print(f"  -> {prediction}")
 

@@ -59,6 +59,11 @@ ENCODER_NAMES = {
     "paper": "FineCL (--weighting paper)",
     "reference": "FineCL, original code's weighting (--weighting reference)",
 }
+
+
+def encoder_name(weighting: str) -> str:
+    """Table row name of an encoder; a weighting registered in `finecl_hf.weighting` without a name here gets one."""
+    return ENCODER_NAMES.get(weighting, f"pre-training with --weighting {weighting}")
 HEADLINE_METRICS = {"test_macro_f1_official": "official macro-F1", "test_micro_f1": "micro-F1"}
 
 
@@ -90,9 +95,11 @@ class ReproduceArguments(PipelineArguments):
     overwrite: bool = field(default=False, metadata={"help": "Redo steps whose output already exists."})
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.weightings) - set(ENCODER_NAMES) - {NO_PRETRAINING})
+        from finecl_hf.weighting import WEIGHTING_SCHEMES
+
+        unknown = sorted(set(self.weightings) - set(WEIGHTING_SCHEMES) - {NO_PRETRAINING})
         if unknown:
-            raise UsageError(f"--weightings {unknown}: choose among uniform, paper, reference.")
+            raise UsageError(f"--weightings {unknown}: choose among {', '.join(WEIGHTING_SCHEMES)}.")
         if len(self.finetune_epochs_per_fraction) != len(self.train_fractions):
             raise UsageError(
                 f"--finetune_epochs_per_fraction has {len(self.finetune_epochs_per_fraction)} values but "
@@ -137,13 +144,13 @@ def build_steps(args: ReproduceArguments, root: Path, backbone: str, corpus: Pat
         output_dir = root / "stage2" / weighting
         command = pretrain_command(args, paths.learning_order_dataset, backbone, output_dir, weighting)
         # The model card is written last: its presence means the checkpoint folder is complete.
-        steps.append(Step(f"stage 2: pre-training, {ENCODER_NAMES[weighting]}", command, output_dir / "README.md"))
+        steps.append(Step(f"stage 2: pre-training, {encoder_name(weighting)}", command, output_dir / "README.md"))
     for name, model in encoders(args, root, backbone).items():
         for fraction, epochs in zip(args.train_fractions, args.finetune_epochs_per_fraction):
             output_dir = root / "stage3" / name / fraction_folder(fraction)
             command = finetune_command(args, model, paths.semeval, output_dir, fraction, epochs, seeds=args.seeds)
             done_when = output_dir / ("seed_summary.json" if len(args.seeds) > 1 else "all_results.json")
-            steps.append(Step(f"stage 3: {ENCODER_NAMES[name]}, SemEval {fraction_name(fraction)}", command, done_when))
+            steps.append(Step(f"stage 3: {encoder_name(name)}, SemEval {fraction_name(fraction)}", command, done_when))
     if not args.skip_table2:
         steps += table2_steps(args, root, backbone)
     return steps
@@ -244,7 +251,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     header = ["encoder"] + [f"{fraction} {label}" for fraction in fractions for label in HEADLINE_METRICS.values()]
     rows = []
     for name, by_fraction in results["fine_tuning"].items():
-        rows.append([ENCODER_NAMES[name]] + [mean_std(by_fraction[fraction][metric])
+        rows.append([encoder_name(name)] + [mean_std(by_fraction[fraction][metric])
                                              for fraction in fractions for metric in HEADLINE_METRICS])
     sections = [
         f"# FineCL reproduction at CPU scale ({results['date']})",
@@ -264,7 +271,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                      "The relation-discrimination losses of different weightings are weighted differently, so their "
                      "values are not comparable across rows; the MLM head is new (MiniLM ships none).",
                      markdown_table(["weighting"] + components,
-                                    [[ENCODER_NAMES[w]] + [f"{values.get(c, float('nan')):.4f}" for c in components]
+                                    [[encoder_name(w)] + [f"{values.get(c, float('nan')):.4f}" for c in components]
                                      for w, values in losses.items()])]
     if "table2" in results:
         sections += ["## Table 2: all noisy labels vs the first-epoch subset A_0 (SemEval, 30% labels flipped)",
@@ -348,7 +355,7 @@ def plot_f1_bars(results: dict[str, Any], path: Path) -> Path:
     for index, name in enumerate(names):
         scores = [results["fine_tuning"][name][fraction]["test_macro_f1_official"] for fraction in fractions]
         axis.bar(np.arange(len(fractions)) + index * width, [100 * s["mean"] for s in scores], width,
-                 yerr=[100 * s["std"] for s in scores], capsize=3, label=ENCODER_NAMES[name])
+                 yerr=[100 * s["std"] for s in scores], capsize=3, label=encoder_name(name))
     axis.set_xticks(np.arange(len(fractions)) + width * (len(names) - 1) / 2, fractions)
     axis.set(xlabel="share of SemEval train", ylabel="official macro-F1 (%)", title="SemEval test, mean ± std over seeds")
     axis.legend(fontsize=7)

@@ -36,6 +36,7 @@ from .evaluation import (
     summarize_seeds,
     write_jsonl,
 )
+from .inference import dataset_relation_names
 from .model_card import write_run_card
 from .preparation import PreparedData, prepare_data
 from .tasks import get_task
@@ -92,6 +93,8 @@ def build_model(
     model = FineCLForRelationExtraction.from_backbone(args.model_name_or_path, **overrides)
     # Read back by `RelationExtractor`, which must insert the same markers.
     model.config.entity_markers = args.entity_markers
+    # Readable relation names (DocRED P-id -> rel_info name), returned by the relation-extraction pipeline.
+    model.config.relation_names = dataset_relation_names(args.dataset_path)
     if vocabulary_size is not None and vocabulary_size != model.config.encoder.vocab_size:
         # FineCLForRelationExtraction has no get_input_embeddings, so resize the encoder itself and record the new
         # size in the configuration that is saved.

@@ -30,6 +30,7 @@ from transformers import TrainingArguments
 
 from ..configuration import WEIGHTING_SCHEMES, FineCLConfig
 from ..learning_order.scores import SCORES
+from ..weighting import describe_weightings
 
 # The `FineCLConfig` fields that have a command-line argument of the same name.
 CONFIG_FIELDS = (
@@ -85,8 +86,7 @@ class FineCLPreTrainingArguments(TrainingArguments):
     weighting: str = field(
         default="paper",
         metadata={
-            "help": "Learning-order weighting of relation discrimination: `paper` (eq. 5), `reference` (the original "
-            "code: epochs >= 5 weigh 1, no-relation pairs e^0.5) or `uniform` (ERICA, the paper's baseline).",
+            "help": f"Learning-order weighting of relation discrimination (finecl_hf.weighting): {describe_weightings()}.",
             "choices": list(WEIGHTING_SCHEMES),
         },
     )
