@@ -332,7 +332,7 @@ def test_export_is_a_hub_dataset_folder_with_instances_documents_and_run_metadat
     assert metadata["percent_learned_per_epoch"] == pytest.approx([100 / 6] * 3)
     assert "| 2 | 16.67 | 50.00 |" in card
 
-    from finecl_hf.learning_order.analysis import main as analysis_main
+    from finecl_hf.commands.analyse import main as analysis_main
 
     report = analysis_main([str(tmp_path / "order"), "--compare", str(tmp_path / "order"), "--plot", str(tmp_path / "fig.png")])
     assert report["cumulative_jaccard"] == [1.0, 1.0, 1.0]

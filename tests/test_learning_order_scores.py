@@ -16,6 +16,7 @@ from test_learning_order import CUE_OFFSET, ID_OFFSET, PAD, SentencePairCollator
 
 from finecl_hf.learning_order import LearningOrderState
 from finecl_hf.learning_order import scores as scores_module
+from finecl_hf.commands.analyse import main as analyse_command
 from finecl_hf.learning_order.analysis import score_detection, top_fraction_precision
 from finecl_hf.learning_order.export import LearningOrderRunInfo, export_learning_order
 from finecl_hf.learning_order.scores import SCORES, cleanliness, score_columns, score_names
@@ -229,7 +230,6 @@ def test_export_writes_every_score_column_and_the_card_documents_each(tmp_path):
 
 
 def test_analysis_reports_every_score_against_the_known_truth(tmp_path):
-    from finecl_hf.learning_order import analysis
     from finecl_hf.learning_order.analysis import mann_whitney_auc
 
     dataset = tiny_dataset(noise=0.4)
@@ -237,12 +237,12 @@ def test_analysis_reports_every_score_against_the_known_truth(tmp_path):
     trainer = make_trainer(tmp_path, dataset, record_no_relation=True)
     trainer.train()
     path, loaded = _export(tmp_path, trainer, dataset.add_column("label_is_clean", clean))
-    report = analysis.main([str(path), "--correct_column", "label_is_clean"])
+    report = analyse_command([str(path), "--correct_column", "label_is_clean"])
     assert list(report["scores"]) == list(SCORES)
     for name, values in report["scores"].items():
         assert values["roc_auc"] == pytest.approx(mann_whitney_auc(cleanliness(name, loaded), clean)), name
     assert report["scores"]["aum"]["roc_auc"] > 0.5  # the cue is learnable: clean labels get larger margins
-    only = analysis.main([str(path), "--correct_column", "label_is_clean", "--scores", "aum"])
+    only = analyse_command([str(path), "--correct_column", "label_is_clean", "--scores", "aum"])
     assert list(only["scores"]) == ["aum"]
 
 
@@ -263,11 +263,9 @@ def test_a_score_added_to_the_registry_alone_reaches_the_export_card_and_command
     )
     assert "| `toy_margin_squared` (float32) | (Σ_t margin_t)² |" in (path / "README.md").read_text()
 
-    from finecl_hf.learning_order import analysis
-
     with pytest.raises(SystemExit):  # argparse rejects unknown choices; the toy one is accepted
-        analysis.main([str(path), "--scores", "not_a_score"])
-    report = analysis.main([str(path), "--scores", toy.name, "confidence"])
+        analyse_command([str(path), "--scores", "not_a_score"])
+    report = analyse_command([str(path), "--scores", toy.name, "confidence"])
     assert report["instances"] == 16
 
     from transformers import HfArgumentParser

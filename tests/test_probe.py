@@ -22,7 +22,7 @@ from finecl_hf.probing import (
     load_frozen_encoder,
     probe_encoder,
 )
-from finecl_hf.probing.cli import main as probe_main
+from finecl_hf.commands.probe import main as probe_main
 from finecl_hf.probing.probe import check_probe_inputs
 from finecl_hf.probing.scoring import (
     ACCURACY,
@@ -295,21 +295,25 @@ def test_a_folder_that_is_not_an_encoder_is_refused(kind, tmp_path, tiny_backbon
         load_frozen_encoder(folder)
 
 
-def test_cli_reports_bad_input_in_one_paragraph_and_writes_nothing(tmp_path, splits, tiny_backbone):
+def test_cli_reports_bad_input_in_one_paragraph_and_writes_nothing(tmp_path, splits, tiny_backbone, capsys):
     dataset = tmp_path / "dataset"
     DatasetDict({"train": splits[0], "validation": splits[1]}).save_to_disk(str(dataset))
     output, cache = tmp_path / "out", tmp_path / "cache"
+    capsys.readouterr()  # the progress bars of save_to_disk
     common = ["--task", "wiki80", "--dataset_path", str(dataset), "--output_dir", str(output),
               "--feature_cache_dir", str(cache)]  # fmt: skip
     cases = {
         "shots=13 is more than class": ["--model_name_or_path", str(tiny_backbone), "--shots", "13"],
-        f"model_name_or_path='{tmp_path}' is not an encoder": [
+        f"--model_name_or_path {tmp_path}: the folder has no config.json": [
             "--model_name_or_path", str(tiny_backbone), str(tmp_path), "--shots", "2",
         ],
     }  # fmt: skip
     for message, arguments in cases.items():
-        with pytest.raises(SystemExit, match=message):
+        with pytest.raises(SystemExit) as exited:
             probe_main(common + arguments)
+        # Usage errors (exit 2) are printed by the front door; data errors are the exit message (status 1).
+        error = capsys.readouterr().err if exited.value.code == 2 else str(exited.value.code)
+        assert message in error and len(error.strip().splitlines()) == 1, error
         assert not output.exists() and not cache.exists()
 
 

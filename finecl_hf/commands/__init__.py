@@ -5,6 +5,7 @@
     finecl analyse runs/order/learning_order --plot learned.png
     finecl pretrain --learning_order_dataset runs/order/learning_order --output_dir runs/finecl
     finecl finetune --model_name_or_path runs/finecl --dataset_path data/semeval --output_dir runs/semeval
+    finecl probe --model_name_or_path runs/finecl --task wiki80 semeval
     finecl demo
     finecl reproduce
 
@@ -66,10 +67,12 @@ COMMANDS: dict[str, Command] = {
         Command("learning-order", "Stage 1: record the epoch each instance is first learned (learning order).",
                 "finecl_hf.commands.learning_order"),
         Command("analyse", "Stage 1 report: percent learned per epoch, label precision per subset, plots.",
-                "finecl_hf.commands.analyse", prerendered_help=False),
+                "finecl_hf.commands.analyse"),
         Command("pretrain", "Stage 2: FineCL contrastive pre-training weighted by learning order.",
                 "finecl_hf.commands.pretrain"),
         Command("finetune", "Stage 3: fine-tune and evaluate a relation classifier.", "finecl_hf.commands.finetune"),
+        Command("probe", "Representation probe: k-shot linear classifiers on frozen encoders, with 95% CIs.",
+                "finecl_hf.commands.probe"),
         Command("demo", "All three stages end to end on the shipped corpora, in minutes on a CPU.",
                 "finecl_hf.experiments.demo"),
         Command("reproduce", "The paper's comparison (ERICA vs FineCL, Table 2) at a CPU-sized scale.",

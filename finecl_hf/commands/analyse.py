@@ -21,13 +21,20 @@ NAME = "analyse"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Plain argparse: cheap to build, so `--help` is rendered live."""
+    """Plain argparse; `--help` is pre-rendered all the same, since the `--scores` choices come from the score registry,
+    which imports the learning-order package (torch, transformers)."""
+    from finecl_hf.learning_order.scores import SCORES
+
     parser = argparse.ArgumentParser(prog=f"finecl {NAME}", description=__doc__.split("\n\n")[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="learning-order dataset folder (written by `finecl learning-order`)")
     parser.add_argument("--compare", help="a second learning-order dataset over the same instances (cumulative Jaccard)")
     parser.add_argument("--correct_column", help="boolean column telling whether each label is correct")
     parser.add_argument("--plot", help="write the percent-learned chart to this PNG")
+    parser.add_argument(
+        "--scores", nargs="+", choices=SCORES.keys(), metavar="SCORE",
+        help=f"cleanliness scores to evaluate with --correct_column (default: all present): {', '.join(SCORES)}",
+    )
     parser.add_argument("--json", help="also write the report as JSON to this file")
     return parser
 
@@ -45,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def run(args) -> dict[str, Any]:
         from finecl_hf.learning_order.analysis import analyse, render_report
 
-        report = analyse(args.path, compare=args.compare, correct_column=args.correct_column, plot=args.plot)
+        report = analyse(args.path, compare=args.compare, correct_column=args.correct_column, plot=args.plot,
+                         scores=args.scores)
         print(render_report(report))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))

@@ -15,8 +15,6 @@ python -m finecl_hf.learning_order.analysis runs/order/learning_order --correct_
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -356,24 +354,7 @@ def render_report(report: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", help="learning-order dataset folder (written by trainers/learning_order.py)")
-    parser.add_argument("--compare", help="a second learning-order dataset over the same instances (cumulative Jaccard)")
-    parser.add_argument("--correct_column", help="boolean column telling whether each label is correct")
-    parser.add_argument("--plot", help="write the percent-learned chart to this PNG")
-    parser.add_argument(
-        "--scores", nargs="+", choices=SCORES.keys(), metavar="SCORE",
-        help=f"cleanliness scores to evaluate with --correct_column (default: all present): {', '.join(SCORES)}",
-    )
-    parser.add_argument("--json", help="also write the report as JSON to this file")
-    args = parser.parse_args(argv)
-    report = analyse(args.path, compare=args.compare, correct_column=args.correct_column, plot=args.plot, scores=args.scores)
-    print(render_report(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    return report
+if __name__ == "__main__":  # the same as `finecl analyse`
+    from finecl_hf.commands import run_command
 
-
-if __name__ == "__main__":
-    main()
+    run_command("analyse")

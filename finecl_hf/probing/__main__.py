@@ -1,6 +1,6 @@
-"""`python -m finecl_hf.probing ...`: see `finecl_hf.probing.cli`."""
+"""`python -m finecl_hf.probing ...`, the same as `finecl probe ...`."""
 
-from .cli import main
+from finecl_hf.commands import run_command
 
 if __name__ == "__main__":
-    main()
+    run_command("probe")

@@ -1,4 +1,4 @@
-"""The probe's command line, `python -m finecl_hf.probing`.
+"""What `finecl probe` runs (also `python -m finecl_hf.probing`; the parser is `finecl_hf.commands.probe`).
 
     python -m finecl_hf.probing --model_name_or_path ENCODER [ENCODER ...] --task wiki80 semeval [--output_dir DIR]
 
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
-
-from transformers import HfArgumentParser
 
 from .arguments import ProbeArguments
 from .encoder import load_frozen_encoder
@@ -111,13 +108,4 @@ def render_report(results: dict[str, list[ProbeResult]], comparisons: list[dict]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = HfArgumentParser(ProbeArguments)
-    try:
-        (args,) = parser.parse_args_into_dataclasses(args=argv)
-        run_probes(args)
-    except ValueError as error:
-        sys.exit(f"error: {error}")
-
-
-__all__ = ["RESULTS_FILE", "main", "render_report", "run_probes"]
+__all__ = ["RESULTS_FILE", "render_report", "run_probes"]

@@ -1,0 +1,47 @@
+"""`finecl probe`: the representation probe (frozen encoder, [e_head; e_tail] pooled as fine-tuning pools it, a linear
+classifier on k shots per class, many seeded draws, means with 95% confidence intervals).
+
+    finecl probe --model_name_or_path runs/finecl runs/erica --task wiki80 semeval --output_dir runs/probe
+
+With several encoders each is compared, paired on the same draws and test sentences, with the first.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from .errors import check_model_source, run_guarded
+
+NAME = "probe"
+
+
+def build_parser():
+    from transformers import HfArgumentParser
+
+    from finecl_hf.probing.arguments import ProbeArguments
+
+    return HfArgumentParser(ProbeArguments, prog=f"finecl {NAME}")
+
+
+def main(argv: Sequence[str] | None = None):
+    argv = sys.argv[1:] if argv is None else argv
+
+    def parse():
+        (args,) = build_parser().parse_args_into_dataclasses(args=list(argv))
+        for encoder in args.model_name_or_path:
+            check_model_source("--model_name_or_path", encoder)
+        return args
+
+    def run(args):
+        from finecl_hf.probing.cli import run_probes
+
+        return run_probes(args)
+
+    return run_guarded(f"finecl {NAME}", parse, run)
+
+
+if __name__ == "__main__":
+    from . import run_command
+
+    run_command(NAME)
