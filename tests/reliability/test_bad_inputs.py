@@ -422,7 +422,7 @@ def guards(monkeypatch):
         monkeypatch.setattr(
             "finecl_hf.pretraining.pipeline.prepare_pretraining_data", refuse("stage-2 data preparation")
         )
-        monkeypatch.setattr("finecl_hf.finetuning.trainer.prepare_data", refuse("stage-3 data preparation"))
+        monkeypatch.setattr("finecl_hf.finetuning.run.prepare_data", refuse("stage-3 data preparation"))
 
     return arm_data_guards
 
