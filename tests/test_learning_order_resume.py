@@ -1,5 +1,6 @@
-"""A stage-1 run killed with SIGKILL after a checkpoint and resumed ends with exactly the learning order of an
-uninterrupted run with the same seed; and the entry point runs end to end."""
+"""A stage-1 run killed with SIGKILL after a checkpoint and resumed ends with exactly the learning order and the
+training-dynamics statistics (score columns) of an uninterrupted run with the same seed; and the entry point runs end
+to end."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from test_learning_order import PAD, SentencePairCollator, tiny_args, tiny_dataset, tiny_model
     from finecl_hf.learning_order import LearningOrderTrainer
+    from finecl_hf.learning_order.scores import score_columns
 
     output_dir, mode, pause_at, resume = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "resume"
 
@@ -44,6 +46,7 @@ CHILD = textwrap.dedent(
                                    callbacks=[] if resume else [PauseAfterCheckpoint()])
     trainer.train(resume_from_checkpoint=True if resume else None)
     np.save(output_dir + "/final_order.npy", trainer.learning_order.learned_epoch)
+    np.savez(output_dir + "/final_scores.npz", **score_columns(trainer.learning_order))
     """
 )
 
@@ -72,9 +75,12 @@ def test_sigkill_and_resume_gives_exactly_the_uninterrupted_learning_order(tmp_p
     # The uninterrupted reference runs in this process: same code, same seed, same CPU kernels.
     from test_learning_order import make_trainer
 
+    from finecl_hf.learning_order.scores import score_columns
+
     reference = make_trainer(tmp_path / "uninterrupted", mode=mode, record_no_relation=mode == "epoch")
     reference.train()
     expected = reference.learning_order.learned_epoch
+    expected_scores = score_columns(reference.learning_order)
 
     interrupted = tmp_path / "interrupted"
     process = _child(tmp_path, interrupted, mode, pause_at=pause_at, resume=False)
@@ -93,6 +99,11 @@ def test_sigkill_and_resume_gives_exactly_the_uninterrupted_learning_order(tmp_p
     resumed = np.load(interrupted / "final_order.npy")
     assert (expected >= 0).any()
     np.testing.assert_array_equal(resumed, expected)
+    with np.load(interrupted / "final_scores.npz") as resumed_scores:
+        assert sorted(resumed_scores.files) == sorted(expected_scores)
+        for name, values in expected_scores.items():  # bit for bit, the float sums included
+            np.testing.assert_array_equal(resumed_scores[name], values, err_msg=name)
+    assert not np.isnan(expected_scores["aum"]).any()
 
 
 @pytest.mark.slow
@@ -135,7 +146,9 @@ def test_entry_point_writes_a_learning_order_dataset(tmp_path, tiny_roberta_toke
 
     order = load_dataset(str(tmp_path / "run" / "learning_order"), split="train")
     assert order["uid"] == [row["uid"] for row in rows]
-    assert set(order.column_names) >= {"tokens", "head", "tail", "relation", "learned_epoch", "learned", "upsampled"}
+    assert set(order.column_names) >= {"tokens", "head", "tail", "relation", "learned_epoch", "learned", "upsampled",
+                                       "aum", "confidence", "variability", "forgetting_events", "correct_fraction"}
+    assert "ROC-AUC (clean vs wrong label)" in completed.stdout  # every score evaluated against the known truth
     labels, learned = np.asarray(order["relation"]), np.asarray(order["learned_epoch"])
     for label in range(1, len(LABELS)):  # upsampling: every relation class at least 50% learned
         assert (learned[labels == label] >= 0).mean() >= 0.5

@@ -1,6 +1,7 @@
 """Analysis of learning orders: percent learned per epoch (paper Fig. 2) and per class, cumulative Jaccard similarity of
-two orders (Fig. 3), and, when label correctness is known, the precision of each subset A_0..A_k and the ROC-AUC of
-"learned earlier" as a clean-label detector (§4.1).
+two orders (Fig. 3), and, when label correctness is known, the precision of each subset A_0..A_k and, for every
+cleanliness score of `finecl_hf.learning_order.scores` (`learned_epoch` = "learned earlier", §4.1), its ROC-AUC as a
+clean-label detector and the label precision of its top-scored 25% and 50%.
 
 Command line:
 
@@ -8,6 +9,7 @@ Command line:
 python -m finecl_hf.learning_order.analysis runs/order/learning_order --plot fig2.png
 python -m finecl_hf.learning_order.analysis runs/a/learning_order --compare runs/b/learning_order
 python -m finecl_hf.learning_order.analysis runs/order/learning_order --correct_column confirmed_by_gold
+python -m finecl_hf.learning_order.analysis runs/order/learning_order --correct_column confirmed_by_gold --scores aum
 ```
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .scores import SCORES, cleanliness
 from .state import NOT_LEARNED, percent_learned_per_epoch
 
 logger = logging.getLogger(__name__)
@@ -34,7 +37,9 @@ __all__ = [
     "percent_learned_per_class",
     "percent_learned_per_epoch",
     "plot_percent_learned",
+    "score_detection",
     "subset_precision",
+    "top_fraction_precision",
 ]
 
 
@@ -139,6 +144,39 @@ def clean_label_auc(learned_epoch: Any, is_correct: Any) -> float:
     epochs = _as_epochs(learned_epoch)
     scores = np.where(epochs == NOT_LEARNED, -(epochs.max(initial=0) + 1), -epochs).astype(np.float64)
     return mann_whitney_auc(scores, is_correct)
+
+
+def top_fraction_precision(scores: Any, is_correct: Any, fraction: float) -> float:
+    """Label precision of the `fraction` of instances with the highest scores (ties broken by row order)."""
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    correct = np.asarray(is_correct, dtype=bool).reshape(-1)
+    count = int(round(fraction * scores.size))
+    if count == 0:
+        return float("nan")
+    top = np.argsort(-scores, kind="stable")[:count]
+    return float(correct[top].mean())
+
+
+def score_detection(columns: Any, is_correct: Any, names: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    """For each cleanliness score: ROC-AUC of clean vs wrong labels and label precision of the top 25% / 50%.
+
+    Args:
+        columns: the instances (a 🤗 `Dataset` or dict of columns) restricted to rows of known correctness.
+        is_correct: whether each row's label is correct.
+        names: scores to evaluate (default: every registered score whose columns are present).
+    """
+    available = set(getattr(columns, "column_names", None) or columns.keys())
+    if names is None:
+        names = [name for name, score in SCORES.items() if set(score.columns) <= available]
+    report = {}
+    for name in names:
+        scores = cleanliness(name, columns)
+        report[name] = {
+            "roc_auc": mann_whitney_auc(scores, is_correct),
+            "top_25_precision": top_fraction_precision(scores, is_correct, 0.25),
+            "top_50_precision": top_fraction_precision(scores, is_correct, 0.50),
+        }
+    return report
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -249,9 +287,19 @@ def analyse(
     compare: str | None = None,
     correct_column: str | None = None,
     plot: str | None = None,
+    scores: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Everything the CLI prints, as a dict (also written as JSON with `--json`)."""
+    """Everything the CLI prints, as a dict (also written as JSON with `--json`).
+
+    `scores`: cleanliness scores to evaluate against `correct_column` (default: every one the dataset has).
+    """
     dataset = _load_instances(path)
+    missing = [name for name in scores or () if not set(SCORES[name].columns) <= set(dataset.column_names)]
+    if missing:
+        raise ValueError(
+            f"{path}: score(s) {missing} need column(s) the learning-order dataset lacks (it has "
+            f"{dataset.column_names}); it was written before training-dynamics scores were recorded: re-run stage 1."
+        )
     epochs, upsampled = recorded_order(dataset)
     num_epochs = num_epochs_of(dataset["learned_epoch"])
     report: dict[str, Any] = {"instances": len(dataset), "upsampled": upsampled}
@@ -271,6 +319,7 @@ def analyse(
         # Precision is measured over the instances whose correctness is known (not the sampled no-relation pairs).
         report["subset_precision"] = subset_precision(epochs[known], correct[known], num_epochs)
         report["clean_label_auc"] = clean_label_auc(epochs[known], correct[known])
+        report["scores"] = score_detection(dataset.select(np.flatnonzero(known)), correct[known], scores)
     if plot is not None:
         plot_percent_learned(report["percent_learned_per_epoch"], plot, report.get("percent_learned_per_class"))
     return report
@@ -294,6 +343,10 @@ def render_report(report: dict[str, Any]) -> str:
         rows = [[name, value["size"], value["precision"]] for name, value in report["subset_precision"].items()]
         parts.append(format_table(["subset", "size", "label precision"], rows))
         parts.append(f"ROC-AUC of learning order as a clean-label detector: {report['clean_label_auc']:.4f}")
+    if report.get("scores"):
+        rows = [[name, *values.values()] for name, values in report["scores"].items()]
+        header = ["cleanliness score", "ROC-AUC", "precision of top 25%", "precision of top 50%"]
+        parts.append(format_table(header, [[row[0], *(f"{value:.4f}" for value in row[1:])] for row in rows]))
     return "\n\n".join(parts)
 
 
@@ -303,9 +356,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--compare", help="a second learning-order dataset over the same instances (cumulative Jaccard)")
     parser.add_argument("--correct_column", help="boolean column telling whether each label is correct")
     parser.add_argument("--plot", help="write the percent-learned chart to this PNG")
+    parser.add_argument(
+        "--scores", nargs="+", choices=SCORES.keys(), metavar="SCORE",
+        help=f"cleanliness scores to evaluate with --correct_column (default: all present): {', '.join(SCORES)}",
+    )
     parser.add_argument("--json", help="also write the report as JSON to this file")
     args = parser.parse_args(argv)
-    report = analyse(args.path, compare=args.compare, correct_column=args.correct_column, plot=args.plot)
+    report = analyse(args.path, compare=args.compare, correct_column=args.correct_column, plot=args.plot, scores=args.scores)
     print(render_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

@@ -6,6 +6,7 @@ Layout:
 <output_dir>/
   README.md                                  card: YAML `configs` + `dataset_info` + run metadata under `finecl`
   instances/train-<sha256 prefix>.parquet     config `instances` (default): input rows + learned_epoch/learned/upsampled
+                                             + one column per cleanliness score (finecl_hf.learning_order.scores)
   documents/train-<sha256 prefix>.parquet     config `documents` (document-level input only)
 ```
 
@@ -15,6 +16,7 @@ Layout:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,6 +31,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from finecl_hf.cards import FINECL_METADATA_KEY, describe_feature, size_category
 from finecl_hf.data.loading import fingerprint_parquet_file
 
+from .scores import SCORES
 from .state import NOT_LEARNED
 from .trainer import INSTANCE_INDEX_COLUMN
 
@@ -70,8 +73,16 @@ class LearningOrderRunInfo:
     clean_label_auc: float | None = None
 
 
-def learning_order_columns(instances: Dataset, learned_epoch: Any, upsampled: Any) -> Dataset:
-    """`instances` with `learned_epoch` (int16, -1 = never), `learned` (bool) and `upsampled` (bool) appended.
+def learning_order_columns(
+    instances: Dataset, learned_epoch: Any, upsampled: Any, scores: Mapping[str, Any] | None = None
+) -> Dataset:
+    """`instances` with `learned_epoch` (int16, -1 = never), `learned` (bool), `upsampled` (bool) and the score
+    columns appended.
+
+    Args:
+        scores: column values of registered cleanliness scores (`finecl_hf.learning_order.scores.score_columns`),
+            written in each score's dtype; `learned_epoch` there is ignored (the `learned_epoch` argument, after
+            upsampling, is written).
 
     A working `instance_index` column (added by the trainer) is dropped: rows keep their order and their `uid`.
     """
@@ -82,14 +93,25 @@ def learning_order_columns(instances: Dataset, learned_epoch: Any, upsampled: An
             f"learned_epoch ({learned_epoch.shape}) and upsampled ({upsampled.shape}) must hold one entry for each of "
             f"the {len(instances)} instances."
         )
-    clashing = [name for name in ADDED_COLUMNS if name in instances.column_names]
+    scores = {name: values for name, values in (scores or {}).items() if name != "learned_epoch"}
+    unknown = [name for name in scores if name not in SCORES]
+    if unknown:
+        raise ValueError(f"score column(s) {unknown} are not registered cleanliness scores ({', '.join(SCORES)}).")
+    for name, values in scores.items():
+        if np.shape(values) != (len(instances),):
+            raise ValueError(f"score column {name!r} has shape {np.shape(values)}, expected ({len(instances)},).")
+    clashing = [name for name in (*ADDED_COLUMNS, *scores) if name in instances.column_names]
     if clashing:
         instances = instances.remove_columns(clashing)
     if INSTANCE_INDEX_COLUMN in instances.column_names:
         instances = instances.remove_columns(INSTANCE_INDEX_COLUMN)
     instances = instances.add_column("learned_epoch", learned_epoch.astype(np.int16).tolist(), feature=Value("int16"))
     instances = instances.add_column("learned", (learned_epoch != NOT_LEARNED).tolist(), feature=Value("bool"))
-    return instances.add_column("upsampled", upsampled.tolist(), feature=Value("bool"))
+    instances = instances.add_column("upsampled", upsampled.tolist(), feature=Value("bool"))
+    for name, values in scores.items():
+        dtype = SCORES[name].dtype
+        instances = instances.add_column(name, np.asarray(values).astype(dtype).tolist(), feature=Value(dtype))
+    return instances
 
 
 def export_learning_order(
@@ -99,11 +121,15 @@ def export_learning_order(
     output_dir: str | Path,
     run_info: LearningOrderRunInfo,
     documents: Dataset | None = None,
+    scores: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write the learning-order dataset folder (see the module docstring) and return its path."""
+    """Write the learning-order dataset folder (see the module docstring) and return its path.
+
+    `scores`: cleanliness-score columns to add (`score_columns(trainer.learning_order)`); see `learning_order_columns`.
+    """
     output_dir = Path(output_dir)
+    table = learning_order_columns(instances, learned_epoch, upsampled, scores)
     output_dir.mkdir(parents=True, exist_ok=True)
-    table = learning_order_columns(instances, learned_epoch, upsampled)
     configs = {INSTANCES_CONFIG: table}
     if documents is not None:
         configs[DOCUMENTS_CONFIG] = documents
@@ -156,6 +182,7 @@ def render_learning_order_card(
         columns=[(name, describe_feature(feature)) for name, feature in instances.features.items()],
         has_documents=DOCUMENTS_CONFIG in configs,
         label_names=label_names,
+        scores=[score for name, score in SCORES.items() if name in instances.column_names],
     )
 
 

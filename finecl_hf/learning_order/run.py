@@ -27,9 +27,10 @@ from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
-from .analysis import clean_label_auc, format_table, instance_correctness, subset_precision
+from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
 from .export import LearningOrderRunInfo, export_learning_order
+from .scores import cleanliness, score_columns
 from .state import percent_learned_per_epoch
 from .trainer import LearningOrderTrainer
 from .upsampling import upsample_classes
@@ -51,6 +52,8 @@ class LearningOrderResult:
     output_dir: Path | None
     subset_precision: dict[str, Any] | None = None
     clean_label_auc: float | None = None
+    score_columns: dict[str, np.ndarray] | None = None
+    score_auc: dict[str, float] | None = None
 
 
 def load_instances(data_args: LearningOrderArguments) -> tuple[Dataset, Dataset | None]:
@@ -188,12 +191,16 @@ def _finish(
     final, upsampled = upsample_classes(
         learned, labels, training_args.upsample_min_percent, num_epochs, training_args.seed, ignore_labels=ignored
     )
-    result = LearningOrderResult(final, upsampled, per_epoch, None)
+    scores = score_columns(trainer.learning_order)
+    result = LearningOrderResult(final, upsampled, per_epoch, None, score_columns=scores)
     if data_args.correct_column is not None:
         correct, known = instance_correctness(instances, documents, data_args.correct_column)
         # Precision describes what the classifier learned: measured before upsampling, over rows of known correctness.
         result.subset_precision = subset_precision(learned[known], correct[known], num_epochs)
         result.clean_label_auc = clean_label_auc(learned[known], correct[known])
+        result.score_auc = {
+            name: mann_whitney_auc(cleanliness(name, scores)[known], correct[known]) for name in scores
+        }
     if trainer.is_world_process_zero():
         output_dir = Path(data_args.learning_order_dir or Path(training_args.output_dir) / "learning_order")
         run_info = LearningOrderRunInfo(
@@ -203,7 +210,9 @@ def _finish(
             source_dataset=data_args.dataset_path, subset_precision=result.subset_precision,
             clean_label_auc=result.clean_label_auc,
         )
-        result.output_dir = export_learning_order(instances, final, upsampled, output_dir, run_info, documents=documents)
+        result.output_dir = export_learning_order(
+            instances, final, upsampled, output_dir, run_info, documents=documents, scores=scores
+        )
         print(render_summary(result))
     return result
 
@@ -220,6 +229,11 @@ def render_summary(result: LearningOrderResult) -> str:
             [[name, value["size"], value["precision"]] for name, value in result.subset_precision.items()],
         ))
         parts.append(f"ROC-AUC of learning order as a clean-label detector: {result.clean_label_auc:.4f}")
+    if result.score_auc:
+        parts.append(format_table(
+            ["cleanliness score", "ROC-AUC (clean vs wrong label)"],
+            [[name, f"{auc:.4f}"] for name, auc in result.score_auc.items()],
+        ))
     if result.output_dir is not None:
         parts.append(f"learning-order dataset written to {result.output_dir}")
     return "\n\n".join(parts)

@@ -8,6 +8,10 @@ over all classes (no-relation included) equals the instance's label. Two ways of
 - `mode="epoch"` (Alg. 2): at each epoch end, a no-grad, eval-mode pass over the whole training set
   (`LearningOrderCallback`).
 
+The same logits also feed the training-dynamics statistics of every instance (assigned-label margin and probability,
+correctness, forgetting events; see `LearningOrderState` and `finecl_hf.learning_order.scores`), so the cleanliness
+scores cost no extra forward.
+
 Instances are identified by their row index in the training dataset (`instance_index`); the exported dataset keeps the
 string `uid` column next to the recorded epoch.
 """
@@ -122,6 +126,32 @@ def correct_predictions(
     return correct
 
 
+def assigned_label_statistics(
+    logits: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per instance: the assigned label's margin and softmax probability, and whether the argmax is that label.
+
+    margin = logit of the label minus the largest other logit (Pleiss et al. 2020). Rows labelled `-100` get 0 and
+    `False` (the trainer drops them before recording).
+
+    Args:
+        logits: `[instances, classes]`.
+        labels: `[instances]` class ids.
+
+    Returns:
+        `(margin float32 [instances], probability float32 [instances], argmax_correct bool [instances])`.
+    """
+    logits = logits.detach().float()
+    valid = labels != IGNORE_INDEX
+    label_index = torch.where(valid, labels, torch.zeros_like(labels)).unsqueeze(-1)
+    assigned = logits.gather(-1, label_index).squeeze(-1)
+    others = logits.scatter(-1, label_index, float("-inf")).amax(dim=-1)
+    probability = (assigned - torch.logsumexp(logits, dim=-1)).exp()
+    argmax_correct = (logits.argmax(dim=-1) == labels) & valid
+    zero = torch.zeros_like(assigned)
+    return torch.where(valid, assigned - others, zero), torch.where(valid, probability, zero), argmax_correct
+
+
 class DocumentGroupedSampler(Sampler[int]):
     """Random order in which the instances of one document are consecutive, so a batch encodes few documents.
 
@@ -155,7 +185,9 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
 
     Train a `FineCLForRelationExtraction(relation_level="sentence")` (or any model returning `loss` and `logits[P, R]`
     with one prediction per instance, in batch order) and read `trainer.learning_order.learned_epoch` afterwards:
-    the 0-based epoch in which each training row was first predicted correctly, `-1` if never.
+    the 0-based epoch in which each training row was first predicted correctly, `-1` if never; the training-dynamics
+    scores (AUM, confidence, variability, forgetting events, correct fraction) come from
+    `finecl_hf.learning_order.scores.score_columns(trainer.learning_order)`.
 
     The trainer sets the arguments it depends on: `remove_unused_columns=False` (the `instance_index` column must reach
     the collator), `label_names=["labels"]` and `dataloader_drop_last=False` (every instance is seen every epoch).
@@ -268,26 +300,45 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def _record(self, instance_index: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Gather (instance, correct) from every process and record them for the current epoch."""
+        """Gather the observations of a batch from every process and record them for the current epoch."""
         if logits.size(0) != instance_index.size(0):
             raise ValueError(
                 f"the model returned {logits.size(0)} predictions for a batch of {instance_index.size(0)} instances: "
                 "the collator must yield exactly one (head, tail) pair per row, in row order."
             )
-        correct = correct_predictions(logits.detach(), labels, self.no_relation_id, self.record_no_relation)
-        indices, correct = self._gather_records(instance_index.to(correct.device), correct)
+        observations = self._observe(instance_index, logits.detach(), labels)
         # `state.epoch` is `epoch + finished_steps / steps_in_epoch`, strictly below `epoch + 1` inside the epoch.
         epoch = int(math.floor(self.state.epoch or 0.0))
-        self.learning_order.record(epoch, indices, correct)
+        self.learning_order.record(epoch, **self._gather_records(observations))
 
-    def _gather_records(self, instance_index: torch.Tensor, correct: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Concatenate (instance, correct) of all processes, rank by rank; padding rows get instance `-1`."""
-        payload = torch.stack([instance_index.long(), correct.long()], dim=1)
+    def _observe(self, instance_index: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What one prediction per instance contributes to the state (rows labelled `-100` become padding)."""
+        margin, probability, argmax_correct = assigned_label_statistics(logits, labels)
+        instance_index = instance_index.to(logits.device)
+        return {
+            "instance_index": torch.where(labels != IGNORE_INDEX, instance_index, torch.full_like(instance_index, -1)),
+            "correct": correct_predictions(logits, labels, self.no_relation_id, self.record_no_relation),
+            "argmax_correct": argmax_correct,
+            "margin": margin,
+            "probability": probability,
+        }
+
+    def _gather_records(self, observations: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Concatenate the observations of all processes, rank by rank; padding rows get instance `-1`.
+
+        The columns travel as one float64 tensor (instance indices are exact below 2**53): one collective and one
+        device-to-host copy per batch.
+        """
+        names = list(observations)
+        payload = torch.stack([observations[name].to(torch.float64) for name in names], dim=1)
         if self.accelerator.num_processes > 1:
             payload = self.accelerator.pad_across_processes(payload, dim=0, pad_index=-1)
             payload = self.accelerator.gather(payload)
-        payload = payload.cpu().numpy()
-        return payload[:, 0], payload[:, 1] > 0
+        columns = dict(zip(names, payload.cpu().numpy().T))
+        columns["instance_index"] = columns["instance_index"].astype(np.int64)
+        for name in ("correct", "argmax_correct"):
+            columns[name] = columns[name] > 0
+        return columns
 
     def _save_checkpoint_extras(self, checkpoint: str) -> None:
         """The learning-order state goes into every checkpoint, before it is marked complete (atomic write)."""
@@ -311,7 +362,7 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         order = _epoch_pass_order(self.train_dataset)
         batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
         local_batches = batches[self.accelerator.process_index :: self.accelerator.num_processes]
-        indices, correct = [], []
+        observations: list[dict[str, torch.Tensor]] = []
         progress = tqdm(
             local_batches, desc=f"learning order, epoch {epoch}", leave=False,
             disable=self.args.disable_tqdm or not self.is_local_process_zero(),
@@ -323,15 +374,18 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
                 labels = batch.pop("labels")
                 with self.compute_loss_context_manager():
                     logits = model(**batch)["logits"]
-                indices.append(instance_index)
-                correct.append(correct_predictions(logits, labels, self.no_relation_id, self.record_no_relation))
+                observations.append(self._observe(instance_index, logits, labels))
         finally:
             model.train(was_training)
-        device = self.args.device
-        local_indices = torch.cat(indices) if indices else torch.empty(0, dtype=torch.long, device=device)
-        local_correct = torch.cat(correct) if correct else torch.empty(0, dtype=torch.bool, device=device)
-        gathered_indices, gathered_correct = self._gather_records(local_indices, local_correct)
-        newly_learned = self.learning_order.record(epoch, gathered_indices, gathered_correct)
+        if observations:
+            local = {name: torch.cat([batch[name] for batch in observations]) for name in observations[0]}
+        else:
+            local = self._observe(
+                torch.empty(0, dtype=torch.long, device=self.args.device),
+                torch.empty(0, 1, device=self.args.device),
+                torch.empty(0, dtype=torch.long, device=self.args.device),
+            )
+        newly_learned = self.learning_order.record(epoch, **self._gather_records(local))
         self.learning_order.evaluated_epochs = epoch + 1
         return newly_learned
 

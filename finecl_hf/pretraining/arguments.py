@@ -7,6 +7,17 @@ sets `gradient_accumulation_steps` from the other two, e.g. 16 per device × 48 
 as in the original code. Pass `--total_batch_size 0` to use `--gradient_accumulation_steps` as given.
 Each document appears twice in a step's compute: once MLM-masked for relation discrimination, once with its
 entity-discrimination prefix.
+
+Ordering by another cleanliness score (`--order_by`). Eq. 5 weighs an instance by its learning epoch k:
+f(k) = α^((k_max−k)/(k_max−k_min)). By default (`--order_by learned_epoch`) k is stage 1's `learned_epoch` column,
+exactly the paper. Any other score of `finecl_hf.learning_order.scores` (e.g. `aum`, `confidence`) is mapped onto
+eq. 5 through its rank: the relation instances (no-relation pairs keep k = −1, i.e. weight 1 as never learned) are
+ranked from cleanest to noisiest, each gets its mid-rank c (0-based, ties share the average), and its pseudo-epoch is
+k = k_min + ⌊c · B / n⌋ with n instances ranked and B = k_max − k_min + 1 epochs: the cleanest 1/B of the instances
+get k_min (the highest weight, α), the noisiest 1/B get k_max (weight 1), as if each epoch had learned an equal share.
+k_min = 0 and k_max = (stage-1 epochs − 1), from the dataset card (`finecl.num_epochs`; without it, the largest
+`learned_epoch`, at least 1). With `--order_by_within_relation` the ranking is done within each relation class, so
+every relation spreads over the whole [k_min, k_max] range (a rare relation is not pushed to the bottom).
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from dataclasses import dataclass, field
 from transformers import TrainingArguments
 
 from ..configuration import WEIGHTING_SCHEMES, FineCLConfig
+from ..learning_order.scores import SCORES
 
 # The `FineCLConfig` fields that have a command-line argument of the same name.
 CONFIG_FIELDS = (
@@ -77,6 +89,19 @@ class FineCLPreTrainingArguments(TrainingArguments):
             "code: epochs >= 5 weigh 1, no-relation pairs e^0.5) or `uniform` (ERICA, the paper's baseline).",
             "choices": list(WEIGHTING_SCHEMES),
         },
+    )
+    order_by: str = field(
+        default="learned_epoch",
+        metadata={
+            "help": "Cleanliness score that orders the instances for the weighting (any column of "
+            "finecl_hf.learning_order.scores: learned_epoch, aum, confidence, ...). `learned_epoch` is the paper; "
+            "another score is mapped to a pseudo-epoch in [k_min, k_max] through its rank (see the module docstring).",
+            "choices": SCORES.keys(),
+        },
+    )
+    order_by_within_relation: bool = field(
+        default=False,
+        metadata={"help": "With an --order_by score other than learned_epoch: rank instances within each relation."},
     )
     temperature: float = field(default=0.05, metadata={"help": "Temperature τ of the ED and RD losses (paper: 0.05)."})
     alpha: float = field(
@@ -161,6 +186,8 @@ class FineCLPreTrainingArguments(TrainingArguments):
                 f"per_device_train_batch_size={self.per_device_train_batch_size} is invalid: it must be even, since "
                 "documents come in pairs that share a relation (see RelationPairSampler)."
             )
+        if self.order_by not in SCORES:
+            raise ValueError(f"order_by={self.order_by!r} is invalid: it must be one of {', '.join(SCORES)}.")
         if self.total_batch_size < 0:
             raise ValueError(f"total_batch_size={self.total_batch_size} is invalid: it must be >= 0.")
         if self.pad_to_multiple_of == 0:

@@ -6,6 +6,10 @@
 tokenized exactly as fine-tuning tokenizes documents), and indexes the instances in NumPy arrays
 (`RelationInstanceIndex`, about 20 bytes per instance). Nothing holds a Python object per document or per instance.
 
+`order_by` picks the learning epoch k that eq. 5 weighs each instance by: `learned_epoch` (the paper, the column as
+written) or any other cleanliness score of the dataset, mapped to a pseudo-epoch through its rank
+(`finecl_hf.pretraining.ordering`).
+
 Long documents are cut at `max_length` sub-word tokens (the original's 512-token policy, on a word boundary). Mentions
 that do not fit are dropped, entities left without a mention are dropped, and relation instances that lose their head
 or tail are removed from the index; every drop is counted (`PreTrainingData.statistics`) and logged.
@@ -27,6 +31,7 @@ from transformers.utils import logging
 
 from ..data.loading import load_dataset_folder
 from ..data.tokenization import tokenize_documents
+from .ordering import PAPER_ORDER, pseudo_epoch_range, score_pseudo_epochs
 from .sampling import RelationInstanceIndex, RelationPairSampler
 
 logger = logging.get_logger(__name__)
@@ -163,6 +168,9 @@ class PreTrainingData:
         source: where the learning-order dataset was loaded from.
         card_metadata: the `finecl` metadata of the dataset's card (stage-1 model, epochs, mode, seed, ...).
         statistics: counts of documents, instances, truncation drops and unusable relations.
+        order_by: the cleanliness score the index's `learned_epoch` comes from (`learned_epoch` = the paper).
+        epoch_range: (k_min, k_max) of the pseudo-epochs when `order_by` is another score, else `None` (the range
+            of the learned epochs).
     """
 
     dataset: FineCLPreTrainingDataset
@@ -172,6 +180,8 @@ class PreTrainingData:
     source: str
     card_metadata: dict[str, Any] = field(default_factory=dict)
     statistics: dict[str, int] = field(default_factory=dict)
+    order_by: str = PAPER_ORDER
+    epoch_range: tuple[int, int] | None = None
 
     def sampler(self, seed: int) -> RelationPairSampler:
         """The document-pair sampler that lets anchors find positives inside each batch."""
@@ -180,9 +190,10 @@ class PreTrainingData:
     def learned_epoch_config(self) -> dict[str, int]:
         """`min_learned_epoch`/`max_learned_epoch` of `FineCLConfig` from the data (k_min, k_max of eq. 5).
 
-        When stage 1 learned no instance, both are 0: every weight is then 1.
+        When stage 1 learned no instance, both are 0: every weight is then 1. With an `order_by` score, the
+        pseudo-epochs' range.
         """
-        epoch_range = self.index.learned_epoch_range() or (0, 0)
+        epoch_range = self.epoch_range or self.index.learned_epoch_range() or (0, 0)
         return {"min_learned_epoch": epoch_range[0], "max_learned_epoch": epoch_range[1]}
 
     def relation_names(self, names_file: str | None = None) -> list[str]:
@@ -213,15 +224,30 @@ def prepare_pretraining_data(
     no_relation_label: str = "no_relation",
     num_proc: int | None = None,
     cache_dir: str | None = None,
+    order_by: str = PAPER_ORDER,
+    order_by_within_relation: bool = False,
 ) -> PreTrainingData:
-    """Load, tokenize and index a learning-order dataset for FineCL pre-training (see the module docstring)."""
+    """Load, tokenize and index a learning-order dataset for FineCL pre-training (see the module docstring).
+
+    `order_by`/`order_by_within_relation`: the score that orders the instances for eq. 5 and whether it is ranked
+    within each relation (`finecl_hf.pretraining.ordering`); checked before anything is tokenized.
+    """
     instances, documents = load_learning_order_dataset(path, split=split, cache_dir=cache_dir)
     label_names = list(instances.features["relation"].names)
     no_relation_id = label_names.index(no_relation_label) if no_relation_label in label_names else None
     source = f"{path} (config '{INSTANCES_CONFIG}', split '{split}')"
     # Everything that can be checked without tokens is checked first: tokenizing 1M documents takes hours.
+    columns = {name: read_column(instances, name, dtype, source) for name, dtype in INSTANCE_COLUMNS.items()}
+    card_metadata = _card_metadata(path)
+    epoch_range = None
+    if order_by != PAPER_ORDER:
+        epoch_range = pseudo_epoch_range(card_metadata, columns["learned_epoch"])
+        columns["learned_epoch"] = score_pseudo_epochs(
+            instances, order_by, columns["relation"], no_relation_id, epoch_range, order_by_within_relation, source
+        )
+        logger.info(f"Instances ordered by {order_by!r} (pseudo-epochs {epoch_range[0]}..{epoch_range[1]}).")
     index = RelationInstanceIndex.from_arrays(
-        *(read_column(instances, name, dtype, source) for name, dtype in INSTANCE_COLUMNS.items()),
+        *columns.values(),
         num_documents=len(documents),
         num_relations=len(label_names),
         no_relation_id=no_relation_id,
@@ -253,8 +279,10 @@ def prepare_pretraining_data(
         relation_label_names=label_names,
         no_relation_label=no_relation_label if no_relation_id is not None else None,
         source=str(path),
-        card_metadata=_card_metadata(path),
+        card_metadata=card_metadata,
         statistics=statistics,
+        order_by=order_by,
+        epoch_range=epoch_range,
     )
 
 

@@ -53,7 +53,9 @@ def render_pretrained_model_card(
         dataset_source: the learning-order dataset (folder or Hub id).
         stage1_metadata: the dataset card's `finecl` metadata (stage-1 model, epochs, mode, seed, ...).
         data_statistics: counts from `PreTrainingData.statistics`.
-        hyperparameters: everything that determines the run (FineCL config fields and training arguments).
+        hyperparameters: everything that determines the run (FineCL config fields and training arguments); with
+            `order_by` other than `learned_epoch`, the card explains the rank -> pseudo-epoch mapping of eq. 5
+            (`finecl_hf.pretraining.ordering`).
         log_history: `Trainer.state.log_history`.
         logging_steps: the logging interval, for the text.
     """

@@ -31,6 +31,8 @@ _CARD_TRAINING_FIELDS = (
     "gradient_accumulation_steps",
     "max_length",
     "max_no_relation_pairs_per_document",
+    "order_by",
+    "order_by_within_relation",
     "seed",
     "bf16",
     "fp16",
@@ -57,6 +59,8 @@ def build_pretrainer(
             no_relation_label=args.no_relation_label,
             num_proc=args.preprocessing_num_workers,
             cache_dir=args.dataset_cache_dir,
+            order_by=args.order_by,
+            order_by_within_relation=args.order_by_within_relation,
         )
     with _whole_model_construction(args):
         model = FineCLForPreTraining.from_backbone(

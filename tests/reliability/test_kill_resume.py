@@ -5,7 +5,7 @@ Each stage CLI is started as a child process through `interrupt_cli.py`, which m
 `--resume_from_checkpoint` (in this process, on one thread like the child) and compares with the uninterrupted
 reference run of `conftest.py`:
 
-- stage 1 (learning order): the exported learning-order dataset is identical. The library-level SIGKILL test of
+- stage 1 (learning order): the exported learning-order dataset is identical, score columns included. The library-level SIGKILL test of
   `tests/test_learning_order_resume.py` already covers a kill right after a checkpoint; here the kill comes *during* a
   save and the CLI resumes with `--resume_from_checkpoint last`, which must skip the half-written folder;
 - stage 2 (pre-training) and stage 3 (fine-tuning): the resumed run performs only the remaining steps and reaches the
@@ -40,7 +40,11 @@ from finecl_hf.checkpointing import is_complete, last_complete_checkpoint
 
 pytestmark = pytest.mark.slow
 
-LEARNING_ORDER_COLUMNS = ("uid", "learned_epoch", "learned", "upsampled")
+# The learning order and the training-dynamics score columns (finecl_hf.learning_order.scores), compared exactly.
+LEARNING_ORDER_COLUMNS = (
+    "uid", "learned_epoch", "learned", "upsampled",
+    "aum", "confidence", "variability", "forgetting_events", "correct_fraction",
+)
 
 
 def resume(script: str, arguments: list[str]) -> list[int]:
