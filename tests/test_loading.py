@@ -133,8 +133,8 @@ def test_loader_gives_the_class_asked_for_or_names_the_one_to_use(loader, folder
 def test_bare_model_says_in_one_line_that_the_head_is_unused(folders, caplog, capsys):
     with caplog.at_level("INFO"):
         FineCLModel.from_pretrained(folders["finetuned"])
-    lines = [record.getMessage() for record in caplog.records if "classifier" in record.getMessage()
-             or "not used" in record.getMessage()]
+    # (INFO also logs the configuration, whose `classifier_dropout` is not about weights.)
+    lines = [record.getMessage() for record in caplog.records if "not used" in record.getMessage()]
     assert len(lines) == 1 and "\n" not in lines[0], lines
     assert "FineCLForRelationExtraction" in lines[0] and str(folders["finetuned"]) in lines[0]
     assert "classifier" not in capsys.readouterr().err  # no per-key report of the unused head besides that line
