@@ -279,3 +279,24 @@ def test_percent_learned_plot_is_a_non_empty_png(demo_run):
     image = imread(demo_run.learning_order_plot)
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
     assert not math.isclose(float(image.min()), float(image.max())), "the plot is a blank image"
+
+
+def test_summary_names_the_best_cleanliness_score_next_to_learned_epoch(demo_run, learning_order):
+    from finecl_hf.learning_order.analysis import mann_whitney_auc
+    from finecl_hf.learning_order.scores import SCORES, cleanliness
+
+    instances, documents = learning_order
+    by_triple = {
+        triple["uid"]: triple["confirmed_by_gold"] for relations in documents["relations"] for triple in relations
+    }
+    confirmed = [by_triple.get(uid) for uid in instances["uid"]]
+    known = np.array([value is not None for value in confirmed])
+    correct = np.array([bool(value) for value in confirmed])[known]
+    rows = instances.select(np.flatnonzero(known))
+    auc = {name: mann_whitney_auc(cleanliness(name, rows), correct)
+           for name, score in SCORES.items() if set(score.columns) <= set(instances.column_names)}  # fmt: skip
+    best = max(auc, key=auc.get)
+    lines = [line for line in demo_run.stdout.splitlines() if "best cleanliness score:" in line]
+    assert len(lines) == 1, demo_run.stdout[-2000:]
+    assert f"best cleanliness score: {best} ROC-AUC {auc[best]:.3f}" in lines[0]
+    assert f"(the paper's learned_epoch: ROC-AUC {auc['learned_epoch']:.3f})" in lines[0]

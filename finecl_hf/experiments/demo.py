@@ -110,6 +110,7 @@ def print_summary(args: DemoArguments, paths: DemoPaths, seconds: float) -> None
     precision = ", ".join(f"{name} {value['precision']:.2f} (n={value['size']})"
                           for name, value in report["subset_precision"].items())
     print(f"  label precision against gold: {precision}; ROC-AUC {report['clean_label_auc']:.3f}")
+    print(f"  {best_score_line(report)}")
     headline = ("test_macro_f1_official", "test_micro_f1", "test_accuracy")
     print("SemEval official test set: " + ", ".join(f"{k[5:]}={results[k]:.4f}" for k in headline if k in results))
     print("\nLoad them:")
@@ -118,6 +119,16 @@ def print_summary(args: DemoArguments, paths: DemoPaths, seconds: float) -> None
     print(f'  RelationExtractor.from_pretrained("{paths.finetuned}")("{args.example_sentence}")')
     print(f"  -> {prediction}")
 
+
+def best_score_line(report: dict) -> str:
+    """The best cleanliness score of stage 1 next to the paper's learning order (ROC-AUC, clean vs wrong labels)."""
+    scores = report.get("scores") or {}
+    if not scores:
+        return "no training-dynamics scores in this learning-order dataset (written by an older stage 1)"
+    best = max(scores, key=lambda name: scores[name]["roc_auc"])
+    paper = scores.get("learned_epoch", {}).get("roc_auc", report.get("clean_label_auc"))
+    return (f"best cleanliness score: {best} ROC-AUC {scores[best]['roc_auc']:.3f}, top-25% precision "
+            f"{scores[best]['top_25_precision']:.2f} (the paper's learned_epoch: ROC-AUC {paper:.3f})")
 
 
 if __name__ == "__main__":
