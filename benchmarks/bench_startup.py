@@ -32,7 +32,7 @@ TARGET_SECONDS = 1.5
 IMPORT_OVERHEAD_TARGET_SECONDS = 0.3
 IMPORT_FLOOR = "import torch, transformers"
 IMPORT_ALL = "import torch, transformers, finecl_hf"
-COMMANDS = ("convert", "learning-order", "analyse", "pretrain", "finetune", "demo", "reproduce")
+COMMANDS = ("convert", "learning-order", "analyse", "pretrain", "finetune", "probe", "demo", "reproduce")
 # The script each command replaced, for checkouts that predate `finecl`.
 SCRIPTS = {"learning-order": "trainers/learning_order.py", "pretrain": "trainers/pretrain.py",
            "finetune": "trainers/finetune.py", "demo": "trainers/demo.py", "reproduce": "trainers/reproduce.py",
