@@ -1,8 +1,9 @@
 """The frozen encoder a probe reads: any encoder folder or FineCL checkpoint, pooled as fine-tuning pools it.
 
-`load_frozen_encoder` is the one place that turns a folder into relation features; it wraps the folder with
-`FineCLForRelationExtraction.from_backbone` and keeps only its encoder and `encode_entities` (mention mean, entity
-pooling of the checkpoint's `FineCLConfig`). When the library grows a bare `FineCLModel`, only this function changes.
+`load_frozen_encoder` is the one place that turns a folder into relation features; it loads the folder as the bare
+`FineCLModel` (`from_backbone`: a plain encoder is wrapped, a FineCL checkpoint keeps its encoder and leaves its heads
+unused) and uses its `encode_entities` (mention mean, entity pooling of the checkpoint's `FineCLConfig`), the pooling
+fine-tuning uses.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging
 
 from ..data.readers import file_sha256
-from ..modeling import FineCLForRelationExtraction, FineCLPreTrainedModel
+from ..modeling import FineCLModel
 
 logger = logging.get_logger(__name__)
 
@@ -42,13 +43,13 @@ class FrozenRelationEncoder:
     """A frozen encoder producing r = [e_head; e_tail] for sentence-level batches.
 
     Attributes:
-        model: the FineCL wrapper whose `encoder` and `encode_entities` are used (eval mode, no gradients).
+        model: the bare FineCL model whose `encode_entities` is used (eval mode, no gradients).
         tokenizer: the folder's (fast) tokenizer.
         name_or_path: the folder.
         fingerprint: sha256 prefix of the folder's config, weights and tokenizer files.
     """
 
-    model: FineCLPreTrainedModel
+    model: FineCLModel
     tokenizer: PreTrainedTokenizerBase
     name_or_path: str
     fingerprint: str
@@ -117,10 +118,10 @@ def load_frozen_encoder(name_or_path: str | Path, argument: str = "model_name_or
     if not getattr(tokenizer, "is_fast", False):
         raise _not_an_encoder(argument, value, f"its tokenizer ({type(tokenizer).__name__}) is not a fast tokenizer")
     previous_verbosity = logging.get_verbosity()
-    # The relation classifier head is newly initialised and never used: its "newly initialized" warning is noise.
+    # A FineCL checkpoint's heads are left unused by the bare model: the line saying so is noise here.
     logging.set_verbosity_error()
     try:
-        model = FineCLForRelationExtraction.from_backbone(str(folder))
+        model = FineCLModel.from_backbone(str(folder))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         raise _not_an_encoder(argument, value, f"its weights do not load as an encoder ({error})") from error
     finally:
