@@ -45,6 +45,14 @@ class PipelineArguments:
     learning_order_max_instances: int | None = field(
         default=None, metadata={"help": "Use only the first N relation instances in stage 1 (default: all)."}
     )
+    learning_order_learning_rate: float = field(default=4e-5, metadata={"help": "Stage-1 learning rate (paper: 4e-5)."})
+    learning_order_warmup_steps: float = field(
+        default=0.1, metadata={"help": "Stage-1 warm-up: steps, or a ratio of all steps when below 1 (paper: 0.1)."}
+    )
+    learning_order_documents_per_batch: int = field(
+        default=0,
+        metadata={"help": "Stage-1 batches of all the instances of N documents (0: batches of 32 instances, the paper)."},
+    )
     pretrain_steps: int = field(default=20, metadata={"help": "Stage-2 optimizer steps (paper: 6,000)."})
     pretrain_batch_size: int = field(default=4, metadata={"help": "Stage-2 documents per optimizer step (paper: 768)."})
     pretrain_per_device_batch_size: int | None = field(
@@ -52,6 +60,7 @@ class PipelineArguments:
         metadata={"help": "Stage-2 documents per forward pass (default: all of them); the rest is gradient accumulation."},
     )
     pretrain_max_length: int = field(default=256, metadata={"help": "Stage-2 sub-word tokens per document."})
+    pretrain_learning_rate: float = field(default=3e-5, metadata={"help": "Stage-2 learning rate (paper: 3e-5)."})
     finetune_batch_size: int = field(default=32, metadata={"help": "Stage-3 sentences per step."})
     finetune_learning_rate: float = field(default=1e-4, metadata={"help": "Stage-3 learning rate."})
     finetune_max_length: int = field(default=100, metadata={"help": "Stage-3 sub-word tokens (paper: 100)."})
@@ -132,17 +141,29 @@ def dataset_commands(data_dir: Path, paths: DemoPaths, no_relation_ratio: float)
 
 
 def learning_order_commands(args: PipelineArguments, paths: DemoPaths, backbone: str) -> list[tuple[str, list[str]]]:
-    """Stage 1 on the distant instances, then its analysis: percent learned per epoch, label precision of every
-    learned subset against the gold labels (`confirmed_by_gold`), and the Fig. 2-style PNG."""
+    """Stage 1 on the distant instances, then its analysis (see `stage1_commands`)."""
+    return stage1_commands(args, paths.distant, paths.learning_order_run, backbone)
+
+
+def stage1_commands(
+    args: PipelineArguments, dataset: Path, run_dir: Path, backbone: str, title: str = ""
+) -> list[tuple[str, list[str]]]:
+    """Stage 1 on the relation instances of `dataset`, then its analysis: percent learned per epoch, label precision
+    of every learned subset and the ROC-AUC of every cleanliness score against `confirmed_by_gold`, and the Fig. 2-style
+    PNG. The learning-order dataset goes to `run_dir/learning_order`, the report to `run_dir/learning_order_report.json`.
+    """
     finecl = finecl_command()
     learning_order = [
         *finecl, "learning-order",
-        "--dataset_path", str(paths.distant),
+        "--dataset_path", str(dataset),
         "--model_name_or_path", backbone,
-        "--output_dir", str(paths.learning_order_run),
-        "--learning_order_dir", str(paths.learning_order_dataset),
+        "--output_dir", str(run_dir),
+        "--learning_order_dir", str(run_dir / "learning_order"),
         "--num_train_epochs", str(args.learning_order_epochs),
         "--max_length", str(args.learning_order_max_length),
+        "--learning_rate", str(args.learning_order_learning_rate),
+        "--warmup_steps", str(args.learning_order_warmup_steps),
+        "--documents_per_batch", str(args.learning_order_documents_per_batch),
         "--correct_column", "confirmed_by_gold",
         "--mode", "batch",
         "--save_strategy", "epoch",
@@ -152,36 +173,48 @@ def learning_order_commands(args: PipelineArguments, paths: DemoPaths, backbone:
     if args.learning_order_max_instances is not None:
         learning_order += ["--max_train_samples", str(args.learning_order_max_instances)]
     analysis = [
-        *finecl, "analyse", str(paths.learning_order_dataset),
+        *finecl, "analyse", str(run_dir / "learning_order"),
         "--correct_column", "confirmed_by_gold",
-        "--plot", str(paths.learning_order_plot),
-        "--json", str(paths.learning_order_report),
+        "--plot", str(run_dir / "percent_learned_per_epoch.png"),
+        "--json", str(run_dir / "learning_order_report.json"),
     ]
     return [
-        ("stage 1: learning order", learning_order),
-        ("stage 1: percent learned per epoch (paper Fig. 2) and label precision per learned subset", analysis),
+        (f"stage 1: learning order{title}", learning_order),
+        (f"stage 1: percent learned per epoch (paper Fig. 2), label precision and detector ROC-AUCs{title}", analysis),
     ]
 
 
 def pretrain_command(
-    args: PipelineArguments, learning_order_dataset: Path, backbone: str, output_dir: Path, weighting: str = "paper"
+    args: PipelineArguments,
+    learning_order_dataset: Path,
+    backbone: str,
+    output_dir: Path,
+    weighting: str = "paper",
+    *,
+    order_by: str = "learned_epoch",
+    seed: int | None = None,
+    save_steps: int | None = None,
 ) -> list[str]:
-    """Stage 2: FineCL pre-training (`weighting="uniform"` is the ERICA baseline)."""
+    """Stage 2: FineCL pre-training (`weighting="uniform"` is the ERICA baseline; `order_by`: the cleanliness score
+    that orders the instances, `learned_epoch` being the paper's). `save_steps`: checkpoint interval (default: half way
+    and at the end)."""
     return [
         *finecl_command(), "pretrain",
         "--learning_order_dataset", str(learning_order_dataset),
         "--model_name_or_path", backbone,
         "--output_dir", str(output_dir),
         "--weighting", weighting,
+        "--order_by", order_by,
         "--max_steps", str(args.pretrain_steps),
+        "--learning_rate", str(args.pretrain_learning_rate),
         "--warmup_steps", str(max(1, args.pretrain_steps // 10)),
         "--per_device_train_batch_size", str(args.pretrain_per_device_batch_size or args.pretrain_batch_size),
         "--total_batch_size", str(args.pretrain_batch_size),
         "--max_length", str(args.pretrain_max_length),
         "--num_negatives", "16",
         "--logging_steps", "5",
-        "--save_steps", str(max(5, args.pretrain_steps // 2)),
-        "--use_cpu", "--report_to", "none", "--seed", str(args.seed),
+        "--save_steps", str(save_steps or max(5, args.pretrain_steps // 2)),
+        "--use_cpu", "--report_to", "none", "--seed", str(args.seed if seed is None else seed),
     ]
 
 

@@ -1,112 +1,151 @@
-"""`finecl reproduce`: the paper's comparison at a CPU-sized scale (`make reproduce`; flags scale it up to the real reproduction).
+"""`finecl reproduce`: does learning-order weighting make a better encoder when labels are wrong? A controlled,
+CPU-sized experiment (`make reproduce`, under two hours on 2 cores), resumable step by step.
 
-Same data everywhere, one command:
+1. corpora: the 500 Re-DocRED documents with their 17,448 gold triples (`clean`), seeded copies with 30% and 50% of
+   the triples given a wrong label the way distant supervision errs (`noise_0.3`, `noise_0.5`, with the true noise
+   mask kept; `finecl_hf.data.document_noise`), and the same documents distantly labelled with the DocRED-train facts
+   (`natural`: real noise, about 30% wrong);
+2. stage 1 on each corpus: the learning order and every cleanliness score, each scored as a detector of the wrong
+   labels (`confirmed_by_gold`);
+3. stage 2 on each corpus, one checkpoint per arm (`finecl_hf.experiments.design.ARMS`): ERICA (`--weighting
+   uniform`), FineCL (eq. 5 on stage 1's `learned_epoch`), FineCL ordered by the best cleanliness score of the
+   denoising benchmark (`confidence`), and the oracle (eq. 5 with the true noise mask as the order: the ceiling);
+   the noise-0.5 arms with several pre-training seeds;
+4. a representation probe of every encoder, and of MiniLM without relation pre-training (`finecl_hf.probing`):
+   8-shot linear classifiers on frozen [e_head; e_tail] features, 20 seeded draws shared by every encoder, on Wiki80
+   (test: its 5,600 dev sentences; the aligned task) and SemEval-2010 Task 8 (test: the official 2,717 sentences);
+5. paired comparisons, FineCL − ERICA and ERICA − none per corpus and probe, with bootstrap 95% CIs over draws, test
+   examples and (noise 0.5) pre-training seeds; the budget curve (probe accuracy against stage-2 steps for ERICA on
+   the clean corpus, on the held-out `wiki80_tuning` split, never on a reported test set).
 
-1. datasets: SemEval-2010 Task 8 and the shipped Re-DocRED documents distantly labelled with DocRED-train facts;
-2. stage 1: learning order on the distant instances, with its denoising table (label precision of every learned
-   subset A_k against the gold labels, ROC-AUC of "learned earlier" as a clean-label detector);
-3. stage 2: pre-training from that learning order, once per weighting: `uniform` (ERICA, the paper's baseline),
-   `paper` (FineCL, eq. 5) and optionally `reference` (the original code's weighting);
-4. stage 3: every encoder, plus the encoder with no relation pre-training, fine-tuned on SemEval at each training
-   fraction (1% and 10% by default) with several seeds, scored on the official test set (macro-F1, micro-F1);
-5. the Table 2 experiment (paper §4.1): a classifier trained on all noisy labels vs one trained on the first-epoch
-   subset A_0 only (`recipes/table2_noisy_semeval.py` + `recipes/table2.py`: SemEval train with 30% of its labels
-   flipped stands in for distant data, because the gold test set then tells which subset trains better).
+Opt-in, costlier views: `--fine_tune_corpora` fine-tunes the corpus's ERICA and FineCL encoders (and the encoder
+without relation pre-training) on SemEval at `--train_fractions`; `--table2` runs the paper's Table 2 experiment
+(a classifier trained on all noisy SemEval labels vs on the first-learned subset A_0).
 
-Writes `results.md` (Markdown tables, mean ± sample std over seeds), `results.json` (every number) and PNG plots
-(percent learned per epoch, per-class learned share, F1 bars per setting) to `--output_dir`. A step whose output is
-already complete is not run again, so an interrupted reproduction continues where it stopped (`--overwrite` redoes
-everything).
-
-At this scale (a 6-layer MiniLM, minutes of pre-training, 500 documents) FineCL is not expected to beat ERICA; the
-point is a faithful, repeatable experiment. The real reproduction is the same command with bigger flags (README,
-"Scaling up").
+Writes `results.md`, `results.json` (every number; `comparisons` holds one object per paired comparison) and PNG plots
+to `--output_dir`. A step whose output is complete is not run again (`--overwrite` redoes everything).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import shutil
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from finecl_hf.commands.errors import UsageError, run_guarded
 
+from .design import ARMS, NO_PRETRAINING, ORACLE, PRETRAINING_CORPORA, Arm, plan_arms
 from .pipeline import (
     DemoPaths,
     PipelineArguments,
     dataset_commands,
+    finecl_command,
     finetune_command,
-    learning_order_commands,
     pretrain_command,
     resolve_inputs,
     run_step,
+    stage1_commands,
 )
 
 NAME = "reproduce"
 # The Table 2 recipes are scripts of the repository checkout (recipes/), not of the installed package.
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-
-NO_PRETRAINING = "none"
-ENCODER_NAMES = {
-    NO_PRETRAINING: "no relation pre-training",
-    "uniform": "ERICA (--weighting uniform)",
-    "paper": "FineCL (--weighting paper)",
-    "reference": "FineCL, original code's weighting (--weighting reference)",
-}
-
-
-def encoder_name(weighting: str) -> str:
-    """Table row name of an encoder; a weighting registered in `finecl_hf.weighting` without a name here gets one."""
-    return ENCODER_NAMES.get(weighting, f"pre-training with --weighting {weighting}")
-HEADLINE_METRICS = {"test_macro_f1_official": "official macro-F1", "test_micro_f1": "micro-F1"}
+BUDGET_CURVE_TASK = "wiki80_tuning"
 
 
 @dataclass
 class ReproduceArguments(PipelineArguments):
-    """Budgets of the reproduction; the defaults fit 2 CPU cores in under two hours."""
+    """Design and budgets of the experiment; the defaults fit 2 CPU cores in under two hours."""
 
     output_dir: str = field(default="outputs/reproduce", metadata={"help": "Where every artifact goes."})
+    corpora: list[str] = field(
+        default_factory=lambda: ["noise_0.5", "clean", "noise_0.3", "natural"],
+        metadata={"help": f"Pre-training corpora, in the order they run: {', '.join(PRETRAINING_CORPORA)}."},
+    )
+    arms: list[str] = field(
+        default_factory=lambda: ["erica", "finecl", "finecl_confidence", "oracle"],
+        metadata={"help": f"Stage-2 arms: {', '.join(ARMS)} (finecl_hf/experiments/design.py)."},
+    )
+    pretrain_seeds: list[int] = field(
+        default_factory=lambda: [42, 43],
+        metadata={"help": "Stage-2 seeds of the --multi_seed_corpora arms; other corpora use the first."},
+    )
+    multi_seed_corpora: list[str] = field(
+        default_factory=lambda: ["noise_0.5"], metadata={"help": "Corpora whose arms run with every --pretrain_seeds."}
+    )
+    extra_arms_corpora: list[str] = field(
+        default_factory=lambda: ["noise_0.5"],
+        metadata={"help": "Corpora that get the arms beyond erica and finecl (best score, oracle)."},
+    )
+    noise_seed: int = field(default=0, metadata={"help": "Seed of the label corruption of the noisy corpora."})
     learning_order_epochs: int = field(default=3, metadata={"help": "Stage-1 epochs k (paper: 15)."})
-    pretrain_steps: int = field(default=60, metadata={"help": "Stage-2 optimizer steps per weighting (paper: 6,000)."})
-    weightings: list[str] = field(
-        default_factory=lambda: ["uniform", "paper"],
-        metadata={"help": "Stage-2 weightings compared: `uniform` (ERICA), `paper` (FineCL), `reference`."},
+    learning_order_learning_rate: float = field(default=5e-5, metadata={"help": "Stage-1 learning rate."})
+    learning_order_warmup_steps: float = field(default=0.0, metadata={"help": "Stage-1 warm-up steps or ratio."})
+    learning_order_documents_per_batch: int = field(
+        default=4, metadata={"help": "Stage-1 documents per step (each encoded once per epoch)."}
+    )
+    pretrain_steps: int = field(default=200, metadata={"help": "Stage-2 optimizer steps per arm (paper: 6,000)."})
+    pretrain_learning_rate: float = field(default=5e-5, metadata={"help": "Stage-2 learning rate."})
+    budget_curve_corpus: str = field(
+        default="clean", metadata={"help": "Corpus whose first ERICA arm is probed along its pre-training."}
+    )
+    budget_curve_interval: int = field(
+        default=50, metadata={"help": "Checkpoint (and probe) the budget-curve arm every N steps; 0 = no curve."}
+    )
+    probe_tasks: list[str] = field(
+        default_factory=lambda: ["wiki80", "semeval"], metadata={"help": "Probe tasks (finecl_hf.probing.tasks)."}
+    )
+    probe_shots: int = field(default=8, metadata={"help": "Probe: labelled examples per class in each draw."})
+    probe_draws: int = field(default=20, metadata={"help": "Probe: seeded k-shot draws, shared by every encoder."})
+    fine_tune_corpora: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Also fine-tune these corpora's ERICA and FineCL encoders (and none) on SemEval (costly)."},
     )
     train_fractions: list[float] = field(
-        default_factory=lambda: [0.01, 0.1],
-        metadata={"help": "SemEval training fractions (the paper's 0.01 0.1 1.0)."},
+        default_factory=lambda: [0.01, 0.1], metadata={"help": "SemEval training fractions of --fine_tune_corpora."}
     )
     finetune_epochs_per_fraction: list[float] = field(
         default_factory=lambda: [15, 4],
         metadata={"help": "Stage-3 epochs for each of --train_fractions (small subsets need more epochs)."},
     )
     seeds: list[int] = field(default_factory=lambda: [42, 43, 44], metadata={"help": "Fine-tuning seeds."})
+    table2: bool = field(default=False, metadata={"help": "Also run the paper's Table 2 experiment (about 10 min)."})
     table2_sentences: int = field(
         default=2000, metadata={"help": "Table 2: first N SemEval training sentences (30%% labels flipped); 0 = all."}
     )
     table2_epochs: int = field(default=3, metadata={"help": "Table 2: learning-order and classifier epochs."})
-    skip_table2: bool = field(default=False, metadata={"help": "Do not run the Table 2 experiment."})
     overwrite: bool = field(default=False, metadata={"help": "Redo steps whose output already exists."})
 
     def __post_init__(self) -> None:
-        from finecl_hf.weighting import WEIGHTING_SCHEMES
+        from finecl_hf.probing.tasks import PROBE_TASKS
 
-        unknown = sorted(set(self.weightings) - set(WEIGHTING_SCHEMES) - {NO_PRETRAINING})
-        if unknown:
-            raise UsageError(f"--weightings {unknown}: choose among {', '.join(WEIGHTING_SCHEMES)}.")
+        for argument, values, known in (
+            ("--corpora", self.corpora, PRETRAINING_CORPORA),
+            ("--multi_seed_corpora", self.multi_seed_corpora, PRETRAINING_CORPORA),
+            ("--extra_arms_corpora", self.extra_arms_corpora, PRETRAINING_CORPORA),
+            ("--fine_tune_corpora", self.fine_tune_corpora, PRETRAINING_CORPORA),
+            ("--arms", self.arms, ARMS),
+            ("--probe_tasks", self.probe_tasks, PROBE_TASKS),
+        ):
+            unknown = [value for value in values if value not in known]
+            if unknown:
+                raise UsageError(f"{argument} {unknown}: choose among {', '.join(known)}.")
+        if "erica" not in self.arms:
+            raise UsageError(f"--arms {self.arms}: every comparison is made against `erica`; keep it in the list.")
         if len(self.finetune_epochs_per_fraction) != len(self.train_fractions):
             raise UsageError(
                 f"--finetune_epochs_per_fraction has {len(self.finetune_epochs_per_fraction)} values but "
                 f"--train_fractions has {len(self.train_fractions)}: give one number of epochs per fraction."
             )
-        if not self.seeds:
-            raise UsageError("--seeds needs at least one seed.")
+        if not self.seeds or not self.pretrain_seeds:
+            raise UsageError("--seeds and --pretrain_seeds need at least one seed each.")
+
+    def planned_arms(self) -> list[Arm]:
+        return plan_arms(
+            self.corpora, self.arms, self.pretrain_seeds, self.multi_seed_corpora, self.extra_arms_corpora
+        )
 
 
 @dataclass
@@ -118,41 +157,163 @@ class Step:
     done_when: Path
 
 
-def fraction_name(fraction: float) -> str:
-    return f"{fraction * 100:g}%"
+@dataclass
+class ReproductionLayout:
+    """Where each step of the experiment writes, under `root`."""
+
+    root: Path
+
+    @property
+    def demo_paths(self) -> DemoPaths:
+        return DemoPaths(self.root)
+
+    def corpus(self, name: str) -> Path:
+        """The dataset folder of a pre-training corpus (documents + `relation_instances`)."""
+        return self.demo_paths.distant if name == "natural" else self.root / "corpora" / name
+
+    def oracle_order(self, corpus: str) -> Path:
+        return self.root / "oracle" / corpus
+
+    def stage1(self, corpus: str) -> Path:
+        return self.root / "stage1" / corpus
+
+    def order_dataset(self, arm: Arm) -> Path:
+        if arm.definition.order_source == ORACLE:
+            return self.oracle_order(arm.corpus)
+        return self.stage1(arm.corpus) / "learning_order"
+
+    def stage2(self, arm: Arm) -> Path:
+        return self.root / "stage2" / arm.key
+
+    def probes(self, encoder: str) -> Path:
+        """Probe results of an encoder (`none` or an arm key)."""
+        return self.root / "probes" / encoder
+
+    def budget_curve(self, step: int) -> Path:
+        return self.root / "budget_curve" / f"step-{step}"
+
+    def fine_tuning(self, encoder: str, fraction: float) -> Path:
+        return self.root / "stage3" / encoder / f"fraction-{fraction:g}"
 
 
-def fraction_folder(fraction: float) -> str:
-    return f"fraction-{fraction:g}"
-
-
-def encoders(args: ReproduceArguments, root: Path, backbone: str) -> dict[str, str]:
-    """Encoder name -> checkpoint fine-tuned in stage 3."""
-    return {NO_PRETRAINING: backbone, **{weighting: str(root / "stage2" / weighting) for weighting in args.weightings}}
-
-
-def build_steps(args: ReproduceArguments, root: Path, backbone: str, corpus: Path) -> list[Step]:
-    paths = DemoPaths(root)
-    titles_and_commands = dataset_commands(corpus, paths, args.no_relation_ratio)
-    steps = [
-        Step(*titles_and_commands[0], paths.semeval / "README.md"),
-        Step(*titles_and_commands[1], paths.distant / "README.md"),
-    ]
-    stage1, analysis = learning_order_commands(args, paths, backbone)
-    steps += [Step(*stage1, paths.learning_order_dataset / "README.md"), Step(*analysis, paths.learning_order_report)]
-    for weighting in args.weightings:
-        output_dir = root / "stage2" / weighting
-        command = pretrain_command(args, paths.learning_order_dataset, backbone, output_dir, weighting)
-        # The model card is written last: its presence means the checkpoint folder is complete.
-        steps.append(Step(f"stage 2: pre-training, {encoder_name(weighting)}", command, output_dir / "README.md"))
-    for name, model in encoders(args, root, backbone).items():
-        for fraction, epochs in zip(args.train_fractions, args.finetune_epochs_per_fraction):
-            output_dir = root / "stage3" / name / fraction_folder(fraction)
-            command = finetune_command(args, model, paths.semeval, output_dir, fraction, epochs, seeds=args.seeds)
-            done_when = output_dir / ("seed_summary.json" if len(args.seeds) > 1 else "all_results.json")
-            steps.append(Step(f"stage 3: {encoder_name(name)}, SemEval {fraction_name(fraction)}", command, done_when))
-    if not args.skip_table2:
+# ------------------------------------------------------------------------------------------------------- steps
+def build_steps(args: ReproduceArguments, root: Path, backbone: str, data_dir: Path) -> list[Step]:
+    """Every step, in the order it runs: data, the baseline's probe, then corpus by corpus stage 1 and each arm's
+    pre-training followed at once by its probe (so an interrupted run has whole arms to report)."""
+    layout = ReproductionLayout(root)
+    steps = data_steps(args, layout, data_dir)
+    steps.append(probe_step(args, layout, NO_PRETRAINING, backbone))
+    arms = args.planned_arms()
+    for corpus in args.corpora:
+        stage1 = stage1_commands(args, layout.corpus(corpus), layout.stage1(corpus), backbone, f", {corpus}")
+        steps += [
+            Step(*stage1[0], layout.stage1(corpus) / "learning_order" / "README.md"),
+            Step(*stage1[1], layout.stage1(corpus) / "learning_order_report.json"),
+        ]
+        for arm in (arm for arm in arms if arm.corpus == corpus):
+            steps += arm_steps(args, layout, arm, backbone, is_curve_arm=arm == budget_curve_arm(args, arms))
+    steps += fine_tuning_steps(args, layout, backbone)
+    if args.table2:
         steps += table2_steps(args, root, backbone)
+    return steps
+
+
+def data_steps(args: ReproduceArguments, layout: ReproductionLayout, data_dir: Path) -> list[Step]:
+    """SemEval and the distantly labelled documents (`finecl convert`), then the corrupted copies of the gold triples
+    with their oracle learning orders."""
+    paths = layout.demo_paths
+    semeval, distant = dataset_commands(data_dir, paths, args.no_relation_ratio)
+    steps = [Step(*semeval, paths.semeval / "README.md"), Step(*distant, paths.distant / "README.md")]
+    gold = data_dir / "redocred" / "test_revised.json.gz"
+    for name in args.corpora:
+        corpus = PRETRAINING_CORPORA[name]
+        if corpus.noise_rate is None:
+            continue
+        command = [
+            sys.executable, "-m", "finecl_hf.data.document_noise", "--source", f"train={gold}",
+            "--output", str(layout.corpus(name)), "--noise-rate", str(corpus.noise_rate),
+            "--seed", str(args.noise_seed), "--na-ratio", str(args.no_relation_ratio),
+            "--rel-info", str(data_dir / "docred" / "rel_info.json"), "--overwrite",
+        ]  # fmt: skip
+        done_when = layout.corpus(name) / "README.md"
+        if corpus.has_noise_mask:
+            command += ["--oracle-learning-order", str(layout.oracle_order(name))]
+            done_when = layout.oracle_order(name) / "README.md"
+        steps.append(Step(f"corpus: {name} ({corpus.description})", command, done_when))
+    return steps
+
+
+def budget_curve_arm(args: ReproduceArguments, arms: list[Arm]) -> Arm | None:
+    if args.budget_curve_interval <= 0:
+        return None
+    return next((arm for arm in arms if arm.corpus == args.budget_curve_corpus and arm.name == "erica"), None)
+
+
+def budget_curve_steps_taken(args: ReproduceArguments) -> list[int]:
+    """The stage-2 steps at which the budget-curve arm is probed (0: the encoder without relation pre-training)."""
+    interval = args.budget_curve_interval
+    return [0, *range(interval, args.pretrain_steps + 1, interval)] if interval > 0 else []
+
+
+def arm_steps(args: ReproduceArguments, layout: ReproductionLayout, arm: Arm, backbone: str, is_curve_arm: bool):
+    definition = arm.definition
+    output_dir = layout.stage2(arm)
+    command = pretrain_command(
+        args, layout.order_dataset(arm), backbone, output_dir, definition.weighting, order_by=definition.order_by,
+        seed=arm.seed, save_steps=args.budget_curve_interval if is_curve_arm else None,
+    )  # fmt: skip
+    # The model card is written last: its presence means the checkpoint folder is complete.
+    steps = [Step(f"stage 2: {arm.key}, {definition.label}", command, output_dir / "README.md")]
+    steps.append(probe_step(args, layout, arm.key, str(output_dir)))
+    if is_curve_arm:
+        for step in budget_curve_steps_taken(args):
+            encoder = backbone if step == 0 else str(output_dir / f"checkpoint-{step}")
+            steps.append(
+                probe_step(args, layout, f"budget curve, step {step}", encoder, [BUDGET_CURVE_TASK],
+                           layout.budget_curve(step))
+            )  # fmt: skip
+    return steps
+
+
+def probe_step(
+    args: ReproduceArguments,
+    layout: ReproductionLayout,
+    encoder_id: str,
+    encoder: str,
+    tasks: list[str] | None = None,
+    output_dir: Path | None = None,
+) -> Step:
+    """`finecl probe` of one encoder; every probe uses the same seed, so the draws are shared (paired)."""
+    output_dir = output_dir or layout.probes(encoder_id)
+    command = [
+        *finecl_command(), "probe", "--model_name_or_path", encoder, "--task", *(tasks or args.probe_tasks),
+        "--shots", str(args.probe_shots), "--num_draws", str(args.probe_draws), "--allow_fewer_shots",
+        "--seed", "0", "--output_dir", str(output_dir),
+    ]  # fmt: skip
+    return Step(f"probe: {encoder_id}", command, output_dir / "probe_results.json")
+
+
+def fine_tuning_encoders(args: ReproduceArguments, layout: ReproductionLayout, backbone: str) -> dict[str, str]:
+    """Encoder id -> checkpoint fine-tuned on SemEval (the costlier view; empty unless --fine_tune_corpora)."""
+    if not args.fine_tune_corpora:
+        return {}
+    encoders = {NO_PRETRAINING: backbone}
+    for arm in args.planned_arms():
+        if arm.corpus in args.fine_tune_corpora and arm.name in ("erica", "finecl") and arm.seed == args.pretrain_seeds[0]:
+            encoders[arm.key] = str(layout.stage2(arm))
+    return encoders
+
+
+def fine_tuning_steps(args: ReproduceArguments, layout: ReproductionLayout, backbone: str) -> list[Step]:
+    steps = []
+    for name, model in fine_tuning_encoders(args, layout, backbone).items():
+        for fraction, epochs in zip(args.train_fractions, args.finetune_epochs_per_fraction):
+            output_dir = layout.fine_tuning(name, fraction)
+            command = finetune_command(
+                args, model, layout.demo_paths.semeval, output_dir, fraction, epochs, seeds=args.seeds
+            )
+            done_when = output_dir / ("seed_summary.json" if len(args.seeds) > 1 else "all_results.json")
+            steps.append(Step(f"stage 3: {name}, SemEval {fraction * 100:g}%", command, done_when))
     return steps
 
 
@@ -169,7 +330,7 @@ def table2_steps(args: ReproduceArguments, root: Path, backbone: str) -> list[St
             "--output_dir", str(root / "table2"), "--model_name_or_path", backbone,
             "--num_train_epochs", str(args.table2_epochs), "--match_steps", "--seed", str(args.seed),
         ], root / "table2" / "table2.json"),
-    ]
+    ]  # fmt: skip
 
 
 def run_steps(steps: list[Step], overwrite: bool) -> dict[str, float]:
@@ -184,187 +345,7 @@ def run_steps(steps: list[Step], overwrite: bool) -> dict[str, float]:
     return seconds
 
 
-def with_earlier_timings(seconds: dict[str, float], results_file: Path) -> dict[str, float]:
-    """Steps skipped because an earlier invocation ran them keep the time that invocation measured."""
-    if not results_file.exists():
-        return seconds
-    earlier = json.loads(results_file.read_text()).get("seconds_per_step", {})
-    return {title: value or earlier.get(title, 0.0) for title, value in seconds.items()}
-
-
-# --------------------------------------------------------------------------------------------------- collection
-def collect(args: ReproduceArguments, root: Path, backbone: str, seconds: dict[str, float]) -> dict[str, Any]:
-    """Every number of the reproduction in one JSON-able dict."""
-    paths = DemoPaths(root)
-    results: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "arguments": asdict(args),
-        "backbone": backbone,
-        "seconds_per_step": seconds,
-        "learning_order": json.loads(paths.learning_order_report.read_text()),
-        "pretraining": {weighting: final_pretraining_losses(root / "stage2" / weighting) for weighting in args.weightings},
-        "fine_tuning": {},
-    }
-    for name in encoders(args, root, backbone):
-        for fraction in args.train_fractions:
-            folder = root / "stage3" / name / fraction_folder(fraction)
-            results["fine_tuning"].setdefault(name, {})[fraction_name(fraction)] = fine_tuning_scores(folder, args.seeds)
-    if not args.skip_table2:
-        results["table2"] = json.loads((root / "table2" / "table2.json").read_text())["results"]
-        results["table2_noise_detection"] = json.loads(
-            (root / "table2" / "noisy_semeval" / "noise_detection.json").read_text()
-        )
-    return results
-
-
-def fine_tuning_scores(folder: Path, seeds: list[int]) -> dict[str, dict[str, Any]]:
-    """`{metric: {mean, std, n, values}}` of the headline test metrics."""
-    if len(seeds) > 1:
-        summary = json.loads((folder / "seed_summary.json").read_text())["metrics"]
-        return {metric: summary[metric] for metric in HEADLINE_METRICS}
-    metrics = json.loads((folder / "all_results.json").read_text())
-    return {metric: {"mean": metrics[metric], "std": 0.0, "n": 1, "values": {str(seeds[0]): metrics[metric]}}
-            for metric in HEADLINE_METRICS}
-
-
-def final_pretraining_losses(checkpoint: Path) -> dict[str, float]:
-    """The last logged value of the total loss and of each component (L_ED, L_RD, L_MLM)."""
-    candidates = [checkpoint / "trainer_state.json", *checkpoint.glob("checkpoint-*/trainer_state.json")]
-    states = [json.loads(path.read_text()) for path in candidates if path.exists()]
-    if not states:
-        return {}
-    last: dict[str, float] = {}
-    for entry in max(states, key=lambda state: state["global_step"])["log_history"]:
-        last.update({key: value for key, value in entry.items() if "loss" in key and isinstance(value, float)})
-    return last
-
-
-# ------------------------------------------------------------------------------------------------------ report
-def mean_std(score: dict[str, Any]) -> str:
-    return f"{100 * score['mean']:.2f} ± {100 * score['std']:.2f}"
-
-
-def render_markdown(results: dict[str, Any]) -> str:
-    args = results["arguments"]
-    fractions = [fraction_name(fraction) for fraction in args["train_fractions"]]
-    header = ["encoder"] + [f"{fraction} {label}" for fraction in fractions for label in HEADLINE_METRICS.values()]
-    rows = []
-    for name, by_fraction in results["fine_tuning"].items():
-        rows.append([encoder_name(name)] + [mean_std(by_fraction[fraction][metric])
-                                             for fraction in fractions for metric in HEADLINE_METRICS])
-    sections = [
-        f"# FineCL reproduction at CPU scale ({results['date']})",
-        f"Command: `{results['command']}`; backbone `{'/'.join(Path(results['backbone']).parts[-2:])}`; "
-        f"seeds {', '.join(map(str, args['seeds']))}; total {sum(results['seconds_per_step'].values()) / 60:.0f} min.",
-        "## SemEval-2010 Task 8, official test set (2,717 sentences)",
-        f"Mean ± sample std over {len(args['seeds'])} seeds, in percent. Stage 2: {args['pretrain_steps']} steps of "
-        f"{args['pretrain_batch_size']} documents from the learning order of the distant Re-DocRED instances.",
-        markdown_table(header, rows),
-        "## Stage 1: learning order as a denoiser (distant Re-DocRED instances, gold = Re-DocRED annotation)",
-        denoising_markdown(results["learning_order"]),
-    ]
-    losses = results["pretraining"]
-    if any(losses.values()):
-        components = sorted({key for values in losses.values() for key in values})
-        sections += ["## Stage 2: last logged pre-training losses",
-                     "The relation-discrimination losses of different weightings are weighted differently, so their "
-                     "values are not comparable across rows; the MLM head is new (MiniLM ships none).",
-                     markdown_table(["weighting"] + components,
-                                    [[encoder_name(w)] + [f"{values.get(c, float('nan')):.4f}" for c in components]
-                                     for w, values in losses.items()])]
-    if "table2" in results:
-        sections += ["## Table 2: all noisy labels vs the first-epoch subset A_0 (SemEval, 30% labels flipped)",
-                     table2_markdown(results)]
-    return "\n\n".join(sections) + "\n"
-
-
-def denoising_markdown(report: dict[str, Any]) -> str:
-    per_epoch = report["percent_learned_per_epoch"]
-    rows = []
-    for name, value in report["subset_precision"].items():
-        share = per_epoch[int(name[2:])] if name.startswith("A_") else float("nan")
-        rows.append([name, value["size"], f"{share:.1f}" if not math.isnan(share) else "", f"{value['precision']:.3f}"])
-    return (markdown_table(["subset", "instances", "% learned", "label precision"], rows)
-            + f"\n\nROC-AUC of learning order as a clean-label detector: {report['clean_label_auc']:.3f}")
-
-
-def table2_markdown(results: dict[str, Any]) -> str:
-    rows = [[name, value["instances"], f"{value['label_precision']:.3f}", f"{100 * value['macro_f1_official']:.2f}",
-             f"{100 * value['micro_f1']:.2f}"] for name, value in results["table2"].items()]
-    detection = results["table2_noise_detection"]
-    return (markdown_table(["training set", "instances", "label precision", "official macro-F1", "micro-F1"], rows)
-            + f"\n\nLearning order as a clean-label detector on these sentences: ROC-AUC "
-            f"{detection['clean_label_auc']:.3f}, A_0 precision {detection['subset_precision']['A_0']['precision']:.3f}.")
-
-
-def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
-
-
-# ------------------------------------------------------------------------------------------------------- plots
-def plot_results(results: dict[str, Any], root: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from finecl_hf.learning_order.analysis import plot_percent_learned
-
-    report = results["learning_order"]
-    written = [plot_percent_learned(report["percent_learned_per_epoch"], root / "percent_learned_per_epoch.png",
-                                    title="Distant Re-DocRED instances learned per epoch")]
-    if "percent_learned_per_class" in report:
-        written.append(plot_per_class(report["percent_learned_per_class"], root / "percent_learned_per_class.png"))
-    written.append(plot_f1_bars(results, root / "semeval_f1.png"))
-    return written
-
-
-def plot_per_class(per_class: dict[str, list[float]], path: Path) -> Path:
-    """Horizontal stacked bars: for each relation, the share of its instances first learned in each epoch."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    # Relations of which nothing was learned would be empty bars: they are counted in the title instead.
-    names = sorted((name for name in per_class if sum(per_class[name]) > 0), key=lambda name: -sum(per_class[name]))
-    values = np.asarray([per_class[name] for name in names]).reshape(len(names), -1)
-    figure, axis = plt.subplots(figsize=(7, max(3.0, 0.3 * len(names) + 1.5)))
-    left = np.zeros(len(names))
-    for epoch in range(values.shape[1]):
-        axis.barh(names, values[:, epoch], left=left, label=f"A_{epoch}")
-        left += values[:, epoch]
-    axis.invert_yaxis()
-    axis.tick_params(axis="y", labelsize=6)
-    axis.set(xlabel="% of the class's instances learned", xlim=(0, 100),
-             title=f"Learned share per relation and epoch\n({len(names)} of {len(per_class)} classes learned at all)")
-    axis.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
-
-
-def plot_f1_bars(results: dict[str, Any], path: Path) -> Path:
-    """Grouped bars of official macro-F1 (mean ± std over seeds) per encoder and training fraction."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fractions = [fraction_name(fraction) for fraction in results["arguments"]["train_fractions"]]
-    names = list(results["fine_tuning"])
-    width = 0.8 / len(names)
-    figure, axis = plt.subplots(figsize=(2 + 2 * len(fractions), 4))
-    for index, name in enumerate(names):
-        scores = [results["fine_tuning"][name][fraction]["test_macro_f1_official"] for fraction in fractions]
-        axis.bar(np.arange(len(fractions)) + index * width, [100 * s["mean"] for s in scores], width,
-                 yerr=[100 * s["std"] for s in scores], capsize=3, label=encoder_name(name))
-    axis.set_xticks(np.arange(len(fractions)) + width * (len(names) - 1) / 2, fractions)
-    axis.set(xlabel="share of SemEval train", ylabel="official macro-F1 (%)", title="SemEval test, mean ± std over seeds")
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
-
-
+# -------------------------------------------------------------------------------------------------------- main
 def build_parser():
     from transformers import HfArgumentParser
 
@@ -376,27 +357,24 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     def parse():
         (args,) = build_parser().parse_args_into_dataclasses(args=argv)
-        if not args.skip_table2 and not RECIPES.is_dir():
-            raise UsageError(f"The Table 2 experiment runs the scripts of {RECIPES}, which is missing (finecl-hf "
-                             "installed without its repository?): pass --skip_table2, or run from a checkout.")
+        if args.table2 and not RECIPES.is_dir():
+            raise UsageError(f"--table2 runs the scripts of {RECIPES}, which is missing (finecl-hf installed without "
+                             "its repository?): run it from a checkout.")
         return args, *resolve_inputs(args)
 
     run_guarded(f"finecl {NAME}", parse, run)
 
 
 def run(parsed) -> None:
+    from .reproduction_report import write_report
+
     args, corpus, backbone = parsed
     root = Path(args.output_dir).resolve()
     if args.overwrite and root.exists():
         shutil.rmtree(root)
-    seconds = run_steps(build_steps(args, root, backbone, corpus), args.overwrite)
-    results = collect(args, root, backbone, with_earlier_timings(seconds, root / "results.json"))
-    (root / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    markdown = render_markdown(results)
-    (root / "results.md").write_text(markdown)
-    plots = plot_results(results, root)
-    print("\n" + markdown)
-    print("Written: " + ", ".join(str(path) for path in [root / "results.md", root / "results.json", *plots]))
+    steps = build_steps(args, root, backbone, corpus)
+    seconds = run_steps(steps, args.overwrite)
+    write_report(args, ReproductionLayout(root), backbone, seconds)
 
 
 if __name__ == "__main__":

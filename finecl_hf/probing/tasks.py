@@ -6,6 +6,9 @@ an already converted dataset folder.
 
 - `wiki80`: shots from Wiki80 `train_0.1` (49 sentences per relation), test = all 5,600 dev sentences; the 80
   relations are Wikidata properties, the inventory of the DocRED-format pre-training corpus (the aligned task).
+- `wiki80_tuning`: shots from Wiki80 `train_0.1`, test = the 400 sentences of `train_0.01` (5 per relation; 29 of them
+  also in `train_0.1`): a small held-out split for choosing budgets, so that the reported `wiki80` test set (dev)
+  is never used to tune anything.
 - `semeval`: shots from SemEval-2010 Task 8 train (8,000 sentences), test = the official 2,717 test sentences; 19
   directed labels, `Other` included (the unaligned task).
 """
@@ -53,6 +56,12 @@ def _convert_wiki80(corpus: Path, output: Path) -> object:
     return convert_opennre(sources, output, relations_file=folder / "rel2id.json")
 
 
+def _convert_wiki80_tuning(corpus: Path, output: Path) -> object:
+    folder = corpus / "wiki80"
+    sources = [SplitSource("train", folder / "train_0.1.txt.gz"), SplitSource("validation", folder / "train_0.01.txt.gz")]
+    return convert_opennre(sources, output, relations_file=folder / "rel2id.json")
+
+
 def _convert_semeval(corpus: Path, output: Path) -> object:
     folder = corpus / "semeval2010_task8"
     return convert_semeval([SplitSource(split, folder / name) for name, split in SEMEVAL_FILES.items()], output)
@@ -61,6 +70,13 @@ def _convert_semeval(corpus: Path, output: Path) -> object:
 PROBE_TASKS = {
     "wiki80": ProbeTask(
         "wiki80", "Wiki80 (shots: train_0.1, test: dev, 80 relations)", "train", "validation", _convert_wiki80
+    ),
+    "wiki80_tuning": ProbeTask(
+        "wiki80_tuning",
+        "Wiki80 held-out tuning split (shots: train_0.1, test: train_0.01, 80 relations)",
+        "train",
+        "validation",
+        _convert_wiki80_tuning,
     ),
     "semeval": ProbeTask(
         "semeval", "SemEval-2010 Task 8 (shots: train, test: official test, 19 labels)", "train", "test", _convert_semeval
