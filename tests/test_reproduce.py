@@ -1,21 +1,28 @@
-"""`finecl reproduce` (`finecl_hf/experiments/reproduction.py`): the comparison's plan, resumption and report (the
-runs themselves are the stages' tests)."""
+"""`finecl reproduce` (`finecl_hf/experiments/reproduction.py`, `design.py`, `reproduction_report.py`): the
+experiment's plan, resumption, paired comparisons and report (the runs themselves are the stages' tests)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from finecl_hf.experiments import reproduction as reproduce
+from finecl_hf.experiments import reproduction_report as report
+from finecl_hf.experiments.design import ARMS, PRETRAINING_CORPORA, plan_arms
+from finecl_hf.probing import ProbeResult, ProbeSettings
+from finecl_hf.probing.probe import _summarise
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ROOT = Path("/runs")
 
 
 def plan(**overrides) -> list[reproduce.Step]:
     args = reproduce.ReproduceArguments(**overrides)
-    return reproduce.build_steps(args, Path("/runs"), "/models/minilm", Path("/data"))
+    return reproduce.build_steps(args, ROOT, "/models/minilm", Path("/data"))
 
 
 def option(command: list[str], name: str) -> list[str]:
@@ -25,35 +32,81 @@ def option(command: list[str], name: str) -> list[str]:
     return command[start:end]
 
 
-def test_every_encoder_is_fine_tuned_at_every_fraction_with_the_same_data_and_seeds():
-    steps = plan(weightings=["uniform", "paper", "reference"], train_fractions=[0.01, 0.1, 1.0],
-                 finetune_epochs_per_fraction=[20, 5, 2], seeds=[1, 2, 3])
-    pretraining = [step for step in steps if step.title.startswith("stage 2")]
-    assert [option(step.command, "--weighting") for step in pretraining] == [["uniform"], ["paper"], ["reference"]]
-    assert len({option(step.command, "--learning_order_dataset")[0] for step in pretraining}) == 1
+def stage2_steps(steps: list[reproduce.Step]) -> dict[str, reproduce.Step]:
+    """Arm key -> its stage-2 step."""
+    return {step.title.split(",")[0].removeprefix("stage 2: "): step for step in steps if step.title.startswith("stage 2")}
 
-    fine_tuning = [step for step in steps if step.title.startswith("stage 3")]
-    assert len(fine_tuning) == 4 * 3  # no pre-training + three weightings, three fractions each
-    models = {option(step.command, "--model_name_or_path")[0] for step in fine_tuning}
-    assert models == {"/models/minilm", "/runs/stage2/uniform", "/runs/stage2/paper", "/runs/stage2/reference"}
-    for step in fine_tuning:
-        assert option(step.command, "--seeds") == ["1", "2", "3"]
-        fraction = option(step.command, "--train_fraction")[0]
-        assert option(step.command, "--num_train_epochs") == [{"0.01": "20", "0.1": "5", "1.0": "2"}[fraction]]
+
+def test_default_plan_runs_every_arm_where_it_applies():
+    arms = {arm.key for arm in reproduce.ReproduceArguments().planned_arms()}
+    expected = {f"noise_0.5/{name}/seed-{seed}" for name in ("erica", "finecl", "finecl_confidence", "oracle")
+                for seed in (42, 43)}  # fmt: skip
+    expected |= {f"{corpus}/{name}/seed-42" for corpus in ("clean", "noise_0.3", "natural") for name in ("erica", "finecl")}
+    assert arms == expected
+
+
+def test_arms_needing_the_noise_mask_skip_corpora_without_one():
+    arms = plan_arms(["clean", "natural", "noise_0.3"], ["erica", "oracle"], [1], [], ["clean", "natural", "noise_0.3"])
+    assert [arm.key for arm in arms] == ["clean/erica/seed-1", "natural/erica/seed-1", "noise_0.3/erica/seed-1",
+                                         "noise_0.3/oracle/seed-1"]  # fmt: skip
+
+
+def test_stage2_commands_take_weighting_order_and_seed_from_the_arm():
+    steps = stage2_steps(plan())
+    for key, step in steps.items():
+        corpus, name, seed = key.split("/")
+        definition = ARMS[name]
+        assert option(step.command, "--weighting") == [definition.weighting]
+        assert option(step.command, "--order_by") == [definition.order_by]
+        assert option(step.command, "--seed") == [seed.removeprefix("seed-")]
+        order = option(step.command, "--learning_order_dataset")[0]
+        expected = ROOT / "oracle" / corpus if name == "oracle" else ROOT / "stage1" / corpus / "learning_order"
+        assert order == str(expected)
+        assert option(step.command, "--output_dir") == [str(ROOT / "stage2" / key)]
+    assert option(steps["noise_0.5/finecl_confidence/seed-43"].command, "--order_by") == ["confidence"]
+
+
+def test_every_probe_shares_draws_and_each_arm_is_probed_after_its_pretraining():
+    steps = plan()
+    probes = [step for step in steps if step.title.startswith("probe")]
+    assert {tuple(option(step.command, flag)[0] for flag in ("--seed", "--shots", "--num_draws")) for step in probes} == {
+        ("0", "8", "20")
+    }
+    titles = [step.title for step in steps]
+    for key in stage2_steps(steps):
+        assert titles[titles.index(f"probe: {key}") - 1].startswith(f"stage 2: {key}")
     assert len({step.done_when for step in steps}) == len(steps), "two steps share a completion marker"
 
 
-def test_table2_can_be_left_out():
-    assert any(step.title.startswith("Table 2") for step in plan())
-    assert not any(step.title.startswith("Table 2") for step in plan(skip_table2=True))
+def test_budget_curve_probes_checkpoints_of_the_clean_erica_arm_on_the_tuning_split():
+    steps = plan(pretrain_steps=100, budget_curve_interval=25)
+    curve = [step for step in steps if step.title.startswith("probe: budget curve")]
+    encoders = [option(step.command, "--model_name_or_path")[0] for step in curve]
+    arm = ROOT / "stage2" / "clean" / "erica" / "seed-42"
+    assert encoders == ["/models/minilm", *(str(arm / f"checkpoint-{step}") for step in (25, 50, 75, 100))]
+    assert {option(step.command, "--task")[0] for step in curve} == {reproduce.BUDGET_CURVE_TASK}
+    assert option(stage2_steps(steps)["clean/erica/seed-42"].command, "--save_steps") == ["25"]
+    assert not any("budget curve" in step.title for step in plan(budget_curve_interval=0))
+
+
+def test_fine_tuning_and_table2_are_opt_in():
+    assert not any(step.title.startswith(("stage 3", "Table 2")) for step in plan())
+    steps = plan(fine_tune_corpora=["noise_0.5"], train_fractions=[0.01], finetune_epochs_per_fraction=[10], table2=True)
+    models = {option(step.command, "--model_name_or_path")[0] for step in steps if step.title.startswith("stage 3")}
+    assert models == {"/models/minilm", str(ROOT / "stage2/noise_0.5/erica/seed-42"),
+                      str(ROOT / "stage2/noise_0.5/finecl/seed-42")}  # fmt: skip
+    assert sum(step.title.startswith("Table 2") for step in steps) == 2
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"weightings": ["erica"]}, "--weightings ['erica']"),
+        ({"corpora": ["noise_0.9"]}, "--corpora ['noise_0.9']"),
+        ({"arms": ["finecl"]}, "--arms ['finecl']"),
+        ({"arms": ["erica", "coteaching"]}, "--arms ['coteaching']"),
+        ({"probe_tasks": ["tacred"]}, "--probe_tasks ['tacred']"),
         ({"train_fractions": [0.01, 0.1], "finetune_epochs_per_fraction": [10]}, "--finetune_epochs_per_fraction"),
-        ({"seeds": []}, "--seeds"),
+        ({"pretrain_seeds": []}, "--pretrain_seeds"),
     ],
 )
 def test_inconsistent_arguments_are_named(overrides, message):
@@ -72,37 +125,95 @@ def test_finished_steps_are_skipped_and_a_failing_step_stops_the_run(tmp_path, c
         reproduce.run_steps([reproduce.Step("unfinished", fail, tmp_path / "missing.json")], overwrite=False)
 
 
-def scores(mean: float, std: float) -> dict:
-    return {"mean": mean, "std": std, "n": 3, "values": {}}
+# ------------------------------------------------------------------------------------------------------ report
+NUM_TEST = 300
+LABELS = [f"P{index}" for index in range(5)]
+SETTINGS = ProbeSettings(shots=2, num_draws=6, num_resamples=300)
 
 
-def test_report_has_a_row_per_encoder_and_valid_plots(tmp_path):
-    args = reproduce.ReproduceArguments(train_fractions=[0.01, 0.1], finetune_epochs_per_fraction=[10, 3])
-    fine_tuning = {
-        name: {fraction: {"test_macro_f1_official": scores(0.5 + offset, 0.02), "test_micro_f1": scores(0.6, 0.01)}
-               for fraction in ("1%", "10%")}
-        for offset, name in zip((0.0, 0.05, 0.1), ("none", "uniform", "paper"))
-    }
-    results = {
-        "date": "2026-11-21", "command": "finecl reproduce", "arguments": vars(args), "backbone": "/m/minilm",
-        "seconds_per_step": {"a": 60.0},
-        "learning_order": {
-            "instances": 10, "percent_learned_per_epoch": [40.0, 30.0, 10.0],
-            "percent_learned_per_class": {"P17": [50.0, 25.0, 0.0], "no_relation": [30.0, 35.0, 20.0]},
-            "subset_precision": {"A_0": {"size": 4, "precision": 0.75}, "not_learned": {"size": 2, "precision": 0.5}},
-            "clean_label_auc": 0.61,
-        },
-        "pretraining": {"paper": {"loss": 3.5, "rd_loss": 1.25}},
-        "fine_tuning": fine_tuning,
-    }
-    markdown = reproduce.render_markdown(results)
-    assert "| FineCL (--weighting paper) | 60.00 ± 2.00 | 60.00 ± 1.00 | 60.00 ± 2.00 | 60.00 ± 1.00 |" in markdown
-    assert "| no relation pre-training | 50.00 ± 2.00 |" in markdown
-    assert "| A_0 | 4 | 40.0 | 0.750 |" in markdown and "ROC-AUC of learning order as a clean-label detector: 0.610" in markdown
+def planted_probe(encoder: str, accuracy: float, seed: int) -> ProbeResult:
+    """A probe whose draws are right on about `accuracy` of a fixed test set (the same references for all)."""
+    references = np.random.default_rng(0).integers(0, len(LABELS), NUM_TEST)
+    rng = np.random.default_rng(seed)
+    wrong = (references[None, :] + rng.integers(1, len(LABELS), (SETTINGS.num_draws, NUM_TEST))) % len(LABELS)
+    predictions = np.where(rng.random((SETTINGS.num_draws, NUM_TEST)) < accuracy, references[None, :], wrong)
+    result = ProbeResult(
+        encoder=encoder, encoder_fingerprint=encoder, dataset="wiki80", shot_split="train", test_split="validation",
+        test_fingerprint="fixed", label_names=LABELS, settings=SETTINGS,
+        shot_rows=np.tile(np.arange(10), (SETTINGS.num_draws, 1)), references=references, predictions=predictions,
+    )  # fmt: skip
+    _summarise(result)
+    return result
 
-    plots = reproduce.plot_results(results, tmp_path)
-    assert {path.name for path in plots} == {
-        "percent_learned_per_epoch.png", "percent_learned_per_class.png", "semeval_f1.png"
-    }
-    for path in plots:
+
+def write_probe(layout: reproduce.ReproductionLayout, encoder: str, accuracy: float, seed: int, folder=None) -> None:
+    result = planted_probe(encoder, accuracy, seed)
+    result.save((folder or layout.probes(encoder)) / "wiki80" / "0-encoder")
+
+
+@pytest.fixture
+def finished_experiment(tmp_path):
+    """A finished (two corpora) or interrupted (natural) experiment with planted probe accuracies."""
+    args = reproduce.ReproduceArguments(
+        corpora=["clean", "noise_0.5", "natural"], probe_tasks=["wiki80"], pretrain_steps=20, budget_curve_interval=10
+    )
+    layout = reproduce.ReproductionLayout(tmp_path)
+    accuracies = {"none": 0.40, "erica": 0.60, "finecl": 0.70, "finecl_confidence": 0.72, "oracle": 0.80}
+    for encoder, accuracy in [("none", accuracies["none"])]:
+        write_probe(layout, encoder, accuracy, seed=1)
+    for number, arm in enumerate(args.planned_arms()):
+        if arm.corpus == "natural" and arm.name == "finecl":
+            continue  # interrupted before this arm's probe
+        if arm.corpus == "clean":
+            accuracy = accuracies["erica"]  # on clean labels FineCL == ERICA
+        else:
+            accuracy = accuracies[arm.name]
+        write_probe(layout, arm.key, accuracy, seed=100 + number)
+    for number, step in enumerate((0, 10, 20)):
+        folder = layout.budget_curve(step)
+        result = planted_probe(f"curve-{step}", 0.4 + 0.1 * number, seed=7)
+        result.dataset = reproduce.BUDGET_CURVE_TASK
+        result.save(folder / reproduce.BUDGET_CURVE_TASK / "0-encoder")
+    return args, layout
+
+
+def test_comparisons_are_paired_by_seed_and_find_the_planted_effects(finished_experiment):
+    args, layout = finished_experiment
+    comparisons = report.paired_comparisons(args, report.load_probes(args, layout))
+    by_pair = {(item["corpus"], item["a"], item["b"]): item for item in comparisons}
+    assert set(by_pair) == {
+        ("clean", "erica", "none"), ("clean", "finecl", "erica"),
+        ("noise_0.5", "erica", "none"), ("noise_0.5", "finecl", "erica"),
+        ("noise_0.5", "finecl_confidence", "erica"), ("noise_0.5", "oracle", "erica"),
+        ("natural", "erica", "none"),  # natural/finecl was not probed: no comparison, no crash
+    }  # fmt: skip
+    for item in comparisons:
+        assert set(item) >= {"corpus", "probe", "a", "b", "difference", "ci_low", "ci_high", "n"}
+        assert item["probe"] == "wiki80" and item["ci_low"] <= item["difference"] <= item["ci_high"]
+    oracle = by_pair[("noise_0.5", "oracle", "erica")]
+    assert oracle["seeds"] == [42, 43] and oracle["n"] == 2 * SETTINGS.num_draws
+    assert 15 < oracle["difference"] < 25 and oracle["ci_low"] > 0
+    assert 15 < by_pair[("clean", "erica", "none")]["difference"] < 25
+    clean = by_pair[("clean", "finecl", "erica")]
+    assert clean["ci_low"] < 0 < clean["ci_high"], "equal accuracies must give a CI around 0"
+
+
+def test_report_writes_tables_json_and_plots(finished_experiment):
+    args, layout = finished_experiment
+    results = report.write_report(args, layout, "/models/minilm", {"step": 60.0})
+    saved = json.loads((layout.root / "results.json").read_text())
+    assert saved["comparisons"] == results["comparisons"] and len(saved["comparisons"]) == 7
+    assert [point["step"] for point in saved["budget_curve"]] == [0, 10, 20]
+    markdown = (layout.root / "results.md").read_text()
+    assert "| noise_0.5 | wiki80 | oracle − erica |" in markdown
+    assert "`finecl_confidence` wins back" in markdown
+    assert "| natural/finecl/seed-42 |" not in markdown  # never probed: absent, not a made-up row
+    for name in ("probe_vs_noise.png", "budget_curve.png"):
+        path = layout.root / name
         assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 5_000
+
+
+def test_every_corpus_and_arm_has_a_definition():
+    assert {corpus.noise_rate for corpus in PRETRAINING_CORPORA.values()} == {0.0, 0.3, 0.5, None}
+    assert not PRETRAINING_CORPORA["clean"].has_noise_mask and PRETRAINING_CORPORA["noise_0.3"].has_noise_mask
+    assert ARMS["erica"].weighting == "uniform" and ARMS["finecl"].weighting == "paper"

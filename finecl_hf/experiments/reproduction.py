@@ -86,7 +86,7 @@ class ReproduceArguments(PipelineArguments):
     learning_order_documents_per_batch: int = field(
         default=4, metadata={"help": "Stage-1 documents per step (each encoded once per epoch)."}
     )
-    pretrain_steps: int = field(default=200, metadata={"help": "Stage-2 optimizer steps per arm (paper: 6,000)."})
+    pretrain_steps: int = field(default=150, metadata={"help": "Stage-2 optimizer steps per arm (paper: 6,000)."})
     pretrain_learning_rate: float = field(default=5e-5, metadata={"help": "Stage-2 learning rate."})
     budget_curve_corpus: str = field(
         default="clean", metadata={"help": "Corpus whose first ERICA arm is probed along its pre-training."}

@@ -334,7 +334,7 @@ def arm_points(results: dict[str, Any], name: str, task: str, metric: str) -> li
 def natural_noise_rate(results: dict[str, Any]) -> float:
     """Share of wrong distant labels of the natural corpus, from its stage-1 report (0.3 if it has not run)."""
     report = results["learning_order"].get("natural", {})
-    precision = report.get("label_precision")
+    precision = report.get("subset_precision", {}).get("all", {}).get("precision")
     return 1 - precision if isinstance(precision, float) and not math.isnan(precision) else 0.3
 
 
