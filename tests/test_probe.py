@@ -275,6 +275,18 @@ def test_test_classes_unseen_in_the_shot_split_are_refused(encoder, splits, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_wiki80_tuning_split_is_held_out_from_the_reported_wiki80_test_set():
+    from finecl_hf.probing import PROBE_TASKS
+
+    tuning = PROBE_TASKS["wiki80_tuning"].load()
+    reported = PROBE_TASKS["wiki80"].load()
+    assert tuning["train"].features["relation"].names == reported["validation"].features["relation"].names
+    assert len(tuning["validation"]) == 400
+    assert set(tuning["validation"]["relation"]) == set(range(80)), "every relation is in the tuning test split"
+    sentences = lambda rows: {" ".join(tokens) for tokens in rows["tokens"]}  # noqa: E731
+    assert not sentences(tuning["validation"]) & sentences(reported["validation"])
+
+
 def test_wiki80_has_49_shots_per_class_at_most():
     labels = np.repeat(np.arange(80), 49)
     check_probe_inputs(labels, labels, [str(i) for i in range(80)], 49, "train", "validation")
