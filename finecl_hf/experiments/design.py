@@ -45,6 +45,10 @@ PRETRAINING_CORPORA: dict[str, PretrainingCorpus] = {
 }
 
 
+BASELINE_ARM = "erica"  # every arm is compared with it
+ORACLE_ARM = "oracle"
+
+
 @dataclass(frozen=True)
 class ArmDefinition:
     """One way of pre-training a corpus in stage 2."""
@@ -60,14 +64,16 @@ class ArmDefinition:
 ARMS: dict[str, ArmDefinition] = {
     arm.name: arm
     for arm in (
-        ArmDefinition("erica", "ERICA (uniform weights)", "uniform", STAGE1),
+        ArmDefinition(BASELINE_ARM, "ERICA (uniform weights)", "uniform", STAGE1),
         ArmDefinition("finecl", "FineCL (eq. 5, learned_epoch)", "paper", STAGE1),
         ArmDefinition("finecl_confidence", "FineCL (eq. 5, ordered by confidence)", "paper", STAGE1, "confidence"),
         ArmDefinition("finecl_aum", "FineCL (eq. 5, ordered by AUM)", "paper", STAGE1, "aum"),
-        ArmDefinition("oracle", "eq. 5 with the true noise mask as order", "paper", ORACLE, needs_noise_mask=True),
+        ArmDefinition(ORACLE_ARM, "eq. 5 with the true noise mask as order", "paper", ORACLE, needs_noise_mask=True),
     )
 }
-BASELINE_ARM = "erica"
+# Run on every corpus; the other arms only where asked (`extra_arms_corpora`): they are costly, and they answer
+# questions asked at high noise (how much of the oracle's gain a better order wins back).
+CORE_ARMS = (BASELINE_ARM, "finecl")
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,12 @@ class Arm:
 
 
 def plan_arms(
-    corpora: list[str], arms: list[str], seeds: list[int], multi_seed_corpora: list[str], mask_arms_corpora: list[str]
+    corpora: list[str], arms: list[str], seeds: list[int], multi_seed_corpora: list[str], extra_arms_corpora: list[str]
 ) -> list[Arm]:
     """Every stage-2 run, in the order they run: corpus by corpus (in `corpora` order), seed by seed, arm by arm.
 
     A corpus gets every seed if it is in `multi_seed_corpora`, else the first; an arm that needs the noise mask runs
-    only on corpora that have one; arms other than ERICA and FineCL run only on `mask_arms_corpora` (the extra arms
-    are costly, and they answer questions asked at high noise).
+    only on corpora that have one; arms beyond `CORE_ARMS` run only on `extra_arms_corpora`.
     """
     planned = []
     for corpus in corpora:
@@ -104,7 +109,7 @@ def plan_arms(
                 definition = ARMS[name]
                 if definition.needs_noise_mask and not PRETRAINING_CORPORA[corpus].has_noise_mask:
                     continue
-                if name not in (BASELINE_ARM, "finecl") and corpus not in mask_arms_corpora:
+                if name not in CORE_ARMS and corpus not in extra_arms_corpora:
                     continue
                 planned.append(Arm(corpus, name, seed))
     return planned
@@ -113,9 +118,11 @@ def plan_arms(
 __all__ = [
     "ARMS",
     "BASELINE_ARM",
+    "CORE_ARMS",
     "PRETRAINING_CORPORA",
     "NO_PRETRAINING",
     "ORACLE",
+    "ORACLE_ARM",
     "STAGE1",
     "Arm",
     "ArmDefinition",

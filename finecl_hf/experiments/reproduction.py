@@ -36,7 +36,7 @@ from pathlib import Path
 
 from finecl_hf.commands.errors import UsageError, run_guarded
 
-from .design import ARMS, NO_PRETRAINING, ORACLE, PRETRAINING_CORPORA, Arm, plan_arms
+from .design import ARMS, BASELINE_ARM, CORE_ARMS, NO_PRETRAINING, ORACLE, PRETRAINING_CORPORA, Arm, plan_arms
 from .pipeline import (
     DemoPaths,
     PipelineArguments,
@@ -132,8 +132,8 @@ class ReproduceArguments(PipelineArguments):
             unknown = [value for value in values if value not in known]
             if unknown:
                 raise UsageError(f"{argument} {unknown}: choose among {', '.join(known)}.")
-        if "erica" not in self.arms:
-            raise UsageError(f"--arms {self.arms}: every comparison is made against `erica`; keep it in the list.")
+        if BASELINE_ARM not in self.arms:
+            raise UsageError(f"--arms {self.arms}: every comparison is made against `{BASELINE_ARM}`; keep it in the list.")
         if len(self.finetune_epochs_per_fraction) != len(self.train_fractions):
             raise UsageError(
                 f"--finetune_epochs_per_fraction has {len(self.finetune_epochs_per_fraction)} values but "
@@ -246,7 +246,7 @@ def data_steps(args: ReproduceArguments, layout: ReproductionLayout, data_dir: P
 def budget_curve_arm(args: ReproduceArguments, arms: list[Arm]) -> Arm | None:
     if args.budget_curve_interval <= 0:
         return None
-    return next((arm for arm in arms if arm.corpus == args.budget_curve_corpus and arm.name == "erica"), None)
+    return next((arm for arm in arms if arm.corpus == args.budget_curve_corpus and arm.name == BASELINE_ARM), None)
 
 
 def budget_curve_steps_taken(args: ReproduceArguments) -> list[int]:
@@ -299,7 +299,7 @@ def fine_tuning_encoders(args: ReproduceArguments, layout: ReproductionLayout, b
         return {}
     encoders = {NO_PRETRAINING: backbone}
     for arm in args.planned_arms():
-        if arm.corpus in args.fine_tune_corpora and arm.name in ("erica", "finecl") and arm.seed == args.pretrain_seeds[0]:
+        if arm.corpus in args.fine_tune_corpora and arm.name in CORE_ARMS and arm.seed == args.pretrain_seeds[0]:
             encoders[arm.key] = str(layout.stage2(arm))
     return encoders
 

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .design import ARMS, BASELINE_ARM, NO_PRETRAINING, PRETRAINING_CORPORA, Arm
+from .design import ARMS, BASELINE_ARM, NO_PRETRAINING, ORACLE_ARM, PRETRAINING_CORPORA, Arm
 from .reproduction import (
     BUDGET_CURVE_TASK,
     ReproduceArguments,
@@ -70,7 +70,7 @@ def paired_comparisons(args: ReproduceArguments, probes: dict[str, dict[str, Any
         erica = by_name.get(BASELINE_ARM, {})
         for task in args.probe_tasks:
             metric = headline_metric(task)
-            pairs = [("erica", NO_PRETRAINING, sorted(erica), None)]
+            pairs = [(BASELINE_ARM, NO_PRETRAINING, sorted(erica), None)]
             pairs += [(name, BASELINE_ARM, sorted(set(seeds) & set(erica)), erica)
                       for name, seeds in by_name.items() if name != BASELINE_ARM]  # fmt: skip
             for a_name, b_name, seeds, b_arms in pairs:
@@ -248,11 +248,11 @@ def oracle_share_text(comparisons: list[dict[str, Any]]) -> str:
     """For each corpus and probe with an oracle arm: the share of the oracle's gain over ERICA each arm wins back."""
     lines = []
     for item in comparisons:
-        if item["a"] != "oracle" or item["difference"] <= 0:
+        if item["a"] != ORACLE_ARM or item["difference"] <= 0:
             continue
         for other in comparisons:
-            if (other["corpus"], other["probe"], other["b"]) == (item["corpus"], item["probe"], "erica") and \
-                    other["a"] not in ("oracle", "erica"):
+            if (other["corpus"], other["probe"], other["b"]) == (item["corpus"], item["probe"], BASELINE_ARM) and \
+                    other["a"] not in (ORACLE_ARM, BASELINE_ARM):
                 share = other["difference"] / item["difference"]
                 lines.append(f"- {item['corpus']}, {item['probe']}: `{other['a']}` wins back {100 * share:.0f}% of the "
                              f"oracle's {item['difference']:+.2f} points over ERICA.")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from transformers import TrainingArguments
 
 from ..configuration import WEIGHTING_SCHEMES, FineCLConfig
+from ..constants import NO_RELATION
 from ..learning_order.scores import SCORES
 from ..weighting import describe_weightings
 
@@ -74,7 +75,7 @@ class FineCLPreTrainingArguments(TrainingArguments):
         default=None, metadata={"help": "`datasets` cache folder for the loaded and tokenized data."}
     )
     no_relation_label: str = field(
-        default="no_relation", metadata={"help": "Name of the no-relation class of the dataset's `relation` labels."}
+        default=NO_RELATION, metadata={"help": "Name of the no-relation class of the dataset's `relation` labels."}
     )
     relation_names_file: str | None = field(
         default=None,
