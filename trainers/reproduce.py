@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""The paper's comparison at a CPU-sized scale: `make reproduce`, the same as `finecl reproduce`.
+"""The controlled label-noise experiment (ERICA vs FineCL, probed): `make reproduce`, the same as `finecl reproduce`.
 
-The reproduction lives in the package (`finecl_hf/experiments/reproduction.py`); `--help` lists every budget.
+It lives in the package (`finecl_hf/experiments/reproduction.py`); `--help` lists every budget.
 """
 
 from finecl_hf.commands import run_command

@@ -75,7 +75,7 @@ COMMANDS: dict[str, Command] = {
                 "finecl_hf.commands.probe"),
         Command("demo", "All three stages end to end on the shipped corpora, in minutes on a CPU.",
                 "finecl_hf.experiments.demo"),
-        Command("reproduce", "The paper's comparison (ERICA vs FineCL, Table 2) at a CPU-sized scale.",
+        Command("reproduce", "ERICA vs FineCL pre-training on corpora of known label noise, probed, with paired CIs.",
                 "finecl_hf.experiments.reproduction"),
     )
 }
