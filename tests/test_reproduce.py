@@ -208,7 +208,7 @@ def test_report_writes_tables_json_and_plots(finished_experiment):
     assert "| noise_0.5 | wiki80 | oracle − erica |" in markdown
     assert "`finecl_confidence` wins back" in markdown
     assert "| natural/finecl/seed-42 |" not in markdown  # never probed: absent, not a made-up row
-    for name in ("probe_vs_noise.png", "budget_curve.png"):
+    for name in ("probe_vs_noise.png", "paired_differences.png", "budget_curve.png"):
         path = layout.root / name
         assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 5_000
 

@@ -104,7 +104,7 @@ def collect(
     probes = load_probes(args, layout)
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "arguments": asdict(args),
         "backbone": backbone,
         "seconds_per_step": seconds,
@@ -310,7 +310,43 @@ def plot_noise_curves(results: dict[str, Any], path: Path) -> Path:
             axis.axhline(baseline["estimate"], color="grey", linestyle="--", label="no relation pre-training")
             axis.axhspan(baseline["low"], baseline["high"], color="grey", alpha=0.1)
         axis.set(xlabel="share of wrong labels in the pre-training corpus (squares: natural distant labels)",
-                 ylabel=f"{task} {metric} (points)", title=f"{task}: {results['arguments']['probe_shots']}-shot probe")
+                 ylabel=f"{task} {metric} (points)", title=f"{task}: {results['arguments']['probe_shots']}-shot probe",
+                 xlim=(-0.03, 0.56))
+        axis.xaxis.label.set_size(8)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_paired_differences(results: dict[str, Any], path: Path) -> Path:
+    """Each arm's paired difference from ERICA (and ERICA's from no relation pre-training) against the noise rate,
+    with its 95% CI as a band: the comparisons of `results.json`, which carry the pairing the per-encoder CIs lack."""
+    import matplotlib.pyplot as plt
+
+    tasks = results["arguments"]["probe_tasks"]
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        pairs = sorted({(item["a"], item["b"]) for item in results["comparisons"] if item["probe"] == task})
+        for index, (a, b) in enumerate(pairs):
+            items = [item for item in results["comparisons"] if (item["probe"], item["a"], item["b"]) == (task, a, b)]
+            synthetic = sorted((PRETRAINING_CORPORA[item["corpus"]].noise_rate, item) for item in items
+                               if PRETRAINING_CORPORA[item["corpus"]].noise_rate is not None)  # fmt: skip
+            color = f"C{index}"
+            if synthetic:
+                x = [rate for rate, _ in synthetic]
+                axis.plot(x, [item["difference"] for _, item in synthetic], marker="o", color=color, label=f"{a} − {b}")
+                axis.fill_between(x, [item["ci_low"] for _, item in synthetic], [item["ci_high"] for _, item in synthetic],
+                                  color=color, alpha=0.15)  # fmt: skip
+            for item in (item for item in items if item["corpus"] == "natural"):
+                error = [[item["difference"] - item["ci_low"]], [item["ci_high"] - item["difference"]]]
+                axis.errorbar([natural_noise_rate(results) + 0.01 * index], [item["difference"]], yerr=error,
+                              marker="s", color=color, capsize=3, linestyle="none")  # fmt: skip
+        axis.axhline(0, color="black", linewidth=0.8)
+        axis.set(xlabel="share of wrong labels in the pre-training corpus (squares: natural distant labels)",
+                 ylabel=f"paired difference, {task} {headline_metric(task)} (points)", xlim=(-0.03, 0.56),
+                 title=f"{task}: a − b with 95% CI (draws, test examples, seeds)")  # fmt: skip
         axis.xaxis.label.set_size(8)
         axis.legend(fontsize=7)
     figure.tight_layout()
@@ -359,6 +395,8 @@ def plot_results(results: dict[str, Any], root: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     written = [plot_noise_curves(results, root / "probe_vs_noise.png")]
+    if results["comparisons"]:
+        written.append(plot_paired_differences(results, root / "paired_differences.png"))
     if results["budget_curve"]:
         written.append(plot_budget_curve(results, root / "budget_curve.png"))
     return written
