@@ -264,8 +264,13 @@ def detector_table(reports: dict[str, Any]) -> str:
     rows = []
     for corpus, report in reports.items():
         scores = report.get("scores", {})
-        rows.append([corpus, *(f"{scores[name]['roc_auc']:.3f}" if name in scores else "–" for name in names)])
+        # A corpus without wrong labels (clean) has no ROC-AUC: shown as "–", not NaN.
+        rows.append([corpus, *(auc_text(scores[name]["roc_auc"]) if name in scores else "–" for name in names)])
     return markdown_table(["corpus", *names], rows)
+
+
+def auc_text(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
 def fine_tuning_table(results: dict[str, Any]) -> str:
