@@ -169,6 +169,11 @@ def finished_experiment(tmp_path):
         else:
             accuracy = accuracies[arm.name]
         write_probe(layout, arm.key, accuracy, seed=100 + number)
+    for corpus, auc in (("clean", float("nan")), ("noise_0.5", 0.6)):  # clean: no wrong labels, no ROC-AUC
+        stage1 = layout.stage1(corpus)
+        stage1.mkdir(parents=True)
+        scores = {"learned_epoch": {"roc_auc": auc, "top_25_precision": 1.0, "top_50_precision": 1.0}}
+        (stage1 / "learning_order_report.json").write_text(json.dumps({"scores": scores}))
     for number, step in enumerate((0, 10, 20)):
         folder = layout.budget_curve(step)
         result = planted_probe(f"curve-{step}", 0.4 + 0.1 * number, seed=7)
@@ -201,13 +206,15 @@ def test_comparisons_are_paired_by_seed_and_find_the_planted_effects(finished_ex
 def test_report_writes_tables_json_and_plots(finished_experiment):
     args, layout = finished_experiment
     results = report.write_report(args, layout, "/models/minilm", {"step": 60.0})
-    saved = json.loads((layout.root / "results.json").read_text())
+    saved = json.loads((layout.root / "results.json").read_text(), parse_constant=pytest.fail)  # no NaN/Infinity
     assert saved["comparisons"] == results["comparisons"] and len(saved["comparisons"]) == 7
     assert [point["step"] for point in saved["budget_curve"]] == [0, 10, 20]
     markdown = (layout.root / "results.md").read_text()
     assert "| noise_0.5 | wiki80 | oracle − erica |" in markdown
     assert "`finecl_confidence` wins back" in markdown
     assert "| natural/finecl/seed-42 |" not in markdown  # never probed: absent, not a made-up row
+    assert "| clean | – |" in markdown and "| noise_0.5 | 0.600 |" in markdown
+    assert saved["learning_order"]["clean"]["scores"]["learned_epoch"]["roc_auc"] is None
     for name in ("probe_vs_noise.png", "paired_differences.png", "budget_curve.png"):
         path = layout.root / name
         assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 5_000

@@ -416,12 +416,24 @@ def with_earlier_timings(seconds: dict[str, float], results_file: Path) -> dict[
     return {title: value or earlier.get(title, 0.0) for title, value in seconds.items()}
 
 
+def strict_json(value: Any) -> Any:
+    """`value` with every NaN or infinity replaced by None, so that results.json is valid JSON for any reader (a
+    ROC-AUC of a corpus without wrong labels is undefined)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def write_report(
     args: ReproduceArguments, layout: ReproductionLayout, backbone: str, seconds: dict[str, float]
 ) -> dict[str, Any]:
     root = layout.root
     results = collect(args, layout, backbone, with_earlier_timings(seconds, root / "results.json"))
-    (root / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (root / "results.json").write_text(json.dumps(strict_json(results), indent=2, allow_nan=False) + "\n")
     markdown = render_markdown(results)
     (root / "results.md").write_text(markdown)
     plots = plot_results(results, root)
