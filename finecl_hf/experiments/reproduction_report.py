@@ -62,32 +62,35 @@ def paired_comparisons(args: ReproduceArguments, probes: dict[str, dict[str, Any
     from finecl_hf.probing import compare_probe_groups
 
     comparisons = []
+
+    def compare(corpus: str, task: str, a_name: str, b_name: str, seeds: list[int], a: list, b: list) -> None:
+        if not a or None in a or None in b:  # an arm or its partner not probed (yet) on this task
+            return
+        comparison = compare_probe_groups(a, b, headline_metric(task))
+        comparisons.append({
+            "corpus": corpus, "probe": task, "a": a_name, "b": b_name, "metric": headline_metric(task),
+            "difference": round(comparison.difference.estimate, 4),
+            "ci_low": round(comparison.difference.low, 4), "ci_high": round(comparison.difference.high, 4),
+            "n": comparison.n, "seeds": seeds, "num_test_examples": comparison.num_test_examples,
+        })  # fmt: skip
+
     arms = [arm for arm in args.planned_arms() if arm.key in probes]
     for corpus in ordered_corpora(args):
         by_name: dict[str, dict[int, Arm]] = {}
         for arm in (arm for arm in arms if arm.corpus == corpus):
             by_name.setdefault(arm.name, {})[arm.seed] = arm
-        erica = by_name.get(BASELINE_ARM, {})
         for task in args.probe_tasks:
-            metric = headline_metric(task)
-            pairs = [(BASELINE_ARM, NO_PRETRAINING, sorted(erica), None)]
-            pairs += [(name, BASELINE_ARM, sorted(set(seeds) & set(erica)), erica)
-                      for name, seeds in by_name.items() if name != BASELINE_ARM]  # fmt: skip
-            for a_name, b_name, seeds, b_arms in pairs:
-                a = [probes[by_name[a_name][seed].key].get(task) for seed in seeds if a_name in by_name]
-                if b_arms is None:
-                    b = [probes.get(NO_PRETRAINING, {}).get(task)]
-                else:
-                    b = [probes[b_arms[seed].key].get(task) for seed in seeds]
-                if not a or None in a or None in b:
-                    continue
-                comparison = compare_probe_groups(a, b, metric)
-                comparisons.append({
-                    "corpus": corpus, "probe": task, "a": a_name, "b": b_name, "metric": metric,
-                    "difference": round(comparison.difference.estimate, 4),
-                    "ci_low": round(comparison.difference.low, 4), "ci_high": round(comparison.difference.high, 4),
-                    "n": comparison.n, "seeds": seeds, "num_test_examples": comparison.num_test_examples,
-                })  # fmt: skip
+            results = {name: {seed: probes[arm.key].get(task) for seed, arm in by_seed.items()}
+                       for name, by_seed in by_name.items()}  # fmt: skip
+            baseline = results.get(BASELINE_ARM, {})
+            seeds = sorted(baseline)
+            none = probes.get(NO_PRETRAINING, {}).get(task)
+            compare(corpus, task, BASELINE_ARM, NO_PRETRAINING, seeds, [baseline[seed] for seed in seeds], [none])
+            for name, by_seed in results.items():
+                if name != BASELINE_ARM:
+                    seeds = sorted(set(by_seed) & set(baseline))
+                    compare(corpus, task, name, BASELINE_ARM, seeds, [by_seed[seed] for seed in seeds],
+                            [baseline[seed] for seed in seeds])  # fmt: skip
     return comparisons
 
 
@@ -288,34 +291,55 @@ def fine_tuning_table(results: dict[str, Any]) -> str:
 
 
 # -------------------------------------------------------------------------------------------------------- plots
+Point = tuple[str, float, float, float]  # (corpus, estimate, CI low, CI high)
+
+
 def plot_noise_curves(results: dict[str, Any], path: Path) -> Path:
     """Probe score against the corpus's noise rate, one line per arm (mean over seeds), 95% CIs as bands (widened to
     cover every seed's CI); the encoder without relation pre-training as a dashed line; the natural corpus as
     separate markers at its measured noise rate."""
-    import matplotlib.pyplot as plt
-    import numpy as np
 
-    tasks = results["arguments"]["probe_tasks"]
-    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
-    for axis, task in zip(axes[0], tasks):
+    def draw(axis, task: str) -> None:
         metric = headline_metric(task)
         for index, name in enumerate(ARMS):
-            points = arm_points(results, name, task, metric)
-            synthetic = [point for point in points if point[0] != "natural"]
-            if synthetic:
-                x = np.array([PRETRAINING_CORPORA[corpus].noise_rate for corpus, *_ in synthetic])
-                mean, low, high = (np.array([point[i] for point in synthetic]) for i in (1, 2, 3))
-                line, = axis.plot(x, mean, marker="o", label=ARMS[name].label)
-                axis.fill_between(x, low, high, color=line.get_color(), alpha=0.15)
-            for corpus, mean, low, high in (point for point in points if point[0] == "natural"):
-                axis.errorbar([natural_noise_rate(results) + 0.01 * index], [mean], yerr=[[mean - low], [high - mean]],
-                              marker="s", color=f"C{index}", capsize=3, linestyle="none")
+            draw_points(axis, results, arm_points(results, name, task, metric), f"C{index}", ARMS[name].label, index)
         baseline = results["probes"].get(NO_PRETRAINING, {}).get(task, {}).get(metric)
         if baseline:
             axis.axhline(baseline["estimate"], color="grey", linestyle="--", label="no relation pre-training")
             axis.axhspan(baseline["low"], baseline["high"], color="grey", alpha=0.1)
+        axis.set(ylabel=f"{task} {metric} (points)", title=f"{task}: {results['arguments']['probe_shots']}-shot probe")
+
+    return plot_against_noise(results, path, draw)
+
+
+def plot_paired_differences(results: dict[str, Any], path: Path) -> Path:
+    """Each arm's paired difference from ERICA (and ERICA's from no relation pre-training) against the noise rate,
+    with its 95% CI as a band: the comparisons of `results.json`, which carry the pairing the per-encoder CIs lack."""
+
+    def draw(axis, task: str) -> None:
+        pairs = sorted({(item["a"], item["b"]) for item in results["comparisons"] if item["probe"] == task})
+        for index, (a, b) in enumerate(pairs):
+            by_corpus = {item["corpus"]: item for item in results["comparisons"]
+                         if (item["probe"], item["a"], item["b"]) == (task, a, b)}  # fmt: skip
+            points = [(corpus, item["difference"], item["ci_low"], item["ci_high"])
+                      for corpus in PRETRAINING_CORPORA if (item := by_corpus.get(corpus))]  # fmt: skip
+            draw_points(axis, results, points, f"C{index}", f"{a} − {b}", index)
+        axis.axhline(0, color="black", linewidth=0.8)
+        axis.set(ylabel=f"paired difference, {task} {headline_metric(task)} (points)",
+                 title=f"{task}: a − b with 95% CI (draws, test examples, seeds)")  # fmt: skip
+
+    return plot_against_noise(results, path, draw)
+
+
+def plot_against_noise(results: dict[str, Any], path: Path, draw) -> Path:
+    """One panel per probe task, x = share of wrong labels in the pre-training corpus; `draw(axis, task)` fills it."""
+    import matplotlib.pyplot as plt
+
+    tasks = results["arguments"]["probe_tasks"]
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        draw(axis, task)
         axis.set(xlabel="share of wrong labels in the pre-training corpus (squares: natural distant labels)",
-                 ylabel=f"{task} {metric} (points)", title=f"{task}: {results['arguments']['probe_shots']}-shot probe",
                  xlim=(-0.03, 0.56))
         axis.xaxis.label.set_size(8)
         axis.legend(fontsize=7)
@@ -325,42 +349,20 @@ def plot_noise_curves(results: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def plot_paired_differences(results: dict[str, Any], path: Path) -> Path:
-    """Each arm's paired difference from ERICA (and ERICA's from no relation pre-training) against the noise rate,
-    with its 95% CI as a band: the comparisons of `results.json`, which carry the pairing the per-encoder CIs lack."""
-    import matplotlib.pyplot as plt
-
-    tasks = results["arguments"]["probe_tasks"]
-    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
-    for axis, task in zip(axes[0], tasks):
-        pairs = sorted({(item["a"], item["b"]) for item in results["comparisons"] if item["probe"] == task})
-        for index, (a, b) in enumerate(pairs):
-            items = [item for item in results["comparisons"] if (item["probe"], item["a"], item["b"]) == (task, a, b)]
-            synthetic = sorted((PRETRAINING_CORPORA[item["corpus"]].noise_rate, item) for item in items
-                               if PRETRAINING_CORPORA[item["corpus"]].noise_rate is not None)  # fmt: skip
-            color = f"C{index}"
-            if synthetic:
-                x = [rate for rate, _ in synthetic]
-                axis.plot(x, [item["difference"] for _, item in synthetic], marker="o", color=color, label=f"{a} − {b}")
-                axis.fill_between(x, [item["ci_low"] for _, item in synthetic], [item["ci_high"] for _, item in synthetic],
-                                  color=color, alpha=0.15)  # fmt: skip
-            for item in (item for item in items if item["corpus"] == "natural"):
-                error = [[item["difference"] - item["ci_low"]], [item["ci_high"] - item["difference"]]]
-                axis.errorbar([natural_noise_rate(results) + 0.01 * index], [item["difference"]], yerr=error,
-                              marker="s", color=color, capsize=3, linestyle="none")  # fmt: skip
-        axis.axhline(0, color="black", linewidth=0.8)
-        axis.set(xlabel="share of wrong labels in the pre-training corpus (squares: natural distant labels)",
-                 ylabel=f"paired difference, {task} {headline_metric(task)} (points)", xlim=(-0.03, 0.56),
-                 title=f"{task}: a − b with 95% CI (draws, test examples, seeds)")  # fmt: skip
-        axis.xaxis.label.set_size(8)
-        axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+def draw_points(axis, results: dict[str, Any], points: list[Point], color: str, label: str, index: int) -> None:
+    """The corrupted corpora as a line with its CI band; the natural corpus as a square with error bars at its
+    measured noise rate (shifted by `index` so that series do not hide each other)."""
+    synthetic = [point for point in points if PRETRAINING_CORPORA[point[0]].noise_rate is not None]
+    if synthetic:
+        x = [PRETRAINING_CORPORA[corpus].noise_rate for corpus, *_ in synthetic]
+        axis.plot(x, [point[1] for point in synthetic], marker="o", color=color, label=label)
+        axis.fill_between(x, [point[2] for point in synthetic], [point[3] for point in synthetic], color=color, alpha=0.15)
+    for _corpus, estimate, low, high in (point for point in points if point not in synthetic):
+        axis.errorbar([natural_noise_rate(results) + 0.01 * index], [estimate], yerr=[[estimate - low], [high - estimate]],
+                      marker="s", color=color, capsize=3, linestyle="none")  # fmt: skip
 
 
-def arm_points(results: dict[str, Any], name: str, task: str, metric: str) -> list[tuple[str, float, float, float]]:
+def arm_points(results: dict[str, Any], name: str, task: str, metric: str) -> list[Point]:
     """(corpus, mean over seeds, lowest CI bound, highest CI bound) of one arm, per corpus in noise order."""
     points = []
     for corpus in PRETRAINING_CORPORA:
