@@ -61,6 +61,41 @@ class LearningOrderArguments:
         default=None,
         metadata={"help": "Where the learning-order dataset is written (default: `<output_dir>/learning_order`)."},
     )
+    scores: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Cleanliness scores to compute and export (finecl_hf/learning_order/scores.py). Default: every "
+            "registered score the corpus allows; the others are skipped with a log line (`type_agreement` needs "
+            "entity types). A score named here that cannot be computed is an error."
+        },
+    )
+    evidence_encoder: str | None = field(
+        default=None,
+        metadata={
+            "help": "Frozen encoder of the feature-based scores (`neighbour_agreement`, `out_of_sample`): any encoder "
+            "folder or FineCL checkpoint. Default: the backbone (--model_name_or_path). `none` skips those scores "
+            "(they cost one encoding pass and a few cross-fitted linear classifiers)."
+        },
+    )
+    num_neighbours: int = field(default=10, metadata={"help": "k of `neighbour_agreement`."})
+    out_of_sample_folds: int = field(
+        default=5, metadata={"help": "Folds (whole documents) of the cross-fitted `out_of_sample` classifiers."}
+    )
+
+    def __post_init__(self):
+        from .scores import SCORES
+
+        unknown = [name for name in self.scores or () if name not in SCORES]
+        if unknown:
+            raise ValueError(f"scores={unknown} is invalid: choose among {', '.join(SCORES)}.")
+        if self.num_neighbours < 1:
+            raise ValueError(f"num_neighbours={self.num_neighbours} is invalid: it must be at least 1.")
+        if self.out_of_sample_folds < 2:
+            raise ValueError(f"out_of_sample_folds={self.out_of_sample_folds} is invalid: cross-fitting needs >= 2.")
+
+    @property
+    def uses_features(self) -> bool:
+        return str(self.evidence_encoder).lower() != "none"
 
 
 @dataclass

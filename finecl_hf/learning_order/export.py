@@ -60,6 +60,8 @@ class LearningOrderRunInfo:
         clean_label_auc: ROC-AUC of learning order as a clean-label detector, when correctness was known.
         documents_per_batch: documents per training step (0: batches of instances).
         score_auc: ROC-AUC of every cleanliness score as a clean-label detector, when correctness was known.
+        score_seconds: wall time of each score's own work (the evidence scores' encoding and fits included).
+        evidence_encoder: the frozen encoder of the feature-based scores, when they were computed.
     """
 
     model_name_or_path: str
@@ -75,6 +77,8 @@ class LearningOrderRunInfo:
     clean_label_auc: float | None = None
     documents_per_batch: int = 0
     score_auc: dict[str, float] | None = None
+    score_seconds: dict[str, float] | None = None
+    evidence_encoder: str | None = None
 
 
 def learning_order_columns(

@@ -28,10 +28,11 @@ from finecl_hf.distributed import finish_distributed
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
+from .evidence import CorpusEvidence, EvidenceSettings, type_signatures
 from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
 from .export import LearningOrderRunInfo, export_learning_order
-from .scores import cleanliness, score_columns
+from .scores import ENTITY_TYPES, FEATURES, SCORES, ScoreInputs, cleanliness, compute_score_columns
 from .state import percent_learned_per_epoch
 from .trainer import LearningOrderTrainer
 from .upsampling import upsample_classes
@@ -53,6 +54,7 @@ class LearningOrderResult:
     clean_label_auc: float | None = None
     score_columns: dict[str, np.ndarray] | None = None
     score_auc: dict[str, float] | None = None
+    score_seconds: dict[str, float] | None = None
 
 
 def load_instances(data_args: LearningOrderArguments) -> tuple[Dataset, Dataset | None]:
@@ -108,6 +110,8 @@ def run_learning_order(
         )
     if data_args.correct_column is not None:  # checked now, not after hours of training
         instance_correctness(instances, documents, data_args.correct_column)
+    kept = instances.select(train_dataset[SOURCE_ROW_COLUMN]).remove_columns(SOURCE_ROW_COLUMN)
+    evidence = corpus_evidence(kept, documents, data_args, len(label_names), model_path, training_args.seed)
     set_seed(training_args.seed)  # the classifier's new heads are initialised from the global generators
     trainer = LearningOrderTrainer(
         model=_classifier(model_path, label_names, no_relation),
@@ -118,10 +122,99 @@ def run_learning_order(
         processing_class=tokenizer,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    kept = instances.select(train_dataset[SOURCE_ROW_COLUMN]).remove_columns(SOURCE_ROW_COLUMN)
-    result = _finish(trainer, kept, documents, data_args, training_args, model_path, label_names, no_relation)
+    result = _finish(trainer, kept, documents, evidence, data_args, training_args, model_path, label_names, no_relation)
     finish_distributed()
     return result
+
+
+def corpus_evidence(
+    instances: Dataset,
+    documents: Dataset | None,
+    data_args: LearningOrderArguments,
+    num_classes: int,
+    model_path: str,
+    seed: int = 0,
+) -> CorpusEvidence:
+    """The evidence scores' inputs for `instances` (checked now, before any training: a score named in
+    `--scores` that the corpus cannot give, k larger than the corpus, an encoder folder that cannot be loaded).
+
+    Features are encoded lazily (on first use, after training) with the frozen `--evidence_encoder` (default: the
+    backbone) at stage 1's `--max_length`, so every instance stage 1 kept has them.
+    """
+    from finecl_hf.commands.errors import UsageError
+
+    labels = np.asarray(instances[data_args.label_column], dtype=np.int64)
+    if documents is not None:
+        groups = np.asarray(instances["document_index"], dtype=np.int64)
+    else:
+        groups = np.arange(len(instances))
+    signatures = _entity_type_signatures(instances, documents)
+    features = None
+    requested = set(data_args.scores or SCORES)
+    wants_features = any(SCORES[name].needs == FEATURES for name in requested)
+    if data_args.uses_features and wants_features:
+        features = _feature_encoder(instances, documents, data_args, model_path)
+    evidence = CorpusEvidence(
+        labels, groups, num_classes, signatures, features,
+        EvidenceSettings(num_neighbours=data_args.num_neighbours, folds=data_args.out_of_sample_folds, seed=seed),
+    )  # fmt: skip
+    for name in data_args.scores or ():
+        need = SCORES[name].needs
+        reason = evidence.missing(need) if need in (ENTITY_TYPES, FEATURES) else None
+        if reason is not None:
+            hint = " (--evidence_encoder none)" if need == FEATURES else f" ({data_args.dataset_path})"
+            raise UsageError(f"--scores {name}: it cannot be computed: {reason}{hint}; nothing was written.")
+    if features is not None:
+        largest_group = int(np.bincount(groups).max()) if groups.size else 0
+        if data_args.num_neighbours > len(instances) - largest_group:
+            raise UsageError(
+                f"--num_neighbours {data_args.num_neighbours} is larger than the {len(instances) - largest_group} "
+                f"instances an instance of {data_args.dataset_path} can have as neighbours; nothing was written."
+            )
+        if data_args.out_of_sample_folds > np.unique(groups).size:
+            raise UsageError(
+                f"--out_of_sample_folds {data_args.out_of_sample_folds} is larger than the {np.unique(groups).size} "
+                f"documents of {data_args.dataset_path}; nothing was written."
+            )
+    return evidence
+
+
+def _entity_type_signatures(instances: Dataset, documents: Dataset | None) -> np.ndarray | None:
+    """`HEAD->TAIL` per instance, or `None` when the corpus has no entity types at all."""
+    if documents is not None:
+        types = [[entity["type"] for entity in entities] for entities in documents.select_columns(["entities"])["entities"]]
+        pairs = instances.select_columns(["document_index", "head", "tail"]).to_dict()
+        heads = [types[document][head] for document, head in zip(pairs["document_index"], pairs["head"])]
+        tails = [types[document][tail] for document, tail in zip(pairs["document_index"], pairs["tail"])]
+    elif {"head", "tail"} <= set(instances.column_names) and "type" in instances.features["head"]:
+        heads = [entity["type"] for entity in instances["head"]]
+        tails = [entity["type"] for entity in instances["tail"]]
+    else:
+        return None
+    if all(value is None for value in (*heads, *tails)):
+        return None
+    return type_signatures(heads, tails)
+
+
+def _feature_encoder(instances: Dataset, documents: Dataset | None, data_args: LearningOrderArguments, model_path: str):
+    """A callable encoding the instances' frozen features; the encoder folder is loaded (and checked) now."""
+    from finecl_hf.commands.errors import UsageError
+    from finecl_hf.probing.encoder import load_frozen_encoder
+    from finecl_hf.probing.features import TokenizationSettings, encode_document_instances, encode_split
+
+    argument = "--evidence_encoder" if data_args.evidence_encoder else "--model_name_or_path"
+    try:
+        encoder = load_frozen_encoder(data_args.evidence_encoder or model_path, argument=argument)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+    def encode() -> np.ndarray:
+        if documents is not None:
+            return encode_document_instances(encoder, instances, documents, max_length=data_args.max_length).features
+        settings = TokenizationSettings(max_length=data_args.max_length)
+        return encode_split(encoder, instances, settings=settings, description="instances").features
+
+    return encode
 
 
 def _check_unique_uids(instances: Dataset, dataset_path: str) -> None:
@@ -176,6 +269,7 @@ def _finish(
     trainer: LearningOrderTrainer,
     instances: Dataset,
     documents: Dataset | None,
+    evidence: CorpusEvidence,
     data_args: LearningOrderArguments,
     training_args: LearningOrderTrainingArguments,
     model_path: str,
@@ -190,8 +284,8 @@ def _finish(
     final, upsampled = upsample_classes(
         learned, labels, training_args.upsample_min_percent, num_epochs, training_args.seed, ignore_labels=ignored
     )
-    scores = score_columns(trainer.learning_order)
-    result = LearningOrderResult(final, upsampled, per_epoch, None, score_columns=scores)
+    scores, seconds = compute_score_columns(ScoreInputs(trainer.learning_order, evidence), data_args.scores)
+    result = LearningOrderResult(final, upsampled, per_epoch, None, score_columns=scores, score_seconds=seconds)
     if data_args.correct_column is not None:
         correct, known = instance_correctness(instances, documents, data_args.correct_column)
         # Precision describes what the classifier learned: measured before upsampling, over rows of known correctness.
@@ -208,7 +302,8 @@ def _finish(
             num_upsampled=int(upsampled.sum()), record_no_relation=training_args.record_no_relation,
             source_dataset=data_args.dataset_path, subset_precision=result.subset_precision,
             clean_label_auc=result.clean_label_auc, documents_per_batch=training_args.documents_per_batch,
-            score_auc=result.score_auc,
+            score_auc=result.score_auc, score_seconds={name: round(value, 2) for name, value in seconds.items()},
+            evidence_encoder=(data_args.evidence_encoder or model_path) if evidence.features is not None else None,
         )
         result.output_dir = export_learning_order(
             instances, final, upsampled, output_dir, run_info, documents=documents, scores=scores

@@ -1,10 +1,15 @@
 """Cleanliness scores: the one place where a per-instance "how likely is this label correct" score is defined.
 
-Each score is one `CleanlinessScore` entry of `SCORES`, computed from the running statistics that
-`LearningOrderTrainer` records (`LearningOrderState`: learned epoch, sums of the assigned-label margin and
-probability, counts of observations, correct predictions and forgetting events). One entry is all it takes to add a
-score: it then becomes a column of the exported learning-order dataset (documented in its card), a choice of the
-stage-1 analysis (`python -m finecl_hf.learning_order.analysis --scores ...`) and of stage 2 (`--order_by`).
+Each score is one `CleanlinessScore` entry of `SCORES`, computed from what its `needs` names in `ScoreInputs`:
+
+- `dynamics`: the running statistics that `LearningOrderTrainer` records (`LearningOrderState`: learned epoch, sums
+  of the assigned-label margin and probability, counts of observations, correct predictions and forgetting events);
+- `entity_types`, `features`: evidence about the corpus that needs no stage-1 classifier (`CorpusEvidence` of
+  `finecl_hf.learning_order.evidence`: the relation schema, a frozen encoder's [e_head; e_tail] features);
+- `scores`: the scores computed before it in the registry (the `combined` score).
+
+One entry is all it takes to add a score: it then becomes a column of the exported learning-order dataset (documented
+in its card), a choice of the stage-1 analysis (`finecl analyse --scores ...`) and of stage 2 (`--order_by`).
 
 An *observation* is the first prediction of an instance in an epoch (batch mode: the training forward; epoch mode: the
 epoch-end pass); n is the number of observations of the instance, y its assigned (possibly wrong) label, z_t its logits
@@ -13,28 +18,71 @@ at observation t and p_t = softmax(z_t).
 ```python
 >>> from finecl_hf.learning_order.scores import SCORES, cleanliness
 >>> sorted(SCORES)
-['aum', 'confidence', 'correct_fraction', 'forgetting_events', 'learned_epoch', 'variability']
+['aum', 'combined', 'confidence', 'correct_fraction', 'forgetting_events', 'learned_epoch', 'neighbour_agreement',
+ 'out_of_sample', 'type_agreement', 'variability']
 >>> clean = cleanliness("aum", dataset)  # higher = cleaner, for any registered score; dataset: exported instances
 ```
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from transformers.utils import logging
 
+from . import evidence as corpus_evidence
+from .evidence import CorpusEvidence
 from .state import NOT_LEARNED, LearningOrderState
 
+logger = logging.get_logger(__name__)
+
 __all__ = [
+    "COMBINED_COMPONENTS",
     "SCORES",
     "CleanlinessScore",
+    "ScoreInputs",
     "cleanliness",
+    "compute_score_columns",
     "score_columns",
     "score_names",
 ]
+
+DYNAMICS, ENTITY_TYPES, FEATURES, SCORES_SO_FAR = "dynamics", "entity_types", "features", "scores"
+# The scores the `combined` score averages (by rank), chosen on the tuning corpora (README, "Denoising benchmark").
+COMBINED_COMPONENTS = ("type_agreement", "neighbour_agreement", "out_of_sample", "confidence")
+
+
+@dataclass
+class ScoreInputs:
+    """What the registered scores read; a score whose input is absent is not computed.
+
+    Attributes:
+        dynamics: stage 1's recorded statistics (`None`: no classifier was trained, e.g. the benchmark's
+            training-free arm).
+        evidence: the corpus evidence (labels, documents, entity types, frozen features) or `None`.
+        oriented: oriented (higher = cleaner) values of the scores computed so far, filled by `compute_score_columns`.
+    """
+
+    dynamics: LearningOrderState | None = None
+    evidence: CorpusEvidence | None = None
+    oriented: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def missing(self, need: str) -> str | None:
+        """Why an input is unavailable (`None` when it is there)."""
+        if need == DYNAMICS:
+            if self.dynamics is None:
+                return "no stage-1 statistics"
+            return None if self.dynamics.has_dynamics else "the run resumed from a checkpoint without training dynamics"
+        if need == SCORES_SO_FAR:
+            present = [name for name in COMBINED_COMPONENTS if name in self.oriented]
+            return None if len(present) >= 2 else f"fewer than two of its components ({', '.join(COMBINED_COMPONENTS)}) were computed"
+        if self.evidence is None:
+            return "no corpus evidence was given"
+        return self.evidence.missing(need)
 
 
 @dataclass(frozen=True)
@@ -43,8 +91,8 @@ class CleanlinessScore:
 
     Attributes:
         name: column name in the exported dataset and choice name on the command lines.
-        compute: the column's values from the recorded statistics (`LearningOrderState` -> `[instances]` array);
-            NaN where the instance was never observed.
+        compute: the column's values from the `ScoreInputs` (an `[instances]` array); NaN where the instance was never
+            observed or has no features.
         dtype: the column's `datasets.Value` dtype (`float32`, `int16`).
         higher_is_cleaner: direction of the raw column.
         formula: how it is computed, for the card (Markdown).
@@ -66,6 +114,7 @@ class CleanlinessScore:
     orient: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
     requires: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
+    needs: str = DYNAMICS
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -75,6 +124,10 @@ class CleanlinessScore:
     @property
     def direction(self) -> str:
         return "higher = cleaner" if self.higher_is_cleaner else "lower = cleaner"
+
+
+def _dynamics(statistic: Callable[[LearningOrderState], np.ndarray]) -> Callable[[ScoreInputs], np.ndarray]:
+    return lambda inputs: statistic(inputs.dynamics)
 
 
 def _per_observation(total: np.ndarray, state: LearningOrderState) -> np.ndarray:
@@ -113,7 +166,7 @@ def _entries(*scores: CleanlinessScore) -> dict[str, CleanlinessScore]:
 SCORES: dict[str, CleanlinessScore] = _entries(
     CleanlinessScore(
         name="learned_epoch",
-        compute=lambda state: state.learned_epoch,
+        compute=_dynamics(lambda state: state.learned_epoch),
         dtype="int16",
         higher_is_cleaner=False,
         formula="first epoch k (0-based) whose observation predicts y over all classes (no-relation instances only "
@@ -125,7 +178,7 @@ SCORES: dict[str, CleanlinessScore] = _entries(
     ),
     CleanlinessScore(
         name="aum",
-        compute=lambda state: _per_observation(state.margin_sum, state),
+        compute=_dynamics(lambda state: _per_observation(state.margin_sum, state)),
         dtype="float32",
         higher_is_cleaner=True,
         formula="AUM = (1/n) Σ_t (z_t[y] − max_{c≠y} z_t[c]), on logits",
@@ -135,7 +188,7 @@ SCORES: dict[str, CleanlinessScore] = _entries(
     ),
     CleanlinessScore(
         name="confidence",
-        compute=lambda state: _per_observation(state.probability_sum, state),
+        compute=_dynamics(lambda state: _per_observation(state.probability_sum, state)),
         dtype="float32",
         higher_is_cleaner=True,
         formula="μ = (1/n) Σ_t p_t[y]",
@@ -145,7 +198,7 @@ SCORES: dict[str, CleanlinessScore] = _entries(
     ),
     CleanlinessScore(
         name="variability",
-        compute=_variability,
+        compute=_dynamics(_variability),
         dtype="float32",
         higher_is_cleaner=True,
         formula="σ = sqrt((1/n) Σ_t p_t[y]² − μ²) (population standard deviation)",
@@ -156,7 +209,7 @@ SCORES: dict[str, CleanlinessScore] = _entries(
     ),
     CleanlinessScore(
         name="forgetting_events",
-        compute=lambda state: state.forgetting_events,
+        compute=_dynamics(lambda state: state.forgetting_events),
         dtype="int16",
         higher_is_cleaner=False,
         formula="#{t > 1 : argmax z_{t−1} = y and argmax z_t ≠ y}",
@@ -169,14 +222,70 @@ SCORES: dict[str, CleanlinessScore] = _entries(
     ),
     CleanlinessScore(
         name="correct_fraction",
-        compute=lambda state: _per_observation(state.correct_count.astype(np.float64), state),
+        compute=_dynamics(lambda state: _per_observation(state.correct_count.astype(np.float64), state)),
         dtype="float32",
         higher_is_cleaner=True,
         formula="(1/n) #{t : argmax z_t = y} (no-relation instances included)",
         description="Fraction of observations whose prediction is the assigned label (cartography's correctness).",
         reference="Swayamdipta et al., EMNLP 2020, 'Dataset Cartography'",
     ),
+    CleanlinessScore(
+        name="type_agreement",
+        compute=lambda inputs: inputs.evidence.type_agreement(),
+        dtype="float32",
+        higher_is_cleaner=True,
+        formula="leave-one-out PMI log P̂(s | y) − log P̂(s) of the (head type → tail type) signature s with the label "
+        "y, counts from the corpus's own (noisy) labels without the instance, add-λ smoothed (λ = 1)",
+        description="Does the relation schema admit the entity types? A relation constrains the types of its head and "
+        "tail (date of birth: PER → TIME); a label that breaks the constraint its other labels follow is suspect. "
+        "Needs no classifier; needs entity types (DocRED-format documents; sentence corpora with typed entities).",
+        reference="finecl-hf (issue 18); type constraints as in distant-supervision denoising",
+        needs=ENTITY_TYPES,
+    ),
+    CleanlinessScore(
+        name="neighbour_agreement",
+        compute=lambda inputs: inputs.evidence.neighbour_agreement(),
+        dtype="float32",
+        higher_is_cleaner=True,
+        formula="Σ_j w_j [y_j = y] / Σ_j w_j over the k nearest neighbours j (cosine similarity w_j ≥ 0 of "
+        "standardised frozen [e_head; e_tail] features; instances of the same document excluded; k = 10)",
+        description="Share of the instance's nearest neighbours in a frozen encoder's feature space (the backbone by "
+        "default) that carry its label. Needs no classifier trained on the noisy labels.",
+        reference="Bahri et al., ICML 2020 (deep k-NN); Zhu et al., ICML 2022 (SimiFeat)",
+        needs=FEATURES,
+    ),
+    CleanlinessScore(
+        name="out_of_sample",
+        compute=lambda inputs: inputs.evidence.out_of_sample(),
+        dtype="float32",
+        higher_is_cleaner=True,
+        formula="p̂(y | x) of a multinomial logistic regression on frozen [e_head; e_tail] features (+ entity-type "
+        "one-hots where known), fitted on the other folds of a 5-fold split by document (never on the instance)",
+        description="Probability of the given label from a linear classifier that never saw the instance or its "
+        "document: plain out-of-sample confidence.",
+        reference="Chong, Hong & Manning, EMNLP 2022, 'Detecting Label Errors by Using Pre-Trained Language Models'",
+        needs=FEATURES,
+    ),
+    CleanlinessScore(
+        name="combined",
+        compute=lambda inputs: _combined(inputs.oriented),
+        dtype="float32",
+        higher_is_cleaner=True,
+        formula="mean normalised rank (in [0, 1]) of the oriented scores of " + ", ".join(f"`{name}`" for name in COMBINED_COMPONENTS)
+        + " that were computed",
+        description="Rank average of the schema, neighbourhood, out-of-sample and training-dynamics evidence; the "
+        "components were chosen on tuning corpora only (README, 'Denoising benchmark'). Needs no gold labels.",
+        reference="finecl-hf (issue 18)",
+        needs=SCORES_SO_FAR,
+    ),
 )
+
+
+def _combined(oriented: Mapping[str, np.ndarray]) -> np.ndarray:
+    present = {name: oriented[name] for name in COMBINED_COMPONENTS if name in oriented}
+    if not present:
+        raise ValueError(f"the combined score needs at least one of {', '.join(COMBINED_COMPONENTS)}.")
+    return corpus_evidence.rank_average(present)
 
 
 def score_names() -> list[str]:
@@ -184,18 +293,53 @@ def score_names() -> list[str]:
     return list(SCORES)
 
 
-def score_columns(state: LearningOrderState) -> dict[str, np.ndarray]:
-    """Every registered score's column from the recorded statistics, in its export dtype.
+def score_columns(state: LearningOrderState | None, evidence: CorpusEvidence | None = None) -> dict[str, np.ndarray]:
+    """Every registered score's column that the inputs allow, in its export dtype (see `compute_score_columns`)."""
+    return compute_score_columns(ScoreInputs(state, evidence))[0]
+
+
+def compute_score_columns(
+    inputs: ScoreInputs, names: Sequence[str] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """`(columns, seconds)`: each score's column in its export dtype, and the wall time of its own work.
+
+    Args:
+        names: the scores to compute (default: every registered score whose inputs are there; the others are skipped
+            with one log line each). A named score whose input is missing raises `ValueError` saying why.
 
     A state restored from a checkpoint that predates the training-dynamics statistics (`has_dynamics = False`) only
     yields `learned_epoch`: its statistics miss the first epochs.
     """
-    columns = {}
+    unknown = [name for name in names or () if name not in SCORES]
+    if unknown:
+        raise ValueError(f"unknown cleanliness score(s) {unknown}; registered: {', '.join(SCORES)}.")
+    columns, seconds = {}, {}
     for name, score in SCORES.items():
-        if name != "learned_epoch" and not state.has_dynamics:
+        if names is not None and name not in names:
             continue
-        columns[name] = np.asarray(score.compute(state)).astype(score.dtype)
-    return columns
+        reason = inputs.missing(score.needs)
+        if name == "learned_epoch" and inputs.dynamics is not None:
+            reason = None
+        if reason is not None:
+            if names is not None:
+                raise ValueError(f"cleanliness score {name!r} cannot be computed: {reason}.")
+            logger.info(f"cleanliness score {name!r} skipped: {reason}.")
+            continue
+        start = time.perf_counter()
+        values = np.asarray(score.compute(inputs))
+        seconds[name] = time.perf_counter() - start
+        columns[name] = values.astype(score.dtype)
+        if name in COMBINED_COMPONENTS:
+            inputs.oriented[name] = _finite_or_median(cleanliness(name, columns))
+    return columns, seconds
+
+
+def _finite_or_median(values: np.ndarray) -> np.ndarray:
+    """Instances a score could not judge (NaN: never observed, no features) sit at the median: no evidence."""
+    finite = np.isfinite(values)
+    if finite.all() or not finite.any():
+        return values
+    return np.where(finite, values, np.median(values[finite]))
 
 
 def _column(columns: Any, name: str) -> np.ndarray:

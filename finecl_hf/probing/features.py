@@ -9,6 +9,11 @@ a re-trained encoder or an edited split never reads stale features.
 
 Rows the tokenizer cannot represent (head and tail further apart than `max_length`) get no features (`NaN`), are
 counted and logged.
+
+`encode_document_instances` does the same for document-level relation instances (stage 1's `relation_instances`
+view): each document is encoded once (stage 1's `tokenize_documents`, first `max_length` sub-words), every entity
+pooled over its kept mentions (`encode_document_entities`, cached per documents' text and entities), and an
+instance's features are its [e_head; e_tail].
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from datasets import Dataset
 from safetensors.numpy import load_file, save_file
 from transformers.utils import logging
 from transformers.utils.logging import tqdm
 
 from ..data.data_collator import SentenceRelationCollator
+from ..data.tokenization import tokenize_documents
 from ..finetuning.preparation import tokenize_split
 from .encoder import FrozenRelationEncoder
 
@@ -34,6 +41,8 @@ logger = logging.get_logger(__name__)
 
 ROW_COLUMN = "probe_row"
 _INPUT_COLUMNS = ("tokens", "head", "tail")
+_DOCUMENT_COLUMNS = ("sents", "entities")
+_INSTANCE_COLUMNS = ("document_index", "head", "tail")
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,11 @@ class TokenizationSettings:
     entity_markers: str = "none"
 
 
-def split_fingerprint(rows: Dataset) -> str:
+def split_fingerprint(rows: Dataset, columns: tuple[str, ...] = _INPUT_COLUMNS) -> str:
     """sha256 prefix of the inputs that decide a row's features (`tokens`, `head`, `tail`), in row order."""
     digest = hashlib.sha256()
-    columns = rows.select_columns(list(_INPUT_COLUMNS)).to_dict()
-    for row in zip(*(columns[name] for name in _INPUT_COLUMNS)):
+    values = rows.select_columns(list(columns)).to_dict()
+    for row in zip(*(values[name] for name in columns)):
         digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
         digest.update(b"\n")
     return digest.hexdigest()[:16]
@@ -103,14 +112,8 @@ def encode_split(
     """
     num_rows = len(rows)
     needed_rows = np.arange(num_rows) if needed is None else np.unique(np.asarray(needed, dtype=np.int64))
-    cache_file = None
-    features = np.full((num_rows, encoder.feature_size), np.nan, dtype=np.float32)
-    attempted = np.zeros(num_rows, dtype=bool)
-    if cache_dir is not False:
-        cache_file = Path(cache_dir or default_cache_dir()) / f"{feature_cache_key(encoder, rows, settings)}.safetensors"
-        if cache_file.is_file():
-            stored = load_file(cache_file)
-            features, attempted = stored["features"], stored["attempted"].astype(bool)
+    cache_file = _cache_file(cache_dir, feature_cache_key(encoder, rows, settings))
+    features, attempted = _cached_features(cache_file, num_rows, encoder.feature_size)
     missing = needed_rows[~attempted[needed_rows]]
     seconds = 0.0
     if missing.size:
@@ -128,6 +131,126 @@ def encode_split(
             f"max_length={settings.max_length} sub-words)."
         )
     return SplitFeatures(features, encoded, attempted, seconds, cache_file)
+
+
+def encode_document_instances(
+    encoder: FrozenRelationEncoder,
+    instances: Dataset,
+    documents: Dataset,
+    *,
+    max_length: int = 512,
+    documents_per_batch: int = 8,
+    cache_dir: str | Path | bool | None = None,
+    description: str = "documents",
+) -> SplitFeatures:
+    """Features [e_head; e_tail] of document-level relation instances (`document_index`, `head`, `tail` columns;
+    `documents` in the schema of `finecl_hf.data.schema`).
+
+    Entities are encoded once per document (`encode_document_entities`, cached by the documents' text and entities,
+    not by their labels: corpora that relabel the same documents share one encoding). An instance whose head or tail
+    has no mention within the first `max_length` sub-words gets NaN (counted, logged).
+    """
+    entities, offsets, seconds, cache_file = encode_document_entities(
+        encoder, documents, max_length=max_length, documents_per_batch=documents_per_batch, cache_dir=cache_dir,
+        description=description,
+    )
+    pairs = instances.select_columns(list(_INSTANCE_COLUMNS)).to_dict()
+    document = np.asarray(pairs["document_index"], dtype=np.int64)
+    if document.size and (document.min() < 0 or document.max() >= len(documents)):
+        raise ValueError(f"{description}: document_index outside 0..{len(documents) - 1}.")
+    count = offsets[document + 1] - offsets[document]
+    head, tail = np.asarray(pairs["head"], dtype=np.int64), np.asarray(pairs["tail"], dtype=np.int64)
+    valid = (head >= 0) & (head < count) & (tail >= 0) & (tail < count)
+    features = np.full((len(instances), encoder.feature_size), np.nan, dtype=np.float32)
+    features[valid] = np.concatenate(
+        [entities[offsets[document] + head][valid], entities[offsets[document] + tail][valid]], axis=1
+    )
+    encoded = ~np.isnan(features).any(axis=1)
+    if not encoded.all():
+        logger.warning(
+            f"{description}: {int((~encoded).sum())} of {len(instances)} instances have no features (head or tail has "
+            f"no mention within the first {max_length} sub-words of its document)."
+        )
+    return SplitFeatures(features, encoded, np.ones(len(instances), dtype=bool), seconds, cache_file)
+
+
+def encode_document_entities(
+    encoder: FrozenRelationEncoder,
+    documents: Dataset,
+    *,
+    max_length: int = 512,
+    documents_per_batch: int = 8,
+    cache_dir: str | Path | bool | None = None,
+    description: str = "documents",
+) -> tuple[np.ndarray, np.ndarray, float, Path | None]:
+    """Entity embeddings of every document: `(entities [Σ entities, hidden], offsets [documents + 1], seconds,
+    cache_file)`; document d's entity e is row `offsets[d] + e`, NaN where no mention survived truncation."""
+    settings = TokenizationSettings(max_length=max_length, entity_markers="none")
+    key = json.dumps(
+        {"encoder": encoder.fingerprint, "documents": split_fingerprint(documents, _DOCUMENT_COLUMNS),
+         "settings": vars(settings)}, sort_keys=True,
+    )
+    cache_file = _cache_file(cache_dir, "entities-" + hashlib.sha256(key.encode()).hexdigest()[:20])
+    if cache_file is not None and cache_file.is_file():
+        stored = load_file(cache_file)
+        return stored["entities"], stored["offsets"], 0.0, cache_file
+    start = time.perf_counter()
+    entities, offsets = _encode_documents(encoder, documents, max_length, documents_per_batch, description)
+    seconds = time.perf_counter() - start
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.partial")
+        metadata = {"encoder": encoder.name_or_path, "encoder_fingerprint": encoder.fingerprint, "split": description}
+        save_file({"entities": entities, "offsets": offsets}, str(partial), metadata=metadata)
+        partial.replace(cache_file)
+    return entities, offsets, seconds, cache_file
+
+
+def _encode_documents(
+    encoder: FrozenRelationEncoder, documents: Dataset, max_length: int, documents_per_batch: int, description: str
+) -> tuple[np.ndarray, np.ndarray]:
+    columns = documents.select_columns(["sents", "entities", "relations"])
+    tokenized, _ = tokenize_documents(columns, encoder.tokenizer, max_length=max_length)
+    tokenized = tokenized.select_columns(["input_ids", "mention_token_spans", "num_entities"])
+    counts = np.asarray(tokenized["num_entities"], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    hidden = encoder.feature_size // 2
+    entities = np.full((int(offsets[-1]), hidden), np.nan, dtype=np.float32)
+    padder = SentenceRelationCollator(encoder.tokenizer)  # its `pad` only: right padding with an attention mask
+    # Documents of similar lengths share a batch: little padding.
+    order = np.argsort([len(ids) for ids in tokenized["input_ids"]], kind="stable").tolist()
+    for start in tqdm(range(0, len(order), documents_per_batch), desc=f"Encoding {description}", unit="batch"):
+        batch_documents = order[start : start + documents_per_batch]
+        rows = tokenized[batch_documents]
+        spans, mention_entities, rows_of_entities = [], [], {}
+        for batch_row, (document, document_spans) in enumerate(zip(batch_documents, rows["mention_token_spans"])):
+            for entity, span_start, span_end in document_spans:
+                row = int(offsets[document] + entity)
+                rows_of_entities.setdefault(row, len(rows_of_entities))
+                spans.append([batch_row, span_start, span_end])
+                mention_entities.append(rows_of_entities[row])
+        if not rows_of_entities:
+            continue
+        batch = padder.pad(rows["input_ids"])
+        with torch.inference_mode():
+            _, pooled = encoder.model.encode_entities(
+                batch["input_ids"], batch["attention_mask"], torch.tensor(spans).view(-1, 3), torch.tensor(mention_entities)
+            )
+        entities[list(rows_of_entities)] = pooled.float().numpy()
+    return entities, offsets
+
+
+def _cache_file(cache_dir: str | Path | bool | None, key: str) -> Path | None:
+    if cache_dir is False:
+        return None
+    return Path(cache_dir or default_cache_dir()) / f"{key}.safetensors"
+
+
+def _cached_features(cache_file: Path | None, num_rows: int, feature_size: int) -> tuple[np.ndarray, np.ndarray]:
+    if cache_file is not None and cache_file.is_file():
+        stored = load_file(cache_file)
+        return stored["features"], stored["attempted"].astype(bool)
+    return np.full((num_rows, feature_size), np.nan, dtype=np.float32), np.zeros(num_rows, dtype=bool)
 
 
 def _encode_rows(
@@ -170,6 +293,8 @@ __all__ = [
     "SplitFeatures",
     "TokenizationSettings",
     "default_cache_dir",
+    "encode_document_entities",
+    "encode_document_instances",
     "encode_split",
     "feature_cache_key",
     "split_fingerprint",
