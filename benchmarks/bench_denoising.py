@@ -7,15 +7,26 @@ Corpora with known truth (`--corpora`):
   replaced by a different label drawn uniformly (`finecl_hf.data.label_noise.uniform_label_noise`, `--noise_seed`);
 - `semeval_confusable`: the same sentences, `--confusable_rate` (40%) of the labels confused as annotators do: direction
   swapped, `Other`, or (a minority) a random label (`confusable_label_noise`, mixture in its docstring);
-- `redocred_distant`: the 500 Re-DocRED documents distantly labelled with the DocRED-train facts (as `make demo` does,
-  `dataset_scripts/distant_supervision.py`): real distant-supervision noise, truth = `confirmed_by_gold`. Sampled
-  no-relation pairs are trained on but not scored (their truth is unknown).
+- `noise_0.3`, `noise_0.5`: the 17,448 gold triples of the 500 Re-DocRED documents with 30% / 50% of them given a
+  wrong label the way distant supervision errs (`finecl_hf.data.document_noise`, the corpora of `make reproduce`;
+  truth = the noise mask);
+- `natural`: the 500 Re-DocRED documents distantly labelled with the DocRED-train facts (as `make demo` does,
+  `dataset_scripts/distant_supervision.py`): real distant-supervision noise, truth = `confirmed_by_gold`, scored on
+  documents 251-500 (`natural`) and on all 500 (`natural_all`). Sampled no-relation pairs are trained on but not
+  scored (their truth is unknown).
+
+**Tuning protocol** (`--split tuning`): choices are made on tuning corpora only, which share no label noise with the
+reported ones: the noisy corpora drawn with `--tuning_noise_seed` (1) instead of `--noise_seed` (0), and for real
+noise the labels of documents 1-250 (`natural_tuning`). The reported corpora (`--split reported`, the default) are
+run once the choices are fixed. A tuning seed equal to the reported one is refused.
 
 Detectors (arms), every one scored on the same instances:
 
 - `stage1`: the project's stage 1 (`finecl_hf.learning_order.run.run_learning_order`, batch mode, class upsampling
   off) trained once on the noisy labels for `--num_train_epochs`; it yields the paper's `learned_epoch` and every score
-  of the score registry (`finecl_hf.learning_order.scores`), each oriented higher = cleaner;
+  of the score registry (`finecl_hf.learning_order.scores`), each oriented higher = cleaner: the training dynamics,
+  the evidence scores that need no classifier (`type_agreement`, `neighbour_agreement`, `out_of_sample`: the frozen
+  backbone's features) and their rank average `combined`;
 - `cleanlab`: K-fold (`--cleanlab_folds`) out-of-sample probabilities from the *same* stage-1 run (same classifier and
   recipe) trained on K-1 folds and applied to the held-out fold (SemEval: folds of sentences; Re-DocRED: folds of
   documents), then `cleanlab.rank.get_label_quality_scores` (self-confidence, continuous) and
@@ -27,8 +38,9 @@ Detectors (arms), every one scored on the same instances:
 
 Metrics (over instances of known truth): ROC-AUC of the score for clean vs wrong (with a 95% bootstrap interval),
 average precision of the *reversed* score for finding wrong labels, label precision (share of clean labels) of the
-25% and 50% of instances the score ranks cleanest (ties broken at random, in expectation), and the arm's wall time and
-CPU time (all training-dynamics scores share the one stage-1 run).
+25% and 50% of instances the score ranks cleanest (ties broken at random, in expectation), and wall and CPU time:
+the training-dynamics scores share the stage-1 training; an evidence score's wall time is its own extra work (the one
+encoding pass counts where it first ran, `neighbour_agreement`); `combined`'s is the whole stage-1 run.
 
 `--recipes` repeats the stage-1 arm with other recipes (learning rate, batch, warm-up, epochs, mode), each reported
 in the recipe table. `--quick` shrinks everything for the test suite (use a tiny `--model_name_or_path`).
@@ -64,7 +76,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 logger = logging.getLogger("bench_denoising")
 
-CORPORA = ("semeval_uniform", "semeval_confusable", "redocred_distant")
+CORPORA = ("semeval_uniform", "semeval_confusable", "noise_0.3", "noise_0.5", "natural")
+SPLITS = ("reported", "tuning")
+NATURAL_TUNING_DOCUMENTS = 250  # natural: documents 1-250 tune, 251-500 are reported
 CLEAN_COLUMN = "label_is_clean"  # bool per instance; null where the truth is unknown (sampled no-relation pairs)
 TOP_FRACTIONS = (0.25, 0.5)
 ARMS = ("stage1", "cleanlab")
@@ -79,9 +93,14 @@ class BenchmarkArguments:
     num_sentences: int = field(default=4000, metadata={"help": "SemEval training sentences used (the first N)."})
     uniform_rate: float = field(default=0.3, metadata={"help": "Share of SemEval labels flipped uniformly."})
     confusable_rate: float = field(default=0.4, metadata={"help": "Share of SemEval labels confused."})
-    noise_seed: int = field(default=0, metadata={"help": "Seed of the noise generators."})
+    split: str = field(default="reported", metadata={"help": "`reported` corpora, or the `tuning` ones (module docstring)."})
+    noise_seed: int = field(default=0, metadata={"help": "Seed of the noise generators of the reported corpora."})
+    tuning_noise_seed: int = field(default=1, metadata={"help": "Seed of the noise generators of the tuning corpora."})
     max_documents: int | None = field(default=None, metadata={"help": "Re-DocRED: only the first N documents."})
     na_ratio: float = field(default=1.0, metadata={"help": "Re-DocRED: no-relation pairs per positive (as `make demo`)."})
+    documents_per_batch: int = field(
+        default=4, metadata={"help": "Stage-1 batches of the document corpora: all instances of N documents (0: --per_device_train_batch_size instances)."}
+    )
     sentence_max_length: int = field(default=128, metadata={"help": "Sub-word tokens per SemEval sentence."})
     document_max_length: int = field(default=256, metadata={"help": "Sub-word tokens per Re-DocRED document (demo: 256)."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "Stage-1 epochs; cleanlab gets the same budget."})
@@ -108,6 +127,13 @@ class BenchmarkArguments:
     overwrite_cache: bool = field(default=False, metadata={"help": "Recompute arms even when cached."})
 
     def __post_init__(self):
+        if self.split not in SPLITS:
+            raise ValueError(f"--split {self.split!r} is invalid: choose from {', '.join(SPLITS)}.")
+        if self.split == "tuning" and self.tuning_noise_seed == self.noise_seed:
+            raise ValueError(
+                f"--tuning_noise_seed {self.tuning_noise_seed} equals --noise_seed {self.noise_seed}: the tuning corpora "
+                "would be the reported ones; choose another seed. Nothing was written."
+            )
         unknown = sorted(set(self.corpora) - set(CORPORA))
         if unknown:
             raise ValueError(f"--corpora {unknown} is invalid: choose from {', '.join(CORPORA)}.")
@@ -117,7 +143,7 @@ class BenchmarkArguments:
             raise ValueError(f"--cleanlab_folds {self.cleanlab_folds} is invalid: K-fold needs K >= 2.")
         if self.quick:
             self.num_sentences = min(self.num_sentences, 160)
-            self.max_documents = min(self.max_documents or 12, 12)
+            self.max_documents = min(self.max_documents or 16, 16)
             self.num_train_epochs = min(self.num_train_epochs, 2.0)
             self.cleanlab_folds = 2
             self.bootstrap = min(self.bootstrap, 20)
@@ -133,13 +159,14 @@ class Recipe:
     warmup: float
     epochs: float
     mode: str = "batch"
+    documents_per_batch: int = 0
 
     @classmethod
     def parse(cls, text: str, base: Recipe) -> Recipe:
-        """`name:lr=4e-5,batch=32,warmup=0.1,epochs=3,mode=batch`; missing keys are taken from `base`."""
+        """`name:lr=4e-5,batch=32,warmup=0.1,epochs=3,mode=batch,docs=4`; missing keys are taken from `base`."""
         name, _, settings = text.partition(":")
         keys = {"lr": ("learning_rate", float), "batch": ("batch_size", int), "warmup": ("warmup", float),
-                "epochs": ("epochs", float), "mode": ("mode", str)}
+                "epochs": ("epochs", float), "mode": ("mode", str), "docs": ("documents_per_batch", int)}
         values = {**asdict(base), "name": name}
         for item in filter(None, settings.split(",")):
             key, _, value = item.partition("=")
@@ -150,7 +177,8 @@ class Recipe:
         return cls(**values)
 
     def describe(self) -> str:
-        return f"lr {self.learning_rate:g}, batch {self.batch_size}, warm-up {self.warmup:g}, {self.epochs:g} epochs, {self.mode} mode"
+        batches = f"batch {self.batch_size}" + (f" (documents: {self.documents_per_batch} per batch)" if self.documents_per_batch else "")
+        return f"lr {self.learning_rate:g}, {batches}, warm-up {self.warmup:g}, {self.epochs:g} epochs, {self.mode} mode"
 
 
 @dataclass
@@ -164,12 +192,19 @@ class Corpus:
     record_no_relation: bool
     max_length: int
     description: str
+    evaluations: dict[str, Any] = field(default_factory=dict)  # row name -> bool mask of the instances scored (None: all)
 
     @property
     def truth(self) -> tuple[np.ndarray, np.ndarray]:
         """`(uids, clean)` of the instances whose truth is known."""
+        return self.truth_of(None)
+
+    def truth_of(self, mask: Any) -> tuple[np.ndarray, np.ndarray]:
+        """`(uids, clean)` of the instances in `mask` (None: all) whose truth is known."""
         values = self.instances[CLEAN_COLUMN]
         known = np.array([value is not None for value in values])
+        if mask is not None:
+            known &= np.asarray(mask, dtype=bool)
         uids = np.asarray(self.instances["uid"], dtype=object)[known]
         return uids, np.array([bool(value) for value in values], dtype=bool)[known]
 
@@ -226,13 +261,14 @@ def semeval_corpus(args: BenchmarkArguments, noise: str) -> Corpus:
     sentences = sentences.select(range(min(args.num_sentences, len(sentences))))
     names = sentences.features["relation"].names
     clean = np.asarray(sentences["relation"])
+    seed = active_noise_seed(args)
     if noise == "uniform":
-        noisy = uniform_label_noise(clean, len(names), args.uniform_rate, args.noise_seed)
-        description = f"SemEval train, first {len(clean)} sentences, {args.uniform_rate:.0%} uniform label flips"
+        noisy = uniform_label_noise(clean, len(names), args.uniform_rate, seed)
+        description = f"SemEval train, first {len(clean)} sentences, {args.uniform_rate:.0%} uniform label flips (seed {seed})"
     else:
-        noisy = confusable_label_noise(clean, names, args.confusable_rate, args.noise_seed, SEMEVAL_NO_RELATION)
+        noisy = confusable_label_noise(clean, names, args.confusable_rate, seed, SEMEVAL_NO_RELATION)
         mix = ", ".join(f"{kind} {count}" for kind, count in noisy.kind_counts().items())
-        description = f"SemEval train, first {len(clean)} sentences, {args.confusable_rate:.0%} confusable noise ({mix})"
+        description = f"SemEval train, first {len(clean)} sentences, {args.confusable_rate:.0%} confusable noise ({mix}; seed {seed})"
     features = sentences.features.copy()
     sentences = sentences.map(
         lambda row, index: {"relation": int(noisy.labels[index]), CLEAN_COLUMN: not bool(noisy.corrupted[index])},
@@ -240,7 +276,16 @@ def semeval_corpus(args: BenchmarkArguments, noise: str) -> Corpus:
         desc="applying label noise",
     ).cast(_with_clean_column(features))
     # SemEval's `Other` is a class like the others here: its labels can be right or wrong.
-    return Corpus(f"semeval_{noise}", sentences, None, SEMEVAL_NO_RELATION, True, args.sentence_max_length, description)
+    name = corpus_name(f"semeval_{noise}", args)
+    return Corpus(name, sentences, None, SEMEVAL_NO_RELATION, True, args.sentence_max_length, description, {name: None})
+
+
+def active_noise_seed(args: BenchmarkArguments) -> int:
+    return args.tuning_noise_seed if args.split == "tuning" else args.noise_seed
+
+
+def corpus_name(name: str, args: BenchmarkArguments) -> str:
+    return f"{name}_tuning" if args.split == "tuning" else name
 
 
 def _with_clean_column(features: Any) -> Any:
@@ -251,26 +296,58 @@ def _with_clean_column(features: Any) -> Any:
     return features
 
 
-def redocred_corpus(args: BenchmarkArguments, work_dir: Path) -> Corpus:
+def natural_corpus(args: BenchmarkArguments, work_dir: Path) -> Corpus:
     """The distant Re-DocRED instances (as `make demo` builds them), truth = the triple's `confirmed_by_gold`."""
-    from finecl_hf.data.conversion import SplitSource
     from finecl_hf.data.distant_supervision import label_distantly
-    from finecl_hf.data.loading import load_dataset_folder
-    from finecl_hf.data.schema import NO_RELATION
-    from finecl_hf.learning_order.analysis import instance_correctness
     from finecl_hf.paths import data_dir
 
     corpus_dir = data_dir()
     folder = work_dir / f"redocred_distant_na{args.na_ratio:g}"
     if not (folder / "README.md").is_file():
         label_distantly(
-            [SplitSource("train", corpus_dir / "redocred" / "test_revised.json.gz")],
-            corpus_dir / "docred" / "train_annotated.fact.json.gz",
-            folder,
-            rel_info_file=corpus_dir / "docred" / "rel_info.json",
-            na_ratio=args.na_ratio,
-            overwrite=True,
-        )
+            [_redocred_source()], corpus_dir / "docred" / "train_annotated.fact.json.gz", folder,
+            rel_info_file=corpus_dir / "docred" / "rel_info.json", na_ratio=args.na_ratio, overwrite=True,
+        )  # fmt: skip
+    corpus = _document_corpus("natural", folder, args, "distant Re-DocRED")
+    document = np.asarray(corpus.instances["document_index"])
+    # The first 250 documents tune; a --quick run (16 documents) splits its documents in halves the same way.
+    tuning = document < min(NATURAL_TUNING_DOCUMENTS, len(corpus.documents) // 2)
+    if args.split == "tuning":
+        corpus.evaluations = {"natural_tuning": tuning}
+    else:
+        corpus.evaluations = {"natural": ~tuning, "natural_all": None}
+    return corpus
+
+
+def noise_corpus(name: str, args: BenchmarkArguments, work_dir: Path) -> Corpus:
+    """Gold Re-DocRED triples with a seeded share given a wrong label (`finecl_hf.data.document_noise`)."""
+    from finecl_hf.data.document_noise import write_noisy_corpus
+    from finecl_hf.paths import data_dir
+
+    rate, seed = float(name.removeprefix("noise_")), active_noise_seed(args)
+    folder = work_dir / f"{name}_seed{seed}_na{args.na_ratio:g}"
+    if not (folder / "README.md").is_file():
+        write_noisy_corpus(
+            [_redocred_source()], folder, noise_rate=rate, rel_info_file=data_dir() / "docred" / "rel_info.json",
+            seed=seed, na_ratio=args.na_ratio, overwrite=True,
+        )  # fmt: skip
+    corpus = _document_corpus(corpus_name(name, args), folder, args, f"Re-DocRED gold triples, {rate:.0%} corrupted (seed {seed})")
+    corpus.evaluations = {corpus.name: None}
+    return corpus
+
+
+def _redocred_source() -> Any:
+    from finecl_hf.data.conversion import SplitSource
+    from finecl_hf.paths import data_dir
+
+    return SplitSource("train", data_dir() / "redocred" / "test_revised.json.gz")
+
+
+def _document_corpus(name: str, folder: Path, args: BenchmarkArguments, what: str) -> Corpus:
+    from finecl_hf.data.loading import load_dataset_folder
+    from finecl_hf.data.schema import NO_RELATION
+    from finecl_hf.learning_order.analysis import instance_correctness
+
     documents = load_dataset_folder(folder, split="train")
     instances = load_dataset_folder(folder, "relation_instances", split="train")
     if args.max_documents is not None and args.max_documents < len(documents):
@@ -280,10 +357,10 @@ def redocred_corpus(args: BenchmarkArguments, work_dir: Path) -> Corpus:
     values = [bool(value) if is_known else None for value, is_known in zip(correct, known)]
     instances = instances.add_column(CLEAN_COLUMN, values, feature=_with_clean_column(instances.features)[CLEAN_COLUMN])
     description = (
-        f"distant Re-DocRED, {len(documents)} documents, {int(known.sum())} distant labels "
-        f"({correct[known].mean():.1%} confirmed by gold) + {int((~known).sum())} sampled no-relation pairs"
+        f"{what}, {len(documents)} documents, {int(known.sum())} labels ({correct[known].mean():.1%} right) "
+        f"+ {int((~known).sum())} sampled no-relation pairs"
     )
-    return Corpus("redocred_distant", instances, documents, NO_RELATION, False, args.document_max_length, description)
+    return Corpus(name, instances, documents, NO_RELATION, False, args.document_max_length, description)
 
 
 def write_corpus_folder(corpus: Corpus, instances: Any, folder: Path) -> Path:
@@ -306,8 +383,10 @@ def write_corpus_folder(corpus: Corpus, instances: Any, folder: Path) -> Path:
 
 
 def load_corpus(name: str, args: BenchmarkArguments, work_dir: Path) -> Corpus:
-    if name == "redocred_distant":
-        return redocred_corpus(args, work_dir)
+    if name == "natural":
+        return natural_corpus(args, work_dir)
+    if name.startswith("noise_"):
+        return noise_corpus(name, args, work_dir)
     return semeval_corpus(args, name.removeprefix("semeval_"))
 
 
@@ -315,19 +394,22 @@ def load_corpus(name: str, args: BenchmarkArguments, work_dir: Path) -> Corpus:
 
 
 def stage1_arguments(corpus: Corpus, recipe: Recipe, args: BenchmarkArguments, dataset: Path, run_dir: Path,
-                     epochs: float, save: bool) -> tuple[Any, Any]:
-    """The data and training arguments of one stage-1 run (class upsampling off: it only serves pre-training)."""
+                     epochs: float, save: bool, scores: list[str] | None = None) -> tuple[Any, Any]:
+    """The data and training arguments of one stage-1 run (class upsampling off: it only serves pre-training).
+
+    `scores`: the cleanliness scores to compute (default: every one the corpus allows)."""
     from finecl_hf.learning_order import LearningOrderArguments, LearningOrderTrainingArguments
 
     data_args = LearningOrderArguments(
         dataset_path=str(dataset), model_name_or_path=args.model_name_or_path, max_length=corpus.max_length,
         no_relation_label=corpus.no_relation, correct_column=CLEAN_COLUMN,
-        learning_order_dir=str(run_dir / "learning_order"),
+        learning_order_dir=str(run_dir / "learning_order"), scores=scores,
     )
     training_args = LearningOrderTrainingArguments(
         output_dir=str(run_dir), num_train_epochs=epochs, per_device_train_batch_size=recipe.batch_size,
         learning_rate=recipe.learning_rate, warmup_steps=recipe.warmup, mode=recipe.mode,
         record_no_relation=corpus.record_no_relation, upsample_min_percent=0.0, seed=args.seed,
+        documents_per_batch=recipe.documents_per_batch if corpus.documents is not None else 0,
         save_strategy="epoch" if save else "no", save_total_limit=1, use_cpu=True, report_to="none",
         disable_tqdm=True, logging_steps=50,  # the printed loss every 50 steps is the progress report
     )
@@ -362,7 +444,7 @@ def run_stage1_arm(corpus: Corpus, recipe: Recipe, args: BenchmarkArguments, wor
     order = load_dataset_folder(result.output_dir, "instances", split="train")
     scores = oriented_scores(order)
     return {"uids": list(order["uid"]), "scores": {k: v.tolist() for k, v in scores.items()}, "wall_s": wall, "cpu_s": cpu,
-            "stage1_clean_label_auc": result.clean_label_auc}
+            "stage1_clean_label_auc": result.clean_label_auc, "score_seconds": result.score_seconds or {}}
 
 
 def fold_of_instances(corpus: Corpus, folds: int, seed: int) -> np.ndarray:
@@ -415,7 +497,9 @@ def run_cleanlab_arm(corpus: Corpus, recipe: Recipe, args: BenchmarkArguments, w
         run_dir = work_dir / corpus.name / f"cleanlab-{recipe.name}-fold{k}"
         train = corpus.instances.select(np.flatnonzero(fold != k))
         dataset = write_corpus_folder(corpus, train, run_dir / "dataset")
-        data_args, training_args = stage1_arguments(corpus, recipe, args, dataset, run_dir, epochs_per_fold, save=True)
+        data_args, training_args = stage1_arguments(
+            corpus, recipe, args, dataset, run_dir, epochs_per_fold, save=True, scores=["learned_epoch"]
+        )
         run_learning_order(data_args, training_args)
         checkpoint = max(run_dir.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[-1]))
         fold_uids, fold_probabilities = held_out_probabilities(checkpoint, corpus, corpus.instances.select(np.flatnonzero(fold == k)), args)
@@ -461,24 +545,44 @@ def arm_key(corpus: Corpus, args: BenchmarkArguments, recipe: Recipe, arm: str, 
 
 
 def score_rows(corpus: Corpus, arms: dict[str, dict[str, Any]], args: BenchmarkArguments) -> tuple[list[dict], dict]:
-    """Metrics of every score of every arm on the instances of known truth that every arm scored."""
-    truth_uids, truth = corpus.truth
-    common = set(truth_uids)
-    for result in arms.values():
-        common &= set(result["uids"])
-    keep = np.array([uid in common for uid in truth_uids])
-    uids, clean = truth_uids[keep], truth[keep]
+    """Metrics of every score of every arm on the instances of known truth that every arm scored, for each of the
+    corpus's evaluations (row name -> instances scored); curves of the first."""
     rows, curves = [], {}
-    for arm, result in arms.items():
-        position = {uid: index for index, uid in enumerate(result["uids"])}
-        order = np.array([position[uid] for uid in uids])
-        for name, values in result["scores"].items():
-            scores = np.asarray(values, dtype=np.float64)[order]
-            metrics = detection_metrics(scores, clean, args.bootstrap, args.seed)
-            rows.append({"corpus": corpus.name, "score": name, "arm": arm, "instances": int(clean.size),
-                         "clean_rate": float(clean.mean()), **metrics, "wall_s": result["wall_s"], "cpu_s": result["cpu_s"]})
-            curves[name] = scores
-    return rows, {"clean": clean, "scores": curves}
+    for evaluation, mask in (corpus.evaluations or {corpus.name: None}).items():
+        truth_uids, truth = corpus.truth_of(mask)
+        common = set(truth_uids)
+        for result in arms.values():
+            common &= set(result["uids"])
+        keep = np.array([uid in common for uid in truth_uids])
+        uids, clean = truth_uids[keep], truth[keep]
+        for arm, result in arms.items():
+            position = {uid: index for index, uid in enumerate(result["uids"])}
+            order = np.array([position[uid] for uid in uids])
+            for name, values in result["scores"].items():
+                scores = np.asarray(values, dtype=np.float64)[order]
+                metrics = detection_metrics(scores, clean, args.bootstrap, args.seed)
+                rows.append({"corpus": evaluation, "score": name, "arm": arm, "instances": int(clean.size),
+                             "clean_rate": float(clean.mean()), **metrics, "wall_s": score_wall_time(result, name),
+                             "cpu_s": result["cpu_s"]})
+                if evaluation not in curves:
+                    curves.setdefault(f"_{evaluation}", {})[name] = scores
+        curves[evaluation] = {"clean": clean, "scores": curves.pop(f"_{evaluation}")}
+    first = next(iter(curves))
+    return rows, curves[first]
+
+
+def score_wall_time(result: dict[str, Any], name: str) -> float:
+    """A score's wall time: evidence scores their own extra work; `combined` the whole run; training-dynamics scores
+    the run without the evidence scores' extra work."""
+    from finecl_hf.learning_order.scores import SCORES
+
+    seconds = result.get("score_seconds") or {}
+    evidence = {score: value for score, value in seconds.items() if score in SCORES and SCORES[score].needs != "dynamics"}
+    if name == "combined" or name not in SCORES:
+        return result["wall_s"]
+    if name in evidence:
+        return evidence[name]
+    return result["wall_s"] - sum(evidence.values())
 
 
 def run_benchmark(args: BenchmarkArguments, command: str = "") -> dict[str, Any]:
@@ -486,15 +590,17 @@ def run_benchmark(args: BenchmarkArguments, command: str = "") -> dict[str, Any]
 
     hf_logging.set_verbosity_warning()
     work_dir = Path(args.output_dir).resolve()
-    base = Recipe("main", args.learning_rate, args.per_device_train_batch_size, args.warmup_steps, args.num_train_epochs, args.mode)
+    base = Recipe("main", args.learning_rate, args.per_device_train_batch_size, args.warmup_steps, args.num_train_epochs,
+                  args.mode, args.documents_per_batch)
     recipes = [Recipe.parse(text, base) for text in args.recipes]
     report: dict[str, Any] = {"command": command, "arguments": asdict(args), "recipe": base.describe(), "rows": [],
                               "recipes": [], "corpora": {}}
     curves = {}
     for name in args.corpora:
         corpus = load_corpus(name, args, work_dir / "datasets")
-        logger.info(f"{name}: {corpus.description}")
-        report["corpora"][name] = corpus.description
+        logger.info(f"{corpus.name}: {corpus.description}")
+        for evaluation in corpus.evaluations or {corpus.name: None}:
+            report["corpora"][evaluation] = corpus.description + _evaluation_note(evaluation)
         cache = work_dir / "cache" / name
         arms = {}
         stage1_extra = _registry_fingerprint()
@@ -508,7 +614,7 @@ def run_benchmark(args: BenchmarkArguments, command: str = "") -> dict[str, Any]
         truth_uids, _ = corpus.truth
         rng = np.random.default_rng(args.seed)
         arms["random"] = {"uids": list(truth_uids), "scores": {"random": rng.random(truth_uids.size).tolist()}, "wall_s": 0.0, "cpu_s": 0.0}
-        rows, curves[name] = score_rows(corpus, arms, args)
+        rows, curves[corpus.name] = score_rows(corpus, arms, args)
         report["rows"] += rows
         logger.info("\n" + format_rows(rows))
         for recipe in recipes:
@@ -520,13 +626,21 @@ def run_benchmark(args: BenchmarkArguments, command: str = "") -> dict[str, Any]
     return report
 
 
+def _evaluation_note(evaluation: str) -> str:
+    notes = {"natural": "; scored on documents 251-500", "natural_all": "; scored on all documents",
+             "natural_tuning": "; scored on documents 1-250"}
+    return notes.get(evaluation, "")
+
+
 def _registry_fingerprint() -> str:
-    """Names of the registered scores: a stage-1 arm cached before a score was added is recomputed."""
+    """Names of the registered scores, the combined score's components and the evidence settings: a stage-1 arm cached
+    before any of them changed is recomputed."""
     try:
-        from finecl_hf.learning_order.scores import SCORES
+        from finecl_hf.learning_order.evidence import EvidenceSettings
+        from finecl_hf.learning_order.scores import COMBINED_COMPONENTS, SCORES
     except ImportError:
         return ""
-    return ",".join(SCORES)
+    return ",".join(SCORES) + "|" + ",".join(COMBINED_COMPONENTS) + "|" + repr(EvidenceSettings())
 
 
 # --------------------------------------------------------------------------------------------------- output
