@@ -95,7 +95,7 @@ class LearningOrderArguments:
 
     @property
     def uses_features(self) -> bool:
-        return str(self.evidence_encoder).lower() != "none"
+        return self.evidence_encoder is None or self.evidence_encoder.lower() != "none"
 
 
 @dataclass

@@ -207,6 +207,26 @@ CASES = {
         LEARNING_ORDER, ("--dataset_path", "{duplicate_uids}", *STAGE1),
         names=("{duplicate_uids}", "field 'uid'", "'train/3'"),
     ),
+    "stage1-type-agreement-without-types": BadInput(
+        "--scores type_agreement on a sentence corpus whose entities have no types",
+        LEARNING_ORDER, ("--dataset_path", "{sentences}", *STAGE1, "--scores", "type_agreement"),
+        names=("--scores type_agreement", "no entity types", "{sentences}"), exit_status=2,
+    ),
+    "stage1-more-neighbours-than-instances": BadInput(
+        "--num_neighbours larger than the corpus (k-NN over too few instances)",
+        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--num_neighbours", "100000"),
+        names=("--num_neighbours 100000", "{documents}"), exit_status=2,
+    ),
+    "stage1-evidence-encoder-not-an-encoder": BadInput(
+        "--evidence_encoder naming a dataset folder, which cannot produce features",
+        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--evidence_encoder", "{sentences}"),
+        names=("--evidence_encoder", "{sentences}", "not an encoder"), exit_status=2,
+    ),
+    "stage1-unknown-score": BadInput(
+        "--scores naming a score that is not registered",
+        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--scores", "shiny"),
+        names=("scores", "'shiny'", "type_agreement"), exit_status=2, hyper_parameter=True,
+    ),
     # ----------------------------------------------------------------------------------------- stage 2
     "stage2-temperature-0": BadInput(
         "--temperature 0 (absurd hyper-parameter: division by zero in the losses)",
