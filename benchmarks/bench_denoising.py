@@ -637,10 +637,10 @@ def _registry_fingerprint() -> str:
     before any of them changed is recomputed."""
     try:
         from finecl_hf.learning_order.evidence import EvidenceSettings
-        from finecl_hf.learning_order.scores import COMBINED_COMPONENTS, SCORES
+        from finecl_hf.learning_order.scores import COMBINED_COMPONENTS, COMBINED_WEIGHTS, SCORES
     except ImportError:
         return ""
-    return ",".join(SCORES) + "|" + ",".join(COMBINED_COMPONENTS) + "|" + repr(EvidenceSettings())
+    return "|".join([",".join(SCORES), ",".join(COMBINED_COMPONENTS), repr(COMBINED_WEIGHTS), repr(EvidenceSettings())])
 
 
 # --------------------------------------------------------------------------------------------------- output

@@ -33,12 +33,13 @@ TUNING_RUNS = {  # tuning corpus -> (stage-1 run folder under --output_dir, max_
     "noise_0.5_tuning": ("noise_0.5_tuning/stage1-main", 256, None),
     "natural_tuning": ("natural/stage1-main", 256, 250),  # documents 1-250 of the natural run
 }
-DYNAMICS = (None, "confidence", "variability", "aum")
+DYNAMICS = (None, "confidence", "variability")
+DYNAMICS_WEIGHTS = (1.0, 2.0)  # the training-dynamics score's weight; each evidence score weighs 1
 SHARES = (0.0, 0.3, 0.5)
 EVIDENCE = ("type_agreement", "neighbour_agreement", "out_of_sample")
 
 
-def candidate_scores(order, documents, max_length: int) -> dict[tuple[str | None, float], np.ndarray]:
+def candidate_scores(order, documents, max_length: int) -> dict[tuple[str | None, float, float], np.ndarray]:
     """Every candidate combination's score on one stage-1 export."""
     from finecl_hf.learning_order.arguments import LearningOrderArguments
     from finecl_hf.learning_order.evidence import rank_average
@@ -56,16 +57,18 @@ def candidate_scores(order, documents, max_length: int) -> dict[tuple[str | None
     candidates = {}
     for share in SHARES:
         for dynamics in DYNAMICS:
-            names = [*evidence_names, *([dynamics] if dynamics else [])]
-            first = rank_average({name: first_round[name] for name in names})
-            if share == 0.0:
-                candidates[(dynamics, share)] = first
-                continue
-            trusted = first >= np.quantile(first, share)
-            recounted = {name: getattr(evidence, name)(trusted) for name in evidence_names}
-            if dynamics:
-                recounted[dynamics] = first_round[dynamics]
-            candidates[(dynamics, share)] = rank_average(recounted)
+            for weight in DYNAMICS_WEIGHTS if dynamics else (1.0,):
+                names = [*evidence_names, *([dynamics] if dynamics else [])]
+                weights = {dynamics: weight} if dynamics else None
+                first = rank_average({name: first_round[name] for name in names}, weights)
+                if share == 0.0:
+                    candidates[(dynamics, weight, share)] = first
+                    continue
+                trusted = first >= np.quantile(first, share)
+                recounted = {name: getattr(evidence, name)(trusted) for name in evidence_names}
+                if dynamics:
+                    recounted[dynamics] = first_round[dynamics]
+                candidates[(dynamics, weight, share)] = rank_average(recounted, weights)
     return candidates
 
 
@@ -95,11 +98,11 @@ def main() -> None:
         results[corpus] = {key: mann_whitney_auc(values[known], clean) for key, values in candidates.items()}
         print(f"{corpus}: {known.sum()} labels, {time.perf_counter() - start:.0f} s", flush=True)
     keys = list(next(iter(results.values())))
-    header = ["dynamics score", "second-round share", *results, "mean"]
+    header = ["dynamics score", "its weight", "second-round share", *results, "mean"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in sorted(keys, key=lambda key: -np.mean([results[corpus][key] for corpus in results])):
         values = [results[corpus][key] for corpus in results]
-        lines.append("| " + " | ".join([str(key[0] or "none"), f"{key[1]:g}", *(f"{v:.4f}" for v in values), f"**{np.mean(values):.4f}**"]) + " |")
+        lines.append("| " + " | ".join([str(key[0] or "none"), f"{key[1]:g}", f"{key[2]:g}", *(f"{v:.4f}" for v in values), f"**{np.mean(values):.4f}**"]) + " |")
     table = "\n".join(lines)
     print(table)
     if args.output:

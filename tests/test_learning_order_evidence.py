@@ -142,6 +142,8 @@ def test_rank_average_uses_mean_ranks_of_ties():
     combined = rank_average({"a": np.array([0.0, 1.0, 1.0, 3.0]), "b": np.array([4.0, 3.0, 2.0, 1.0])})
     # a: ranks 0, 1.5, 1.5, 3 -> /3; b: ranks 3, 2, 1, 0 -> /3
     np.testing.assert_allclose(combined, [(0 + 3) / 6, (1.5 + 2) / 6, (1.5 + 1) / 6, (3 + 0) / 6])
+    weighted = rank_average({"a": np.array([0.0, 1.0, 1.0, 3.0]), "b": np.array([4.0, 3.0, 2.0, 1.0])}, {"b": 3.0})
+    np.testing.assert_allclose(weighted, [(0 + 9) / 12, (1.5 + 6) / 12, (1.5 + 3) / 12, (3 + 0) / 12])
     with pytest.raises(ValueError, match="'b' has 1 NaN"):
         rank_average({"a": np.zeros(2), "b": np.array([0.0, np.nan])})
 

@@ -288,18 +288,20 @@ def type_one_hots(signatures: Sequence[str]) -> np.ndarray:
     return np.concatenate(blocks, axis=1)
 
 
-def rank_average(scores: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Mean of the scores' normalised ranks in [0, 1] (ties share their mean rank): a combination of scores on
-    different scales that needs no gold labels. Every score must be oriented higher = cleaner."""
+def rank_average(scores: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
+    """Weighted mean of the scores' normalised ranks in [0, 1] (ties share their mean rank): a combination of scores
+    on different scales that needs no gold labels. Every score must be oriented higher = cleaner; `weights` (default
+    1 each) need not sum to 1."""
     if not scores:
         raise ValueError("rank_average needs at least one score.")
-    ranks = []
+    ranks, weight_of = [], []
     for name, values in scores.items():
         values = np.asarray(values, dtype=np.float64)
         if not np.isfinite(values).all():
             raise ValueError(f"score {name!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values.")
         ranks.append(_normalised_ranks(values))
-    return np.mean(ranks, axis=0)
+        weight_of.append(1.0 if weights is None else float(weights.get(name, 1.0)))
+    return np.average(ranks, axis=0, weights=weight_of)
 
 
 def _normalised_ranks(values: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ logger = logging.get_logger(__name__)
 
 __all__ = [
     "COMBINED_COMPONENTS",
+    "COMBINED_WEIGHTS",
     "SCORES",
     "CleanlinessScore",
     "ScoreInputs",
@@ -52,8 +53,10 @@ __all__ = [
 ]
 
 DYNAMICS, ENTITY_TYPES, FEATURES, SCORES_SO_FAR = "dynamics", "entity_types", "features", "scores"
-# The scores the `combined` score averages (by rank), chosen on the tuning corpora (README, "Denoising benchmark").
+# The scores the `combined` score averages (by rank) and their weights (1 where not listed), chosen on the tuning
+# corpora (README, "Denoising benchmark"; benchmarks/tune_combined.py).
 COMBINED_COMPONENTS = ("type_agreement", "neighbour_agreement", "out_of_sample", "confidence")
+COMBINED_WEIGHTS = {"confidence": 1.0}
 
 
 @dataclass
@@ -290,7 +293,7 @@ _RECOUNTED = ("type_agreement", "neighbour_agreement", "out_of_sample")
 
 def _combined(inputs: ScoreInputs) -> np.ndarray:
     present = {name: inputs.oriented[name] for name in COMBINED_COMPONENTS if name in inputs.oriented}
-    first = corpus_evidence.rank_average(present)
+    first = corpus_evidence.rank_average(present, COMBINED_WEIGHTS)
     share = inputs.evidence.settings.refine_share if inputs.evidence is not None else 0.0
     recounted = [name for name in present if name in _RECOUNTED]
     if not share or not recounted:
@@ -298,7 +301,7 @@ def _combined(inputs: ScoreInputs) -> np.ndarray:
     trusted = first >= np.quantile(first, share)
     for name in recounted:
         present[name] = _finite_or_median(getattr(inputs.evidence, name)(trusted))
-    return corpus_evidence.rank_average(present)
+    return corpus_evidence.rank_average(present, COMBINED_WEIGHTS)
 
 
 def score_names() -> list[str]:
