@@ -55,8 +55,8 @@ __all__ = [
 DYNAMICS, ENTITY_TYPES, FEATURES, SCORES_SO_FAR = "dynamics", "entity_types", "features", "scores"
 # The scores the `combined` score averages (by rank) and their weights (1 where not listed), chosen on the tuning
 # corpora (README, "Denoising benchmark"; benchmarks/tune_combined.py).
-COMBINED_COMPONENTS = ("type_agreement", "neighbour_agreement", "out_of_sample", "confidence")
-COMBINED_WEIGHTS = {"confidence": 1.0}
+COMBINED_COMPONENTS = ("type_agreement", "neighbour_agreement", "out_of_sample", "variability")
+COMBINED_WEIGHTS: dict[str, float] = {}
 
 
 @dataclass
