@@ -96,7 +96,8 @@ class FineCLPreTrainingArguments(TrainingArguments):
         metadata={
             "help": "Cleanliness score that orders the instances for the weighting (any column of "
             "finecl_hf.learning_order.scores: learned_epoch, aum, confidence, ...). `learned_epoch` is the paper; "
-            "another score is mapped to a pseudo-epoch in [k_min, k_max] through its rank (see the module docstring).",
+            "another score is mapped to a pseudo-epoch in [k_min, k_max] through its rank (see the module docstring). "
+            "Recommended: `combined`, the best detector of wrong labels in the denoising benchmark (README).",
             "choices": SCORES.keys(),
         },
     )
