@@ -343,3 +343,47 @@ def test_cli_probes_two_encoders_and_writes_paired_comparisons(tmp_path, splits,
     assert "Paired differences" in capsys.readouterr().out
     saved = sorted((tmp_path / "out" / "wiki80").iterdir())
     assert len(saved) == 2 and ProbeResult.load(saved[0]).settings.shots == 3
+
+
+def test_document_instances_get_their_entities_pooled_features_from_one_cached_encoding(encoder, tmp_path):
+    import torch
+    from datasets import Dataset
+
+    from finecl_hf.data.tokenization import tokenize_documents
+    from finecl_hf.probing.features import encode_document_instances
+
+    def mention(word: str, sent_id: int, start: int) -> dict:
+        return {"name": word, "sent_id": sent_id, "start": start, "end": start + 1}
+
+    long_document = {"sents": [["alpha", "beta", "gamma"], ["delta", "epsilon", "zeta"]], "relations": [], "entities": [
+        {"type": "PER", "mentions": [mention("alpha", 0, 0), mention("delta", 1, 0)]},
+        {"type": "LOC", "mentions": [mention("gamma", 0, 2)]},
+        {"type": "LOC", "mentions": [mention("zeta", 1, 2)]},
+    ]}  # fmt: skip
+    short_document = {"sents": [["eta", "theta"]], "relations": [],
+                      "entities": [{"type": "ORG", "mentions": [mention("eta", 0, 0)]},
+                                   {"type": "LOC", "mentions": [mention("theta", 0, 1)]}]}  # fmt: skip
+    documents = Dataset.from_list([long_document, short_document])
+    instances = Dataset.from_dict({"document_index": [0, 0, 1], "head": [0, 2, 1], "tail": [1, 0, 0]})
+    first = encode_document_instances(encoder, instances, documents, max_length=64, cache_dir=tmp_path)
+
+    def alone(document: int) -> torch.Tensor:
+        """Entity embeddings of one document encoded on its own (no padding)."""
+        row = tokenize_documents(documents.select([document]), encoder.tokenizer, max_length=64)[0][0]
+        spans = torch.tensor([[0, start, end] for _, start, end in row["mention_token_spans"]])
+        entity_ids = torch.tensor([entity for entity, _, _ in row["mention_token_spans"]])
+        ids = torch.tensor([row["input_ids"]])
+        return encoder.model.encode_entities(ids, torch.ones_like(ids), spans, entity_ids)[1].detach()
+
+    long, short = alone(0), alone(1)
+    expected = torch.stack([torch.cat([long[0], long[1]]), torch.cat([long[2], long[0]]), torch.cat([short[1], short[0]])])
+    np.testing.assert_allclose(first.features, expected.numpy(), rtol=1e-4, atol=1e-5)
+    assert first.encoded.all() and first.encode_seconds > 0
+    again = encode_document_instances(encoder, instances, documents, max_length=64, cache_dir=tmp_path)
+    assert again.encode_seconds == 0.0 and np.array_equal(again.features, first.features)
+    # A budget that ends right after gamma: zeta (entity 2 of document 0) loses its only mention.
+    spans = tokenize_documents(documents.select([0]), encoder.tokenizer, max_length=64)[0][0]["mention_token_spans"]
+    gamma_end = next(end for entity, _, end in spans if entity == 1)
+    cut = encode_document_instances(encoder, instances, documents, max_length=gamma_end + 1, cache_dir=tmp_path)
+    assert cut.encoded[:2].tolist() == [True, False]
+    np.testing.assert_array_equal(np.isnan(cut.features[1]), True)

@@ -122,7 +122,8 @@ def encode_split(
         seconds = time.perf_counter() - start
         attempted[missing] = True
         if cache_file is not None:
-            _save_atomically(cache_file, features, attempted, encoder, description)
+            arrays = {"features": features, "attempted": attempted.astype(np.uint8)}
+            _save_atomically(cache_file, arrays, encoder, description)
     encoded = attempted & ~np.isnan(features).any(axis=1)
     lost = int((attempted & ~encoded)[needed_rows].sum())
     if lost:
@@ -166,6 +167,7 @@ def encode_document_instances(
         [entities[offsets[document] + head][valid], entities[offsets[document] + tail][valid]], axis=1
     )
     encoded = ~np.isnan(features).any(axis=1)
+    features[~encoded] = np.nan  # half a pair is no pair
     if not encoded.all():
         logger.warning(
             f"{description}: {int((~encoded).sum())} of {len(instances)} instances have no features (head or tail has "
@@ -198,11 +200,7 @@ def encode_document_entities(
     entities, offsets = _encode_documents(encoder, documents, max_length, documents_per_batch, description)
     seconds = time.perf_counter() - start
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.partial")
-        metadata = {"encoder": encoder.name_or_path, "encoder_fingerprint": encoder.fingerprint, "split": description}
-        save_file({"entities": entities, "offsets": offsets}, str(partial), metadata=metadata)
-        partial.replace(cache_file)
+        _save_atomically(cache_file, {"entities": entities, "offsets": offsets}, encoder, description)
     return entities, offsets, seconds, cache_file
 
 
@@ -280,12 +278,13 @@ def _encode_rows(
 
 
 def _save_atomically(
-    path: Path, features: np.ndarray, attempted: np.ndarray, encoder: FrozenRelationEncoder, description: str
+    path: Path, arrays: dict[str, np.ndarray], encoder: FrozenRelationEncoder, description: str
 ) -> None:
+    """Write to a partial file, then rename: an interrupted write never leaves a cache file others would read."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     metadata = {"encoder": encoder.name_or_path, "encoder_fingerprint": encoder.fingerprint, "split": description}
-    save_file({"features": features, "attempted": attempted.astype(np.uint8)}, str(partial), metadata=metadata)
+    save_file(arrays, str(partial), metadata=metadata)
     partial.replace(path)
 
 
