@@ -696,8 +696,11 @@ def plot_curves(curves: dict[str, dict], path: Path) -> None:
         for score, values in data["scores"].items():
             false_positive, true_positive, _ = roc_curve(clean, values)
             style = {"linestyle": "--"} if score.startswith(("cleanlab", "random")) else {}
-            axes[0, column].plot(false_positive, true_positive, label=score, linewidth=1, **style)
-            axes[1, column].plot(fractions, [precision_at_top(values, clean, q) for q in fractions], label=score, linewidth=1, **style)
+            if score == "combined":  # the detector the benchmark is about: black and thick, never a recycled colour
+                style = {"color": "black", "linewidth": 2}
+            style = {"linewidth": 1, **style}
+            axes[0, column].plot(false_positive, true_positive, label=score, **style)
+            axes[1, column].plot(fractions, [precision_at_top(values, clean, q) for q in fractions], label=score, **style)
         axes[0, column].set(title=f"{name}: ROC (clean = positive)", xlabel="false positive rate", ylabel="true positive rate")
         axes[1, column].axhline(clean.mean(), color="grey", linewidth=0.5)
         axes[1, column].set(title=f"{name}: label precision of the cleanest q", xlabel="q (share kept)", ylabel="share of clean labels")
