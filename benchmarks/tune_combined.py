@@ -42,9 +42,8 @@ EVIDENCE = ("type_agreement", "neighbour_agreement", "out_of_sample")
 def candidate_scores(order, documents, max_length: int) -> dict[tuple[str | None, float, float], np.ndarray]:
     """Every candidate combination's score on one stage-1 export."""
     from finecl_hf.learning_order.arguments import LearningOrderArguments
-    from finecl_hf.learning_order.evidence import rank_average
     from finecl_hf.learning_order.run import corpus_evidence
-    from finecl_hf.learning_order.scores import cleanliness
+    from finecl_hf.learning_order.scores import cleanliness, combine_scores
     from finecl_hf.paths import offline_encoder_path
 
     num_classes = order.features["relation"].num_classes
@@ -60,15 +59,8 @@ def candidate_scores(order, documents, max_length: int) -> dict[tuple[str | None
             for weight in DYNAMICS_WEIGHTS if dynamics else (1.0,):
                 names = [*evidence_names, *([dynamics] if dynamics else [])]
                 weights = {dynamics: weight} if dynamics else None
-                first = rank_average({name: first_round[name] for name in names}, weights)
-                if share == 0.0:
-                    candidates[(dynamics, weight, share)] = first
-                    continue
-                trusted = first >= np.quantile(first, share)
-                recounted = {name: getattr(evidence, name)(trusted) for name in evidence_names}
-                if dynamics:
-                    recounted[dynamics] = first_round[dynamics]
-                candidates[(dynamics, weight, share)] = rank_average(recounted, weights)
+                parts = {name: first_round[name] for name in names}
+                candidates[(dynamics, weight, share)] = combine_scores(parts, evidence, weights, share)
     return candidates
 
 

@@ -99,9 +99,14 @@ class CorpusEvidence:
         """`type_agreement` of every instance, counting only `trusted` instances when given."""
         return type_agreement(self.labels, self.signatures, self.settings.type_smoothing, trusted)
 
+    @property
+    def neighbour_groups(self) -> np.ndarray | None:
+        """The groups whose members may not be each other's neighbours (`None`: only the instance itself)."""
+        return None if self.settings.neighbours_from_own_document else self.groups
+
     def neighbour_agreement(self, trusted: np.ndarray | None = None) -> np.ndarray:
         """`neighbour_agreement` of every instance with features (NaN otherwise), voters `trusted` when given."""
-        groups = None if self.settings.neighbours_from_own_document else self.groups
+        groups = self.neighbour_groups
 
         def vote(rows: np.ndarray, features: np.ndarray) -> np.ndarray:
             return neighbour_agreement(
@@ -209,7 +214,7 @@ def neighbour_agreement(
         raise ValueError(f"features ({features.shape[0]} rows) and labels ({count}) must have one entry per instance.")
     group_tensor = torch.as_tensor(np.asarray(groups, dtype=np.int64)) if groups is not None else torch.arange(count)
     voters = torch.ones(count, dtype=torch.bool) if trusted is None else torch.as_tensor(np.asarray(trusted, dtype=bool))
-    candidates = int(voters.sum()) - int(torch.bincount(group_tensor[voters], minlength=int(group_tensor.max()) + 1).max())
+    candidates = neighbour_candidates(voters.numpy(), group_tensor.numpy())
     if not 1 <= num_neighbours <= candidates:
         raise ValueError(
             f"num_neighbours={num_neighbours} must lie between 1 and {candidates}, the (trusted) instances outside "
@@ -230,6 +235,16 @@ def neighbour_agreement(
         weighted = (weights * agree).sum(1) / total.clamp_min(1e-12)
         scores[rows] = torch.where(total > 0, weighted, plain)
     return scores.numpy()
+
+
+def neighbour_candidates(voters: np.ndarray, groups: np.ndarray | None = None) -> int:
+    """The most neighbours every instance can have: the voters (bool per instance) outside the largest group (no
+    groups: each instance is its own group)."""
+    voters = np.asarray(voters, dtype=bool)
+    count = int(voters.sum())
+    if groups is None or count == 0:
+        return max(count - 1, 0)
+    return count - int(np.bincount(np.asarray(groups, dtype=np.int64)[voters]).max())
 
 
 def group_folds(groups: Sequence[int], folds: int, seed: int = 0) -> np.ndarray:
@@ -327,6 +342,7 @@ __all__ = [
     "DEFAULT_OUT_OF_SAMPLE_WEIGHT_DECAY",
     "DEFAULT_TYPE_SMOOTHING",
     "group_folds",
+    "neighbour_candidates",
     "neighbour_agreement",
     "out_of_sample_probability",
     "rank_average",

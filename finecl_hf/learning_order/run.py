@@ -28,7 +28,7 @@ from finecl_hf.distributed import finish_distributed
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
-from .evidence import CorpusEvidence, EvidenceSettings, type_signatures
+from .evidence import CorpusEvidence, EvidenceSettings, neighbour_candidates, type_signatures
 from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
 from .export import LearningOrderRunInfo, export_learning_order
@@ -165,11 +165,11 @@ def corpus_evidence(
             hint = " (--evidence_encoder none)" if need == FEATURES else f" ({data_args.dataset_path})"
             raise UsageError(f"--scores {name}: it cannot be computed: {reason}{hint}; nothing was written.")
     if features is not None:
-        largest_group = int(np.bincount(groups).max()) if groups.size else 0
-        if data_args.num_neighbours > len(instances) - largest_group:
+        candidates = neighbour_candidates(np.ones(len(instances), dtype=bool), evidence.neighbour_groups)
+        if data_args.num_neighbours > candidates:
             raise UsageError(
-                f"--num_neighbours {data_args.num_neighbours} is larger than the {len(instances) - largest_group} "
-                f"instances an instance of {data_args.dataset_path} can have as neighbours; nothing was written."
+                f"--num_neighbours {data_args.num_neighbours} is larger than the {candidates} instances an instance "
+                f"of {data_args.dataset_path} can have as neighbours; nothing was written."
             )
         if data_args.out_of_sample_folds > np.unique(groups).size:
             raise UsageError(

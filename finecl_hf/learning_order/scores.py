@@ -47,6 +47,7 @@ __all__ = [
     "CleanlinessScore",
     "ScoreInputs",
     "cleanliness",
+    "combine_scores",
     "compute_score_columns",
     "score_columns",
     "score_names",
@@ -238,7 +239,8 @@ SCORES: dict[str, CleanlinessScore] = _entries(
         dtype="float32",
         higher_is_cleaner=True,
         formula="leave-one-out PMI log P̂(s | y) − log P̂(s) of the (head type → tail type) signature s with the label "
-        "y, counts from the corpus's own (noisy) labels without the instance, add-λ smoothed (λ = 1)",
+        "y, counts from the corpus's own (noisy) labels without the instance; P̂(s) add-one smoothed, P̂(s | y) "
+        "smoothed toward P̂(s) with one pseudo-count (a relation seen once scores 0)",
         description="Does the relation schema admit the entity types? A relation constrains the types of its head and "
         "tail (date of birth: PER → TIME); a label that breaks the constraint its other labels follow is suspect. "
         "Needs no classifier; needs entity types (DocRED-format documents; sentence corpora with typed entities).",
@@ -251,7 +253,7 @@ SCORES: dict[str, CleanlinessScore] = _entries(
         dtype="float32",
         higher_is_cleaner=True,
         formula="Σ_j w_j [y_j = y] / Σ_j w_j over the k nearest neighbours j (cosine similarity w_j ≥ 0 of "
-        "standardised frozen [e_head; e_tail] features; instances of the same document excluded; k = 10)",
+        "standardised frozen [e_head; e_tail] features; the instance itself excluded; k = 10)",
         description="Share of the instance's nearest neighbours in a frozen encoder's feature space (the backbone by "
         "default) that carry its label. Needs no classifier trained on the noisy labels.",
         reference="Bahri et al., ICML 2020 (deep k-NN); Zhu et al., ICML 2022 (SimiFeat)",
@@ -271,7 +273,7 @@ SCORES: dict[str, CleanlinessScore] = _entries(
     ),
     CleanlinessScore(
         name="combined",
-        compute=lambda inputs: _combined(inputs),
+        compute=lambda inputs: _combined(inputs),  # late-bound: `_combined` is defined after the registry
         dtype="float32",
         higher_is_cleaner=True,
         formula="mean normalised rank (in [0, 1]) of the oriented scores of " + ", ".join(f"`{name}`" for name in COMBINED_COMPONENTS)
@@ -293,15 +295,28 @@ _RECOUNTED = ("type_agreement", "neighbour_agreement", "out_of_sample")
 
 def _combined(inputs: ScoreInputs) -> np.ndarray:
     present = {name: inputs.oriented[name] for name in COMBINED_COMPONENTS if name in inputs.oriented}
-    first = corpus_evidence.rank_average(present, COMBINED_WEIGHTS)
     share = inputs.evidence.settings.refine_share if inputs.evidence is not None else 0.0
-    recounted = [name for name in present if name in _RECOUNTED]
-    if not share or not recounted:
+    return combine_scores(present, inputs.evidence, COMBINED_WEIGHTS, share)
+
+
+def combine_scores(
+    first_round: Mapping[str, np.ndarray],
+    evidence: CorpusEvidence | None,
+    weights: Mapping[str, float] | None = None,
+    refine_share: float = 0.0,
+) -> np.ndarray:
+    """The `combined` score of oriented `first_round` scores: their weighted rank average; with `refine_share` > 0,
+    the evidence scores among them are recounted from the instances that average ranks above its lowest
+    `refine_share`, and the ranks averaged again (`benchmarks/tune_combined.py` scores candidates with it)."""
+    first = corpus_evidence.rank_average(first_round, weights)
+    recounted = [name for name in first_round if name in _RECOUNTED]
+    if not refine_share or evidence is None or not recounted:
         return first
-    trusted = first >= np.quantile(first, share)
+    trusted = first >= np.quantile(first, refine_share)
+    parts = dict(first_round)
     for name in recounted:
-        present[name] = _finite_or_median(getattr(inputs.evidence, name)(trusted))
-    return corpus_evidence.rank_average(present, COMBINED_WEIGHTS)
+        parts[name] = _finite_or_median(getattr(evidence, name)(trusted))
+    return corpus_evidence.rank_average(parts, weights)
 
 
 def score_names() -> list[str]:
