@@ -60,6 +60,9 @@ class FineCLConfig(PreTrainedConfig):
             For `weighting="reference"`: epochs at or above this count as k_max.
         reference_no_relation_weight (`float`, *optional*, defaults to e^0.5):
             For `weighting="reference"`: weight of no-relation instances.
+        truncation_share (`float`, *optional*):
+            For `weighting="truncate"`: the share q of the triples, lowest cleanliness first, that get weight 0, in
+            [0, 1). `None` (default): the noise rate estimated by `posterior`'s two-component mixture.
         entity_pooling (`str`, *optional*, defaults to `"mean"`):
             How the mention embeddings of an entity are combined: `"mean"` (paper eq. 4) or `"logsumexp"` (ATLOP).
             Each mention is the mean of its sub-word embeddings.
@@ -96,6 +99,7 @@ class FineCLConfig(PreTrainedConfig):
     max_learned_epoch: int = 14
     reference_epoch_cap: int = 5
     reference_no_relation_weight: float = math.exp(0.5)
+    truncation_share: float | None = None
     entity_pooling: str = "mean"
     relation_level: str = "sentence"
     document_loss: str = "bce"
@@ -131,6 +135,8 @@ class FineCLConfig(PreTrainedConfig):
         for name in ("ed_loss_weight", "rd_loss_weight", "mlm_loss_weight"):
             _require(getattr(self, name) >= 0, name, getattr(self, name), "must be >= 0")
         _require(0 <= self.classifier_dropout < 1, "classifier_dropout", self.classifier_dropout, "must be in [0, 1)")
+        if self.truncation_share is not None:
+            _require(0 <= self.truncation_share < 1, "truncation_share", self.truncation_share, "must be in [0, 1)")
         _require(self.reference_no_relation_weight > 0, "reference_no_relation_weight",
                  self.reference_no_relation_weight, "must be > 0")
 

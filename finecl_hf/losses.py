@@ -79,7 +79,14 @@ def learning_order_weights(
     [k_min, k_max] are clamped into it. When k_max == k_min every weight is 1 (eq. 5 is undefined there).
     See `finecl_hf.weighting` for `"paper"`, `"reference"` (the original code) and `"uniform"` (ERICA).
     """
-    return get_weighting(weighting).weight(
+    scheme = get_weighting(weighting)
+    if scheme.weighs_corpus:
+        raise ValueError(
+            f"weighting={weighting!r} weighs each instance from the whole corpus's scores, not from its learning "
+            "epoch: pass the weights computed by stage 2's data preparation (`relation_weights`, see "
+            "finecl_hf.pretraining.ordering.corpus_weights)."
+        )
+    return scheme.weight(
         learned_epochs,
         alpha=alpha,
         min_epoch=min_epoch,
@@ -132,7 +139,9 @@ def relation_discrimination_loss(
 
     positive_logits = (anchor_vectors * normalized[positives]).sum(-1) / temperature
     negative_logits = torch.einsum("ad,akd->ak", anchor_vectors, normalized[negatives]) / temperature
-    log_weights = weights.to(normalized.dtype).log()
+    # A weight of 0 (a dropped triple) must leave Z without turning an empty Z into log(0) = -inf, whose gradient
+    # is NaN: its log is floored at the dtype's smallest normal number instead (exp(-87) next to any live term).
+    log_weights = weights.to(normalized.dtype).clamp_min(torch.finfo(normalized.dtype).tiny).log()
     positive_term = positive_logits + (log_weights[positives] if weight_positive_in_denominator else 0.0)
     negative_terms = (negative_logits + log_weights[negatives]).masked_fill(~valid_negatives, float("-inf"))
     log_partition = torch.logsumexp(torch.cat([positive_term.unsqueeze(1), negative_terms], dim=1), dim=1)

@@ -369,6 +369,7 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
         relation_positive_index: torch.LongTensor | None = None,
         relation_negative_index: torch.LongTensor | None = None,
         relation_is_no_relation: torch.BoolTensor | None = None,
+        relation_weights: torch.FloatTensor | None = None,
         ed_input_ids: torch.LongTensor | None = None,
         ed_attention_mask: torch.Tensor | None = None,
         ed_token_type_ids: torch.LongTensor | None = None,
@@ -389,6 +390,9 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
                 document), `-1` where the instance is not an anchor.
             relation_negative_index (`[instances, negatives]`): its negatives (other relations), padded with `-1`.
             relation_is_no_relation (`[instances]`): marks no-relation instances (used by `weighting="reference"`).
+            relation_weights (`[instances]`): the weight of each instance when `config.weighting` is a corpus scheme
+                (`posterior`, `truncate`: computed for the whole corpus by stage 2's data preparation); when given,
+                it replaces f(k).
             ed_*: the ED documents in the shared batch format, with for each query its head entity
                 (`ed_query_entity_ids`), the other entities of its document (`ed_candidate_entity_ids`, padded with
                 `-1`) and the position of the true tail among them (`ed_target_index`).
@@ -406,7 +410,7 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
                 relations = relation_representations(entities, relation_entity_ids)
                 losses["rd"] = self._rd_loss(
                     relations, relation_learned_epochs, relation_positive_index, relation_negative_index,
-                    relation_is_no_relation,
+                    relation_is_no_relation, relation_weights,
                 )
                 output.relation_embeddings = relations
                 output.num_anchors = (relation_positive_index >= 0).sum()
@@ -439,20 +443,23 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
         logits = self.lm_head(hidden_states[masked])
         return nn.functional.cross_entropy(logits.float(), labels[masked])
 
-    def _rd_loss(self, relations, learned_epochs, positive_index, negative_index, is_no_relation) -> torch.Tensor:
+    def _rd_loss(
+        self, relations, learned_epochs, positive_index, negative_index, is_no_relation, weights=None
+    ) -> torch.Tensor:
         config = self.config
         if learned_epochs is None:
             learned_epochs = torch.full_like(positive_index, -1)
-        weights = learning_order_weights(
-            learned_epochs,
-            weighting=config.weighting,
-            alpha=config.alpha,
-            min_epoch=config.min_learned_epoch,
-            max_epoch=config.max_learned_epoch,
-            is_no_relation=is_no_relation,
-            reference_epoch_cap=config.reference_epoch_cap,
-            reference_no_relation_weight=config.reference_no_relation_weight,
-        )
+        if weights is None:
+            weights = learning_order_weights(
+                learned_epochs,
+                weighting=config.weighting,
+                alpha=config.alpha,
+                min_epoch=config.min_learned_epoch,
+                max_epoch=config.max_learned_epoch,
+                is_no_relation=is_no_relation,
+                reference_epoch_cap=config.reference_epoch_cap,
+                reference_no_relation_weight=config.reference_no_relation_weight,
+            )
         return relation_discrimination_loss(
             relations,
             positive_index,

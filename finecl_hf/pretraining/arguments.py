@@ -46,6 +46,7 @@ CONFIG_FIELDS = (
     "entity_pooling",
     "reference_epoch_cap",
     "reference_no_relation_weight",
+    "truncation_share",
 )
 
 
@@ -139,6 +140,13 @@ class FineCLPreTrainingArguments(TrainingArguments):
         default=math.exp(0.5),
         metadata={"help": "With --weighting reference: weight of no-relation pairs (original: e^0.5)."},
     )
+    truncation_share: float | None = field(
+        default=None,
+        metadata={
+            "help": "With --weighting truncate: the share q in [0, 1) of the relation instances, lowest --order_by "
+            "score first, that get weight 0. Default: the noise rate estimated by the `posterior` mixture."
+        },
+    )
     max_length: int = field(
         default=512, metadata={"help": "Maximum sub-word tokens per document (longer ones are cut; drops are counted)."}
     )
@@ -192,6 +200,16 @@ class FineCLPreTrainingArguments(TrainingArguments):
             )
         if self.order_by not in SCORES:
             raise ValueError(f"order_by={self.order_by!r} is invalid: it must be one of {', '.join(SCORES)}.")
+        if self.order_by_within_relation and WEIGHTING_SCHEMES[self.weighting].weighs_corpus:
+            raise ValueError(
+                f"--order_by_within_relation ranks pseudo-epochs within each relation, but --weighting "
+                f"{self.weighting} weighs the whole corpus's --order_by scores: drop one of the two."
+            )
+        if self.truncation_share is not None and self.weighting != "truncate":
+            raise ValueError(
+                f"--truncation_share {self.truncation_share} is read by --weighting truncate only (got --weighting "
+                f"{self.weighting})."
+            )
         if self.total_batch_size < 0:
             raise ValueError(f"total_batch_size={self.total_batch_size} is invalid: it must be >= 0.")
         if self.pad_to_multiple_of == 0:

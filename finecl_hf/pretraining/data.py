@@ -34,7 +34,8 @@ from ..constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
 from ..constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
 from ..data.loading import load_dataset_folder
 from ..data.tokenization import tokenize_documents
-from .ordering import PAPER_ORDER, pseudo_epoch_range, score_pseudo_epochs
+from ..weighting import CorpusWeights, get_weighting
+from .ordering import PAPER_ORDER, corpus_weights, pseudo_epoch_range, score_pseudo_epochs
 from .sampling import RelationInstanceIndex, RelationPairSampler
 
 logger = logging.get_logger(__name__)
@@ -120,7 +121,8 @@ class FineCLPreTrainingDataset(torch.utils.data.Dataset):
     (from the index). `FineCLPreTrainingCollator` turns a list of them into a pre-training batch.
 
     Items are dicts of NumPy arrays: `document_index`, `input_ids`, `mention_starts`, `mention_ends`,
-    `mention_entities`, `instance_heads`, `instance_tails`, `instance_relations`, `instance_learned_epochs`.
+    `mention_entities`, `instance_heads`, `instance_tails`, `instance_relations`, `instance_learned_epochs`, and
+    `instance_weights` when the index holds corpus-scheme weights.
 
     Args:
         tokenized_documents: output of `finecl_hf.data.tokenization.tokenize_documents` (row i = document i), with
@@ -144,7 +146,7 @@ class FineCLPreTrainingDataset(torch.utils.data.Dataset):
         row = self.documents[document]
         spans = np.asarray(row["mention_token_spans"], dtype=np.int64).reshape(-1, 3)
         rows = self.index.instances_of(document)
-        return {
+        item = {
             "document_index": document,
             "input_ids": row["input_ids"],
             "mention_starts": spans[:, 1],
@@ -155,6 +157,9 @@ class FineCLPreTrainingDataset(torch.utils.data.Dataset):
             "instance_relations": self.index.relation[rows],
             "instance_learned_epochs": self.index.learned_epoch[rows],
         }
+        if self.index.weight is not None:
+            item["instance_weights"] = self.index.weight[rows]
+        return item
 
 
 @dataclass
@@ -172,6 +177,7 @@ class PreTrainingData:
         order_by: the cleanliness score the index's `learned_epoch` comes from (`learned_epoch` = the paper).
         epoch_range: (k_min, k_max) of the pseudo-epochs when `order_by` is another score, else `None` (the range
             of the learned epochs).
+        weighting_fit: what a corpus weighting scheme found (its estimated noise rate and summary), else `None`.
     """
 
     dataset: FineCLPreTrainingDataset
@@ -183,6 +189,7 @@ class PreTrainingData:
     statistics: dict[str, int] = field(default_factory=dict)
     order_by: str = PAPER_ORDER
     epoch_range: tuple[int, int] | None = None
+    weighting_fit: CorpusWeights | None = None
 
     def sampler(self, seed: int) -> RelationPairSampler:
         """The document-pair sampler that lets anchors find positives inside each batch."""
@@ -227,11 +234,15 @@ def prepare_pretraining_data(
     cache_dir: str | None = None,
     order_by: str = PAPER_ORDER,
     order_by_within_relation: bool = False,
+    weighting: str = "paper",
+    truncation_share: float | None = None,
 ) -> PreTrainingData:
     """Load, tokenize and index a learning-order dataset for FineCL pre-training (see the module docstring).
 
     `order_by`/`order_by_within_relation`: the score that orders the instances for eq. 5 and whether it is ranked
-    within each relation (`finecl_hf.pretraining.ordering`); checked before anything is tokenized.
+    within each relation (`finecl_hf.pretraining.ordering`); checked before anything is tokenized. When `weighting` is
+    a corpus scheme (`posterior`, `truncate`), its weights are computed here from the `order_by` score (with
+    `truncation_share` for `truncate`) and carried by the index.
     """
     instances, documents = load_learning_order_dataset(path, split=split, cache_dir=cache_dir)
     label_names = list(instances.features["relation"].names)
@@ -241,7 +252,13 @@ def prepare_pretraining_data(
     columns = {name: read_column(instances, name, dtype, source) for name, dtype in INSTANCE_COLUMNS.items()}
     card_metadata = _card_metadata(path)
     epoch_range = None
-    if order_by != PAPER_ORDER:
+    weights, weighting_fit = None, None
+    if get_weighting(weighting).weighs_corpus:
+        weights, weighting_fit = corpus_weights(
+            instances, weighting, order_by, columns["relation"], no_relation_id, truncation_share, source
+        )
+        logger.info(f"--weighting {weighting} on {order_by!r}: {weighting_fit.summary}.")
+    elif order_by != PAPER_ORDER:
         epoch_range = pseudo_epoch_range(card_metadata, columns["learned_epoch"])
         columns["learned_epoch"] = score_pseudo_epochs(
             instances, order_by, columns["relation"], no_relation_id, epoch_range, order_by_within_relation, source
@@ -253,6 +270,7 @@ def prepare_pretraining_data(
         num_relations=len(label_names),
         no_relation_id=no_relation_id,
         source=source,
+        weight=weights,
     )
     _check_document_uids(instances, documents, source)
     tokenized, tokenization = tokenize_documents(documents, tokenizer, max_length=max_length, num_proc=num_proc)
@@ -284,6 +302,7 @@ def prepare_pretraining_data(
         statistics=statistics,
         order_by=order_by,
         epoch_range=epoch_range,
+        weighting_fit=weighting_fit,
     )
 
 

@@ -175,7 +175,7 @@ class FineCLPreTrainingCollator:
     def _relation_discrimination_inputs(self, documents: list[_Document], rng: np.random.Generator) -> dict:
         input_ids, attention_mask = self._pad([d.feature["input_ids"] for d in documents])
         spans, mention_entities = [], []
-        heads, tails, local_heads, local_tails, relations, epochs, document_ids = ([] for _ in range(7))
+        heads, tails, local_heads, local_tails, relations, epochs, weights, document_ids = ([] for _ in range(8))
         for document in documents:
             feature = document.feature
             starts, ends = np.asarray(feature["mention_starts"]), np.asarray(feature["mention_ends"])
@@ -190,6 +190,8 @@ class FineCLPreTrainingCollator:
             tails.append(document.entity_offset + np.searchsorted(document.entities, local_tails[-1]))
             relations.append(np.asarray(feature["instance_relations"])[chosen])
             epochs.append(np.asarray(feature["instance_learned_epochs"])[chosen])
+            if "instance_weights" in feature:
+                weights.append(np.asarray(feature["instance_weights"], dtype=np.float32)[chosen])
             document_ids.append(np.full(chosen.shape[0], int(feature["document_index"])))
         spans = np.concatenate(spans).astype(np.int64).reshape(-1, 3)
         labels, input_ids = self._mask_tokens(input_ids, attention_mask, spans, rng)
@@ -212,6 +214,10 @@ class FineCLPreTrainingCollator:
         )
         batch["relation_entity_ids"] = _long(np.stack([np.concatenate(heads), np.concatenate(tails)], axis=1))
         batch["relation_learned_epochs"] = _long(np.concatenate(epochs))
+        if weights:
+            if len(weights) != len(documents):
+                raise ValueError("Some documents of the batch carry `instance_weights` and others do not.")
+            batch["relation_weights"] = torch.from_numpy(np.concatenate(weights))
         batch["relation_positive_index"] = _long(positive_index)
         batch["relation_negative_index"] = _long(negative_index)
         no_relation = (

@@ -44,6 +44,7 @@ def render_pretrained_model_card(
     hyperparameters: Mapping[str, Any],
     log_history: Sequence[Mapping[str, Any]],
     logging_steps: float,
+    weighting: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     """Render the card: method, learning-order dataset, every hyper-parameter, loss curve summary and intended use.
 
@@ -58,6 +59,7 @@ def render_pretrained_model_card(
             (`finecl_hf.pretraining.ordering`).
         log_history: `Trainer.state.log_history`.
         logging_steps: the logging interval, for the text.
+        weighting: for a corpus weighting scheme, `description`, `summary` and `estimated_noise_rate` of its fit.
     """
     card_data = ModelCardData(
         library_name="transformers",
@@ -84,7 +86,12 @@ def render_pretrained_model_card(
         template_str=template,
         model_name=model_name,
         backbone=backbone,
-        data={"source": dataset_source, "stage1": stage1, "statistics": dict(data_statistics)},
+        data={
+            "source": dataset_source,
+            "stage1": stage1,
+            "statistics": dict(data_statistics),
+            "weighting": dict(weighting) if weighting else None,
+        },
         hyperparameters=dict(hyperparameters),
         losses=summarize_loss_curve(log_history),
         steps=steps,

@@ -16,6 +16,10 @@ through its rank:
 
 k_min = 0 and k_max = stage-1 epochs − 1, read from the dataset card (`finecl.num_epochs`); without it, the largest
 `learned_epoch` of the column (at least 1).
+
+A corpus weighting scheme (`posterior`, `truncate`; `finecl_hf.weighting`) needs no pseudo-epochs: `corpus_weights`
+hands it the `--order_by` score of every relation instance (oriented higher = cleaner) and keeps its weights; no-relation
+pairs, which are never anchors, keep weight 1.
 """
 
 from __future__ import annotations
@@ -28,11 +32,19 @@ import pyarrow.compute as pc
 from datasets import Dataset, Value
 
 from ..learning_order.scores import SCORES, cleanliness
+from ..weighting import CorpusWeights, get_weighting
 
 PAPER_ORDER = "learned_epoch"
 NOT_RANKED = -1
 
-__all__ = ["PAPER_ORDER", "pseudo_epoch_range", "pseudo_epochs", "read_score_columns", "score_pseudo_epochs"]
+__all__ = [
+    "PAPER_ORDER",
+    "corpus_weights",
+    "pseudo_epoch_range",
+    "pseudo_epochs",
+    "read_score_columns",
+    "score_pseudo_epochs",
+]
 
 
 def pseudo_epochs(
@@ -146,6 +158,41 @@ def score_pseudo_epochs(
     scores = cleanliness(order_by, read_score_columns(instances, order_by, source))
     ranked = np.ones(scores.shape, dtype=bool) if no_relation_id is None else relation != no_relation_id
     return pseudo_epochs(scores, ranked, *epoch_range, groups=relation if within_relation else None)
+
+
+def corpus_weights(
+    instances: Dataset,
+    weighting: str,
+    order_by: str,
+    relation: np.ndarray,
+    no_relation_id: int | None,
+    truncation_share: float | None,
+    source: str,
+) -> tuple[np.ndarray, CorpusWeights]:
+    """`float32` weight of every instance under the corpus scheme `weighting`, from score `order_by`, and the fit.
+
+    Raises:
+        UsageError: naming `--weighting`, `--order_by` and `source` when the scheme cannot weigh this score (a
+            constant score, too few relation instances, no two groups to separate).
+    """
+    import torch
+
+    from ..commands.errors import UsageError
+
+    scores = cleanliness(order_by, read_score_columns(instances, order_by, source))
+    ranked = np.ones(scores.shape, dtype=bool) if no_relation_id is None else relation != no_relation_id
+    try:
+        fitted = get_weighting(weighting).corpus_weights(
+            torch.from_numpy(np.asarray(scores[ranked], dtype=np.float64)), truncation_share=truncation_share
+        )
+    except ValueError as error:
+        raise UsageError(
+            f"--weighting {weighting} --order_by {order_by}: cannot weigh the {int(ranked.sum())} relation instances "
+            f"of {source}: {error}. Choose another --order_by score (or --weighting paper / uniform)."
+        ) from None
+    weights = np.ones(scores.shape, dtype=np.float32)
+    weights[ranked] = fitted.weights.numpy()
+    return weights, fitted
 
 
 def _is_numeric(feature: Any, allow_bool: bool) -> bool:

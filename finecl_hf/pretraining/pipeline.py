@@ -11,6 +11,7 @@ from transformers.utils import logging
 
 from ..distributed import finish_distributed
 from ..modeling import FineCLForPreTraining
+from ..weighting import get_weighting
 from .arguments import CONFIG_FIELDS, FineCLPreTrainingArguments
 from .data import PreTrainingData, prepare_pretraining_data
 from .data_collator import FineCLPreTrainingCollator
@@ -61,6 +62,8 @@ def build_pretrainer(
             cache_dir=args.dataset_cache_dir,
             order_by=args.order_by,
             order_by_within_relation=args.order_by_within_relation,
+            weighting=args.weighting,
+            truncation_share=args.truncation_share,
         )
     with _whole_model_construction(args):
         model = FineCLForPreTraining.from_backbone(
@@ -145,9 +148,19 @@ def save_pretrained_checkpoint(trainer: FineCLPreTrainer, data: PreTrainingData,
             hyperparameters=hyperparameters,
             log_history=trainer.state.log_history,
             logging_steps=args.logging_steps,
+            weighting=_weighting_card_data(data, config.weighting),
         )
         card.save(output_dir / "README.md")
     return output_dir
+
+
+def _weighting_card_data(data: PreTrainingData, weighting: str) -> dict | None:
+    """What the card says of a corpus weighting scheme's fit (`None` for an epoch scheme)."""
+    fit = data.weighting_fit
+    if fit is None:
+        return None
+    description = get_weighting(weighting).description
+    return {"description": description, "summary": fit.summary, "estimated_noise_rate": fit.estimated_noise_rate}
 
 
 def _plain(value):

@@ -58,6 +58,8 @@ class RelationInstanceIndex:
         pairable_rows: `int64 [pairable]` rows of the instances that can be anchors (a real relation present in at
             least two documents), grouped by relation; `pairable_offsets[r]:pairable_offsets[r + 1]` are those of `r`.
         no_relation_id: class id of the no-relation label, or `None` when the corpus has none.
+        weight: `float32 [instances]` weight of each instance under a corpus weighting scheme
+            (`finecl_hf.weighting`, e.g. `posterior`), `None` when the weights come from `learned_epoch`.
     """
 
     document: np.ndarray
@@ -70,6 +72,7 @@ class RelationInstanceIndex:
     pairable_offsets: np.ndarray
     num_relations: int
     no_relation_id: int | None
+    weight: np.ndarray | None = None
 
     @classmethod
     def from_arrays(
@@ -84,6 +87,7 @@ class RelationInstanceIndex:
         num_relations: int,
         no_relation_id: int | None,
         source: str = "instances",
+        weight: np.ndarray | None = None,
     ) -> RelationInstanceIndex:
         """Validate the columns of an instance table and index them.
 
@@ -93,6 +97,7 @@ class RelationInstanceIndex:
             num_relations: number of relation classes (no-relation included).
             no_relation_id: class id of the no-relation label, `None` if the corpus has none.
             source: name of the instance table, used in error messages.
+            weight: optional weight of each instance under a corpus weighting scheme, in [0, 1].
 
         Raises:
             ValueError: naming `source`, the first bad row and the field, when a value is out of range.
@@ -104,6 +109,8 @@ class RelationInstanceIndex:
             "relation": relation,
             "learned_epoch": learned_epoch,
         }
+        if weight is not None:
+            columns["weight"] = weight
         lengths = {name: len(values) for name, values in columns.items()}
         if len(set(lengths.values())) != 1:
             raise ValueError(f"{source}: columns have different lengths: {lengths}.")
@@ -120,6 +127,10 @@ class RelationInstanceIndex:
             "relation": np.asarray(relation).astype(np.int32, copy=False),
             "learned_epoch": np.asarray(learned_epoch).astype(np.int16, copy=False),
         }
+        if weight is not None:
+            arrays["weight"] = np.asarray(weight).astype(np.float32, copy=False)
+            if not (np.isfinite(arrays["weight"]).all() and (arrays["weight"] >= 0).all()):
+                raise ValueError(f"{source}: instance weights must be finite and >= 0.")
         if np.any(arrays["document"][1:] < arrays["document"][:-1]):
             order = np.argsort(arrays["document"], kind="stable")
             for name in arrays:
@@ -138,8 +149,9 @@ class RelationInstanceIndex:
 
     def keep_only(self, keep: np.ndarray) -> None:
         """Drop the instances where `keep` is False, in place, one column at a time (memory peaks at one column)."""
-        for name in ("document", "head", "tail", "relation", "learned_epoch"):
-            setattr(self, name, getattr(self, name)[keep])
+        for name in ("document", "head", "tail", "relation", "learned_epoch", "weight"):
+            if getattr(self, name) is not None:
+                setattr(self, name, getattr(self, name)[keep])
         self._build_views()
 
     def _build_views(self) -> None:
@@ -168,8 +180,9 @@ class RelationInstanceIndex:
             self.document_offsets,
             self.pairable_rows,
             self.pairable_offsets,
+            self.weight,
         )
-        return int(sum(array.nbytes for array in arrays))
+        return int(sum(array.nbytes for array in arrays if array is not None))
 
     def instances_of(self, document: int) -> slice:
         """Rows of the instances of `document`."""
