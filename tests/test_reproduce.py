@@ -12,7 +12,7 @@ import pytest
 
 from finecl_hf.experiments import reproduction as reproduce
 from finecl_hf.experiments import reproduction_report as report
-from finecl_hf.experiments.design import ARMS, PRETRAINING_CORPORA, plan_arms
+from finecl_hf.experiments.design import ARMS, CHOSEN_ARM, DESIGNS, PRETRAINING_CORPORA, plan_arms
 from finecl_hf.probing import ProbeResult, ProbeSettings
 from finecl_hf.probing.probe import _summarise
 
@@ -38,17 +38,37 @@ def stage2_steps(steps: list[reproduce.Step]) -> dict[str, reproduce.Step]:
 
 
 def test_default_plan_runs_every_arm_where_it_applies():
-    arms = {arm.key for arm in reproduce.ReproduceArguments().planned_arms()}
-    expected = {f"noise_0.5/{name}/seed-{seed}" for name in ("erica", "finecl", "finecl_confidence", "oracle")
+    args = reproduce.ReproduceArguments()
+    arms = {arm.key for arm in args.planned_arms()}
+    expected = {f"noise_0.5/{name}/seed-{seed}" for name in ("erica", "finecl", CHOSEN_ARM, "oracle_drop")
                 for seed in (42, 43)}  # fmt: skip
     expected |= {f"{corpus}/{name}/seed-42" for corpus in ("clean", "noise_0.3", "natural") for name in ("erica", "finecl")}
     assert arms == expected
+    assert (args.pretrain_steps, args.output_dir) == (150, "outputs/reproduce")
+
+
+def test_full_preset_is_issue_19s_design():
+    args = reproduce.ReproduceArguments(preset="full")
+    seeds = {}
+    for arm in args.planned_arms():
+        seeds.setdefault((arm.corpus, arm.name), []).append(arm.seed)
+    other = "posterior" if CHOSEN_ARM == "truncate" else "truncate"
+    three = [42, 43, 44]
+    assert seeds == {
+        **{("noise_0.5", name): three for name in ("erica", "finecl", CHOSEN_ARM, "oracle_drop")},
+        **{("noise_0.5", name): [42] for name in ("oracle", "ed_mlm", other)},
+        ("clean", "erica"): [42], ("clean", "ed_mlm"): [42],
+        **{(corpus, name): [42] for corpus in ("noise_0.3", "natural") for name in ("erica", "finecl", CHOSEN_ARM)},
+    }  # fmt: skip
+    assert (args.pretrain_steps, args.output_dir) == (300, "outputs/reproduce_full")
+    for corpus, task, a, b in DESIGNS["full"].headline:
+        assert (corpus, a) in seeds and (corpus, b) in seeds and task in args.probe_tasks
 
 
 def test_arms_needing_the_noise_mask_skip_corpora_without_one():
-    arms = plan_arms(["clean", "natural", "noise_0.3"], ["erica", "oracle"], [1], [], ["clean", "natural", "noise_0.3"])
-    assert [arm.key for arm in arms] == ["clean/erica/seed-1", "natural/erica/seed-1", "noise_0.3/erica/seed-1",
-                                         "noise_0.3/oracle/seed-1"]  # fmt: skip
+    arms = plan_arms(DESIGNS["full"], ["clean", "natural", "noise_0.5"], ["erica", "oracle_drop"], [1])
+    assert [arm.key for arm in arms] == ["clean/erica/seed-1", "natural/erica/seed-1", "noise_0.5/erica/seed-1",
+                                         "noise_0.5/oracle_drop/seed-1"]  # fmt: skip
 
 
 def test_stage2_commands_take_weighting_order_and_seed_from_the_arm():
@@ -58,12 +78,19 @@ def test_stage2_commands_take_weighting_order_and_seed_from_the_arm():
         definition = ARMS[name]
         assert option(step.command, "--weighting") == [definition.weighting]
         assert option(step.command, "--order_by") == [definition.order_by]
+        if definition.rd_loss_weight is not None:
+            assert option(step.command, "--rd_loss_weight") == [repr(definition.rd_loss_weight)]
         assert option(step.command, "--seed") == [seed.removeprefix("seed-")]
         order = option(step.command, "--learning_order_dataset")[0]
-        expected = ROOT / "oracle" / corpus if name == "oracle" else ROOT / "stage1" / corpus / "learning_order"
+        oracle = definition.order_source == "oracle"
+        expected = ROOT / "oracle" / corpus if oracle else ROOT / "stage1" / corpus / "learning_order"
         assert order == str(expected)
         assert option(step.command, "--output_dir") == [str(ROOT / "stage2" / key)]
-    assert option(steps["noise_0.5/finecl_confidence/seed-43"].command, "--order_by") == ["confidence"]
+    assert option(steps[f"noise_0.5/{CHOSEN_ARM}/seed-43"].command, "--order_by") == ["combined"]
+    full = stage2_steps(plan(preset="full"))
+    assert option(full["clean/ed_mlm/seed-42"].command, "--rd_loss_weight") == ["0.0"]
+    assert option(full["noise_0.5/oracle_drop/seed-44"].command, "--weighting") == ["truncate"]
+    assert option(full["noise_0.5/erica/seed-44"].command, "--max_steps") == ["300"]
 
 
 def test_every_probe_shares_draws_and_each_arm_is_probed_after_its_pretraining():
@@ -107,6 +134,7 @@ def test_fine_tuning_and_table2_are_opt_in():
         ({"probe_tasks": ["tacred"]}, "--probe_tasks ['tacred']"),
         ({"train_fractions": [0.01, 0.1], "finetune_epochs_per_fraction": [10]}, "--finetune_epochs_per_fraction"),
         ({"pretrain_seeds": []}, "--pretrain_seeds"),
+        ({"preset": "huge"}, "--preset huge"),
     ],
 )
 def test_inconsistent_arguments_are_named(overrides, message):
@@ -120,6 +148,14 @@ def test_finished_steps_are_skipped_and_a_failing_step_stops_the_run(tmp_path, c
     fail = [sys.executable, "-c", "raise SystemExit(3)"]
     seconds = reproduce.run_steps([reproduce.Step("finished", fail, done)], overwrite=False)
     assert seconds == {"finished": 0.0}
+    timings = tmp_path / "seconds.json"
+    ok = [sys.executable, "-c", "pass"]
+    reproduce.run_steps([reproduce.Step("quick", ok, tmp_path / "never.json")], overwrite=False, timings_file=timings)
+    measured = json.loads(timings.read_text())["quick"]
+    assert measured > 0  # a resumed run reports the time the step took where it ran
+    assert reproduce.run_steps([reproduce.Step("quick", fail, done)], overwrite=False, timings_file=timings) == {
+        "quick": measured
+    }
     assert "already done" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="FAILED \\(exit 3\\)"):
         reproduce.run_steps([reproduce.Step("unfinished", fail, tmp_path / "missing.json")], overwrite=False)
@@ -155,20 +191,21 @@ def write_probe(layout: reproduce.ReproductionLayout, encoder: str, accuracy: fl
 def finished_experiment(tmp_path):
     """A finished (two corpora) or interrupted (natural) experiment with planted probe accuracies."""
     args = reproduce.ReproduceArguments(
-        corpora=["clean", "noise_0.5", "natural"], probe_tasks=["wiki80"], pretrain_steps=20, budget_curve_interval=10
-    )
+        preset="full", corpora=["clean", "noise_0.5", "natural"], arms=["erica", "finecl", CHOSEN_ARM, "oracle",
+        "oracle_drop"], pretrain_seeds=[42, 43], probe_tasks=["wiki80"], pretrain_steps=20, budget_curve_interval=10,
+    )  # fmt: skip
     layout = reproduce.ReproductionLayout(tmp_path)
-    accuracies = {"none": 0.40, "erica": 0.60, "finecl": 0.70, "finecl_confidence": 0.72, "oracle": 0.80}
-    for encoder, accuracy in [("none", accuracies["none"])]:
-        write_probe(layout, encoder, accuracy, seed=1)
+    accuracies = {
+        ("clean", "erica"): 0.75,
+        **{("noise_0.5", name): accuracy for name, accuracy in
+           (("erica", 0.60), ("finecl", 0.70), (CHOSEN_ARM, 0.72), ("oracle", 0.80), ("oracle_drop", 0.85))},
+        ("natural", "erica"): 0.70, ("natural", CHOSEN_ARM): 0.70,  # equal: a CI around 0
+    }  # fmt: skip
+    write_probe(layout, "none", 0.40, seed=1)
     for number, arm in enumerate(args.planned_arms()):
         if arm.corpus == "natural" and arm.name == "finecl":
             continue  # interrupted before this arm's probe
-        if arm.corpus == "clean":
-            accuracy = accuracies["erica"]  # on clean labels FineCL == ERICA
-        else:
-            accuracy = accuracies[arm.name]
-        write_probe(layout, arm.key, accuracy, seed=100 + number)
+        write_probe(layout, arm.key, accuracies[(arm.corpus, arm.name)], seed=100 + number)
     for corpus, auc in (("clean", float("nan")), ("noise_0.5", 0.6)):  # clean: no wrong labels, no ROC-AUC
         stage1 = layout.stage1(corpus)
         stage1.mkdir(parents=True)
@@ -187,35 +224,54 @@ def test_comparisons_are_paired_by_seed_and_find_the_planted_effects(finished_ex
     comparisons = report.paired_comparisons(args, report.load_probes(args, layout))
     by_pair = {(item["corpus"], item["a"], item["b"]): item for item in comparisons}
     assert set(by_pair) == {
-        ("clean", "erica", "none"), ("clean", "finecl", "erica"),
-        ("noise_0.5", "erica", "none"), ("noise_0.5", "finecl", "erica"),
-        ("noise_0.5", "finecl_confidence", "erica"), ("noise_0.5", "oracle", "erica"),
-        ("natural", "erica", "none"),  # natural/finecl was not probed: no comparison, no crash
+        ("clean", "erica", "none"),
+        ("noise_0.5", "erica", "none"), ("noise_0.5", "finecl", "erica"), ("noise_0.5", CHOSEN_ARM, "erica"),
+        ("noise_0.5", "oracle", "erica"), ("noise_0.5", "oracle_drop", "erica"),
+        ("natural", "erica", "none"), ("natural", CHOSEN_ARM, "erica"),  # natural/finecl not probed: no comparison
     }  # fmt: skip
     for item in comparisons:
         assert set(item) >= {"corpus", "probe", "a", "b", "difference", "ci_low", "ci_high", "n"}
         assert item["probe"] == "wiki80" and item["ci_low"] <= item["difference"] <= item["ci_high"]
+    ceiling = by_pair[("noise_0.5", "oracle_drop", "erica")]
+    assert ceiling["seeds"] == [42, 43] and ceiling["n"] == 2 * SETTINGS.num_draws
+    assert 20 < ceiling["difference"] < 30 and ceiling["ci_low"] > 0
     oracle = by_pair[("noise_0.5", "oracle", "erica")]
-    assert oracle["seeds"] == [42, 43] and oracle["n"] == 2 * SETTINGS.num_draws
-    assert 15 < oracle["difference"] < 25 and oracle["ci_low"] > 0
-    assert 15 < by_pair[("clean", "erica", "none")]["difference"] < 25
-    clean = by_pair[("clean", "finecl", "erica")]
-    assert clean["ci_low"] < 0 < clean["ci_high"], "equal accuracies must give a CI around 0"
+    assert oracle["seeds"] == [42] and oracle["n"] == SETTINGS.num_draws  # one seed in the full design
+    assert 30 < by_pair[("clean", "erica", "none")]["difference"] < 40
+    equal = by_pair[("natural", CHOSEN_ARM, "erica")]
+    assert equal["ci_low"] < 0 < equal["ci_high"], "equal accuracies must give a CI around 0"
+
+
+def test_noise_cost_and_the_share_each_arm_wins_back(finished_experiment):
+    args, layout = finished_experiment
+    probes = report.load_probes(args, layout)
+    costs = {item["corpus"]: item for item in report.noise_costs(args, probes)}
+    assert set(costs) == {"noise_0.5", "natural"}
+    assert 10 < costs["noise_0.5"]["cost"] < 20 and costs["noise_0.5"]["ci_low"] > 0  # clean 75% vs noisy 60%
+    assert 0 < costs["natural"]["cost"] < 10
+    shares = {(item["corpus"], item["arm"]): item["share"] for item in
+              report.won_back(report.paired_comparisons(args, probes), list(costs.values()))}  # fmt: skip
+    assert 0.5 < shares[("noise_0.5", "finecl")] < 0.85 and shares[("noise_0.5", "oracle_drop")] > 1
+    assert abs(shares[("natural", CHOSEN_ARM)]) < 0.6
 
 
 def test_report_writes_tables_json_and_plots(finished_experiment):
     args, layout = finished_experiment
     results = report.write_report(args, layout, "/models/minilm", {"step": 60.0})
     saved = json.loads((layout.root / "results.json").read_text(), parse_constant=pytest.fail)  # no NaN/Infinity
-    assert saved["comparisons"] == results["comparisons"] and len(saved["comparisons"]) == 7
+    assert saved["comparisons"] == results["comparisons"] and len(saved["comparisons"]) == 8
+    assert [(item["corpus"], item["a"]) for item in saved["headline"]] == [
+        ("noise_0.5", CHOSEN_ARM), ("noise_0.5", "oracle_drop"), ("noise_0.5", "finecl"), ("natural", CHOSEN_ARM)
+    ]
     assert [point["step"] for point in saved["budget_curve"]] == [0, 10, 20]
     markdown = (layout.root / "results.md").read_text()
     assert "| noise_0.5 | wiki80 | oracle − erica |" in markdown
-    assert "`finecl_confidence` wins back" in markdown
+    assert f"`{CHOSEN_ARM}` wins back" in markdown and "## Share of the noise cost won back" in markdown
+    assert markdown.index("## Headline comparisons") < markdown.index("## Probe of every encoder")
     assert "| natural/finecl/seed-42 |" not in markdown  # never probed: absent, not a made-up row
     assert "| clean | – |" in markdown and "| noise_0.5 | 0.600 |" in markdown
     assert saved["learning_order"]["clean"]["scores"]["learned_epoch"]["roc_auc"] is None
-    for name in ("probe_vs_noise.png", "paired_differences.png", "budget_curve.png"):
+    for name in ("probe_vs_noise.png", "paired_differences.png", "budget_curve.png", "noise_cost_won_back.png"):
         path = layout.root / name
         assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 5_000
 

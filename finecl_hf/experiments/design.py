@@ -5,9 +5,11 @@ The corpora are the 500 Re-DocRED documents: with their gold triples (`clean`), 
 given a wrong label the way distant supervision errs (`noise_0.3`, `noise_0.5`; `finecl_hf.data.document_noise`), and
 distantly labelled with the DocRED-train facts (`natural`: real noise, about 30% wrong, ten times fewer labels).
 
-An arm is one stage-2 pre-training of one corpus: a weighting (`uniform` = ERICA, `paper` = FineCL's eq. 5) and where
-its order comes from (stage 1 on that corpus, ordered by a cleanliness score, or the oracle: the true noise mask).
-Adding an arm is one `ARMS` entry; adding a corpus one `PRETRAINING_CORPORA` entry.
+An arm is one stage-2 pre-training of one corpus: a weighting (`uniform` = ERICA, `paper` = FineCL's eq. 5, the corpus
+schemes `posterior` and `truncate`) and where its order comes from (stage 1 on that corpus, ordered by a cleanliness
+score, or the oracle: the true noise mask). A design (`DESIGNS`, `--preset`) says which arms run on which corpus with
+how many pre-training seeds, and which comparisons are the headline. Adding an arm is one `ARMS` entry; adding a corpus
+one `PRETRAINING_CORPORA` entry; adding a design one `DESIGNS` entry.
 """
 
 from __future__ import annotations
@@ -47,11 +49,18 @@ PRETRAINING_CORPORA: dict[str, PretrainingCorpus] = {
 
 BASELINE_ARM = "erica"  # every arm is compared with it
 ORACLE_ARM = "oracle"
+CEILING_ARM = "oracle_drop"
+NO_RD_ARM = "ed_mlm"
+# The arm chosen before any pre-training, on the detector issue's tuning corpora, by what each candidate weighting does
+# to the corpus (`finecl_hf.experiments.weighting_choice`; protocol and result in README, "Choosing the weighting").
+CHOSEN_ARM = "truncate"
 
 
 @dataclass(frozen=True)
 class ArmDefinition:
-    """One way of pre-training a corpus in stage 2."""
+    """One way of pre-training a corpus in stage 2: a weighting scheme (`finecl_hf.weighting`), the score it reads
+    (`order_by`) and where the scores come from (`order_source`), and any method setting that departs from the
+    defaults (`alpha` of eq. 5, `truncation_share` of `truncate`, `rd_loss_weight`)."""
 
     name: str
     label: str
@@ -59,6 +68,21 @@ class ArmDefinition:
     order_source: str
     order_by: str = "learned_epoch"
     needs_noise_mask: bool = False
+    alpha: float | None = None
+    truncation_share: float | None = None
+    rd_loss_weight: float | None = None
+
+    def pretrain_options(self) -> list[str]:
+        """The `finecl pretrain` options that make this arm."""
+        options = ["--weighting", self.weighting, "--order_by", self.order_by]
+        for flag, value in (
+            ("--alpha", self.alpha),
+            ("--truncation_share", self.truncation_share),
+            ("--rd_loss_weight", self.rd_loss_weight),
+        ):
+            if value is not None:
+                options += [flag, repr(value)]
+        return options
 
 
 ARMS: dict[str, ArmDefinition] = {
@@ -69,11 +93,85 @@ ARMS: dict[str, ArmDefinition] = {
         ArmDefinition("finecl_confidence", "FineCL (eq. 5, ordered by confidence)", "paper", STAGE1, "confidence"),
         ArmDefinition("finecl_aum", "FineCL (eq. 5, ordered by AUM)", "paper", STAGE1, "aum"),
         ArmDefinition(ORACLE_ARM, "eq. 5 with the true noise mask as order", "paper", ORACLE, needs_noise_mask=True),
+        ArmDefinition(CEILING_ARM, "the true noise mask as 0/1 weights (the ceiling of any weighting)", "truncate",
+                      ORACLE, needs_noise_mask=True),
+        ArmDefinition(NO_RD_ARM, "ED + MLM only (no relation discrimination)", "uniform", STAGE1, rd_loss_weight=0.0),
+        ArmDefinition("posterior", "P(clean | combined), two-component mixture", "posterior", STAGE1, "combined"),
+        ArmDefinition("truncate", "weight 0 for the lowest-combined share (q = the mixture's noise estimate)",
+                      "truncate", STAGE1, "combined"),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Design:
+    """A whole experiment: which arms run on which corpus with how many pre-training seeds, and its budgets.
+
+    Attributes:
+        name: the `--preset` value.
+        description: one line for the help text and the report.
+        seeds_per_arm: corpus -> arm -> number of pre-training seeds (the first N of `--pretrain_seeds`), in run order.
+        pretrain_steps: stage-2 optimizer steps per arm.
+        headline: the comparisons `(corpus, probe task, arm a, arm b)` declared before running, reported first.
+    """
+
+    name: str
+    description: str
+    seeds_per_arm: dict[str, dict[str, int]]
+    pretrain_steps: int
+    headline: tuple[tuple[str, str, str, str], ...]
+
+    @property
+    def corpora(self) -> list[str]:
+        return list(self.seeds_per_arm)
+
+    @property
+    def arms(self) -> list[str]:
+        return list(dict.fromkeys(name for arms in self.seeds_per_arm.values() for name in arms))
+
+
+_NOISE_05_HEADLINE = (
+    ("noise_0.5", "wiki80", CHOSEN_ARM, BASELINE_ARM),
+    ("noise_0.5", "wiki80", CEILING_ARM, BASELINE_ARM),
+    ("noise_0.5", "wiki80", "finecl", BASELINE_ARM),
+    ("natural", "wiki80", CHOSEN_ARM, BASELINE_ARM),
+)
+DESIGNS: dict[str, Design] = {
+    design.name: design
+    for design in (
+        Design(
+            "default",
+            "`make reproduce`: under two hours on 2 CPU cores; the full design's headline arms at noise 0.5 (two "
+            "seeds), ERICA and FineCL elsewhere (one seed); drops ed_mlm, the other weighting and the chosen arm on "
+            "noise 0.3 and natural",
+            {
+                "noise_0.5": {BASELINE_ARM: 2, "finecl": 2, CHOSEN_ARM: 2, CEILING_ARM: 2},
+                "clean": {BASELINE_ARM: 1, "finecl": 1},
+                "noise_0.3": {BASELINE_ARM: 1, "finecl": 1},
+                "natural": {BASELINE_ARM: 1, "finecl": 1},
+            },
+            pretrain_steps=150,
+            headline=_NOISE_05_HEADLINE[:3],
+        ),
+        Design(
+            "full",
+            "issue 19's design: 300 stage-2 steps; at noise 0.5 three seeds of ERICA, FineCL, the chosen weighting "
+            "and the 0/1 oracle, one of the eq. 5 oracle, ED+MLM and the other weighting; ERICA and ED+MLM on clean; "
+            "ERICA, FineCL and the chosen weighting on noise 0.3 and natural (about 4 h on 2 CPU cores; resumes)",
+            {
+                "noise_0.5": {
+                    BASELINE_ARM: 3, "finecl": 3, CHOSEN_ARM: 3, CEILING_ARM: 3,
+                    ORACLE_ARM: 1, NO_RD_ARM: 1, "posterior" if CHOSEN_ARM == "truncate" else "truncate": 1,
+                },
+                "clean": {BASELINE_ARM: 1, NO_RD_ARM: 1},
+                "noise_0.3": {BASELINE_ARM: 1, "finecl": 1, CHOSEN_ARM: 1},
+                "natural": {BASELINE_ARM: 1, "finecl": 1, CHOSEN_ARM: 1},
+            },  # fmt: skip
+            pretrain_steps=300,
+            headline=(*_NOISE_05_HEADLINE, ("clean", "wiki80", NO_RD_ARM, BASELINE_ARM)),
+        ),
     )
 }
-# Run on every corpus; the other arms only where asked (`extra_arms_corpora`): they are costly, and they answer
-# questions asked at high noise (how much of the oracle's gain a better order wins back).
-CORE_ARMS = (BASELINE_ARM, "finecl")
 
 
 @dataclass(frozen=True)
@@ -94,22 +192,18 @@ class Arm:
         return f"{self.corpus}/{self.name}/seed-{self.seed}"
 
 
-def plan_arms(
-    corpora: list[str], arms: list[str], seeds: list[int], multi_seed_corpora: list[str], extra_arms_corpora: list[str]
-) -> list[Arm]:
-    """Every stage-2 run, in the order they run: corpus by corpus (in `corpora` order), seed by seed, arm by arm.
-
-    A corpus gets every seed if it is in `multi_seed_corpora`, else the first; an arm that needs the noise mask runs
-    only on corpora that have one; arms beyond `CORE_ARMS` run only on `extra_arms_corpora`.
-    """
+def plan_arms(design: Design, corpora: list[str], arms: list[str], seeds: list[int]) -> list[Arm]:
+    """Every stage-2 run of `design` restricted to `corpora` and `arms`, in the order they run: corpus by corpus (in
+    `corpora` order), seed by seed, arm by arm (in the design's order). An arm with N seeds takes the first N of
+    `seeds`; an arm that needs the noise mask is skipped on corpora that have none."""
     planned = []
     for corpus in corpora:
-        for seed in seeds if corpus in multi_seed_corpora else seeds[:1]:
-            for name in arms:
-                definition = ARMS[name]
-                if definition.needs_noise_mask and not PRETRAINING_CORPORA[corpus].has_noise_mask:
+        seeds_per_arm = design.seeds_per_arm.get(corpus, {})
+        for index, seed in enumerate(seeds):
+            for name, count in seeds_per_arm.items():
+                if name not in arms or index >= count:
                     continue
-                if name not in CORE_ARMS and corpus not in extra_arms_corpora:
+                if ARMS[name].needs_noise_mask and not PRETRAINING_CORPORA[corpus].has_noise_mask:
                     continue
                 planned.append(Arm(corpus, name, seed))
     return planned
@@ -118,14 +212,18 @@ def plan_arms(
 __all__ = [
     "ARMS",
     "BASELINE_ARM",
-    "CORE_ARMS",
-    "PRETRAINING_CORPORA",
+    "CEILING_ARM",
+    "CHOSEN_ARM",
+    "DESIGNS",
     "NO_PRETRAINING",
+    "NO_RD_ARM",
     "ORACLE",
     "ORACLE_ARM",
+    "PRETRAINING_CORPORA",
     "STAGE1",
     "Arm",
     "ArmDefinition",
+    "Design",
     "PretrainingCorpus",
     "plan_arms",
 ]

@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,22 +190,20 @@ def pretrain_command(
     learning_order_dataset: Path,
     backbone: str,
     output_dir: Path,
-    weighting: str = "paper",
+    method_options: Sequence[str] = ("--weighting", "paper"),
     *,
-    order_by: str = "learned_epoch",
     seed: int | None = None,
     save_steps: int | None = None,
 ) -> list[str]:
-    """Stage 2: FineCL pre-training (`weighting="uniform"` is the ERICA baseline; `order_by`: the cleanliness score
-    that orders the instances, `learned_epoch` being the paper's). `save_steps`: checkpoint interval (default: half way
-    and at the end)."""
+    """Stage 2: FineCL pre-training. `method_options`: the weighting and its settings (`--weighting uniform` is the
+    ERICA baseline; an experiment arm's come from `ArmDefinition.pretrain_options`). `save_steps`: checkpoint interval
+    (default: half way and at the end)."""
     return [
         *finecl_command(), "pretrain",
         "--learning_order_dataset", str(learning_order_dataset),
         "--model_name_or_path", backbone,
         "--output_dir", str(output_dir),
-        "--weighting", weighting,
-        "--order_by", order_by,
+        *method_options,
         "--max_steps", str(args.pretrain_steps),
         "--learning_rate", str(args.pretrain_learning_rate),
         "--warmup_steps", str(max(1, args.pretrain_steps // 10)),

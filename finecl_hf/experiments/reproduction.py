@@ -7,16 +7,22 @@ CPU-sized experiment (`make reproduce`, under two hours on 2 cores), resumable s
    (`natural`: real noise, about 30% wrong);
 2. stage 1 on each corpus: the learning order and every cleanliness score, each scored as a detector of the wrong
    labels (`confirmed_by_gold`);
-3. stage 2 on each corpus, one checkpoint per arm (`finecl_hf.experiments.design.ARMS`): ERICA (`--weighting
-   uniform`), FineCL (eq. 5 on stage 1's `learned_epoch`), FineCL ordered by the best cleanliness score of the
-   denoising benchmark (`confidence`), and the oracle (eq. 5 with the true noise mask as the order: the ceiling);
-   the noise-0.5 arms with several pre-training seeds;
+3. stage 2 on each corpus, one checkpoint per arm and pre-training seed, as the design (`--preset`,
+   `finecl_hf.experiments.design.DESIGNS`) says: ERICA (`--weighting uniform`), FineCL (eq. 5 on stage 1's
+   `learned_epoch`), the weighting chosen on tuning corpora before any pre-training (`CHOSEN_ARM`), the ceiling
+   (`oracle_drop`: the true noise mask as 0/1 weights), and in the full design the eq. 5 oracle, ED + MLM without
+   relation discrimination (`ed_mlm`) and the other corpus weighting;
 4. a representation probe of every encoder, and of MiniLM without relation pre-training (`finecl_hf.probing`):
    8-shot linear classifiers on frozen [e_head; e_tail] features, 20 seeded draws shared by every encoder, on Wiki80
    (test: its 5,600 dev sentences; the aligned task) and SemEval-2010 Task 8 (test: the official 2,717 sentences);
-5. paired comparisons, FineCL − ERICA and ERICA − none per corpus and probe, with bootstrap 95% CIs over draws, test
-   examples and (noise 0.5) pre-training seeds; the budget curve (probe accuracy against stage-2 steps for ERICA on
-   the clean corpus, on the held-out `wiki80_tuning` split, never on a reported test set).
+5. paired comparisons, every arm − ERICA and ERICA − none per corpus and probe, with bootstrap 95% CIs over draws,
+   test examples and pre-training seeds where an arm has several, the headline comparisons (declared in the design
+   before running) first, and the share of the noise cost (clean ERICA − noisy ERICA) each arm wins back; the budget
+   curve (probe accuracy against stage-2 steps for ERICA on the clean corpus, on the held-out `wiki80_tuning` split,
+   never on a reported test set).
+
+Two designs: `--preset default` (`make reproduce`, under two hours on 2 CPU cores) and `--preset full` (issue 19's
+design, 300 steps and three seeds, about four hours: it resumes where it stopped, so it may span working sessions).
 
 Opt-in, costlier views: `--fine_tune_corpora` fine-tunes the corpus's ERICA and FineCL encoders (and the encoder
 without relation pre-training) on SemEval at `--train_fractions`; `--table2` runs the paper's Table 2 experiment
@@ -28,6 +34,7 @@ to `--output_dir`. A step whose output is complete is not run again (`--overwrit
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections.abc import Sequence
@@ -36,7 +43,7 @@ from pathlib import Path
 
 from finecl_hf.commands.errors import UsageError, run_guarded
 
-from .design import ARMS, BASELINE_ARM, CORE_ARMS, NO_PRETRAINING, ORACLE, PRETRAINING_CORPORA, Arm, plan_arms
+from .design import ARMS, BASELINE_ARM, DESIGNS, NO_PRETRAINING, ORACLE, PRETRAINING_CORPORA, Arm, Design, plan_arms
 from .pipeline import (
     DemoPaths,
     PipelineArguments,
@@ -53,31 +60,39 @@ NAME = "reproduce"
 # The Table 2 recipes are scripts of the repository checkout (recipes/), not of the installed package.
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 BUDGET_CURVE_TASK = "wiki80_tuning"
+# The arms `--fine_tune_corpora` fine-tunes (with the encoder without relation pre-training).
+FINE_TUNED_ARMS = (BASELINE_ARM, "finecl")
+# Per-step wall times of every invocation, kept as steps finish so that a run resumed in another session reports the
+# time each step took where it ran.
+STEP_SECONDS_FILE = "step_seconds.json"
 
 
 @dataclass
 class ReproduceArguments(PipelineArguments):
-    """Design and budgets of the experiment; the defaults fit 2 CPU cores in under two hours."""
+    """Design and budgets of the experiment; the default preset fits 2 CPU cores in under two hours."""
 
-    output_dir: str = field(default="outputs/reproduce", metadata={"help": "Where every artifact goes."})
-    corpora: list[str] = field(
-        default_factory=lambda: ["noise_0.5", "clean", "noise_0.3", "natural"],
-        metadata={"help": f"Pre-training corpora, in the order they run: {', '.join(PRETRAINING_CORPORA)}."},
+    preset: str = field(
+        default="default",
+        metadata={
+            "help": "The experiment's design (finecl_hf/experiments/design.py): "
+            + "; ".join(f"`{design.name}`: {design.description}" for design in DESIGNS.values()),
+            "choices": list(DESIGNS),
+        },
     )
-    arms: list[str] = field(
-        default_factory=lambda: ["erica", "finecl", "finecl_confidence", "oracle"],
-        metadata={"help": f"Stage-2 arms: {', '.join(ARMS)} (finecl_hf/experiments/design.py)."},
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where every artifact goes (default: outputs/reproduce, or "
+                                "outputs/reproduce_<preset> for another preset)."}  # fmt: skip
+    )
+    corpora: list[str] | None = field(
+        default=None,
+        metadata={"help": f"Run only these of the preset's corpora, in this order ({', '.join(PRETRAINING_CORPORA)})."},
+    )
+    arms: list[str] | None = field(
+        default=None, metadata={"help": f"Run only these of the preset's arms ({', '.join(ARMS)}; design.py)."}
     )
     pretrain_seeds: list[int] = field(
-        default_factory=lambda: [42, 43],
-        metadata={"help": "Stage-2 seeds of the --multi_seed_corpora arms; other corpora use the first."},
-    )
-    multi_seed_corpora: list[str] = field(
-        default_factory=lambda: ["noise_0.5"], metadata={"help": "Corpora whose arms run with every --pretrain_seeds."}
-    )
-    extra_arms_corpora: list[str] = field(
-        default_factory=lambda: ["noise_0.5"],
-        metadata={"help": "Corpora that get the arms beyond erica and finecl (best score, oracle)."},
+        default_factory=lambda: [42, 43, 44],
+        metadata={"help": "Stage-2 seeds: an arm the design runs with N seeds takes the first N."},
     )
     noise_seed: int = field(default=0, metadata={"help": "Seed of the label corruption of the noisy corpora."})
     learning_order_epochs: int = field(default=3, metadata={"help": "Stage-1 epochs k (paper: 15)."})
@@ -86,7 +101,9 @@ class ReproduceArguments(PipelineArguments):
     learning_order_documents_per_batch: int = field(
         default=4, metadata={"help": "Stage-1 documents per step (each encoded once per epoch)."}
     )
-    pretrain_steps: int = field(default=150, metadata={"help": "Stage-2 optimizer steps per arm (paper: 6,000)."})
+    pretrain_steps: int | None = field(
+        default=None, metadata={"help": "Stage-2 optimizer steps per arm (default: the preset's; paper: 6,000)."}
+    )
     pretrain_learning_rate: float = field(default=5e-5, metadata={"help": "Stage-2 learning rate."})
     budget_curve_corpus: str = field(
         default="clean", metadata={"help": "Corpus whose first ERICA arm is probed along its pre-training."}
@@ -121,10 +138,17 @@ class ReproduceArguments(PipelineArguments):
     def __post_init__(self) -> None:
         from finecl_hf.probing.tasks import PROBE_TASKS
 
+        if self.preset not in DESIGNS:
+            raise UsageError(f"--preset {self.preset}: choose among {', '.join(DESIGNS)}.")
+        design = self.design
+        self.output_dir = self.output_dir or (
+            "outputs/reproduce" if self.preset == "default" else f"outputs/reproduce_{self.preset}"
+        )
+        self.corpora = self.corpora or design.corpora
+        self.arms = self.arms or design.arms
+        self.pretrain_steps = self.pretrain_steps or design.pretrain_steps
         for argument, values, known in (
             ("--corpora", self.corpora, PRETRAINING_CORPORA),
-            ("--multi_seed_corpora", self.multi_seed_corpora, PRETRAINING_CORPORA),
-            ("--extra_arms_corpora", self.extra_arms_corpora, PRETRAINING_CORPORA),
             ("--fine_tune_corpora", self.fine_tune_corpora, PRETRAINING_CORPORA),
             ("--arms", self.arms, ARMS),
             ("--probe_tasks", self.probe_tasks, PROBE_TASKS),
@@ -142,10 +166,12 @@ class ReproduceArguments(PipelineArguments):
         if not self.seeds or not self.pretrain_seeds:
             raise UsageError("--seeds and --pretrain_seeds need at least one seed each.")
 
+    @property
+    def design(self) -> Design:
+        return DESIGNS[self.preset]
+
     def planned_arms(self) -> list[Arm]:
-        return plan_arms(
-            self.corpora, self.arms, self.pretrain_seeds, self.multi_seed_corpora, self.extra_arms_corpora
-        )
+        return plan_arms(self.design, self.corpora, self.arms, self.pretrain_seeds)
 
 
 @dataclass
@@ -259,8 +285,8 @@ def arm_steps(args: ReproduceArguments, layout: ReproductionLayout, arm: Arm, ba
     definition = arm.definition
     output_dir = layout.stage2(arm)
     command = pretrain_command(
-        args, layout.order_dataset(arm), backbone, output_dir, definition.weighting, order_by=definition.order_by,
-        seed=arm.seed, save_steps=args.budget_curve_interval if is_curve_arm else None,
+        args, layout.order_dataset(arm), backbone, output_dir, definition.pretrain_options(), seed=arm.seed,
+        save_steps=args.budget_curve_interval if is_curve_arm else None,
     )  # fmt: skip
     # The model card is written last: its presence means the checkpoint folder is complete.
     steps = [Step(f"stage 2: {arm.key}, {definition.label}", command, output_dir / "README.md")]
@@ -299,7 +325,7 @@ def fine_tuning_encoders(args: ReproduceArguments, layout: ReproductionLayout, b
         return {}
     encoders = {NO_PRETRAINING: backbone}
     for arm in args.planned_arms():
-        if arm.corpus in args.fine_tune_corpora and arm.name in CORE_ARMS and arm.seed == args.pretrain_seeds[0]:
+        if arm.corpus in args.fine_tune_corpora and arm.name in FINE_TUNED_ARMS and arm.seed == args.pretrain_seeds[0]:
             encoders[arm.key] = str(layout.stage2(arm))
     return encoders
 
@@ -333,15 +359,23 @@ def table2_steps(args: ReproduceArguments, root: Path, backbone: str) -> list[St
     ]  # fmt: skip
 
 
-def run_steps(steps: list[Step], overwrite: bool) -> dict[str, float]:
-    """Run every unfinished step; returns seconds per step title (0 for a step already done)."""
+def run_steps(steps: list[Step], overwrite: bool, timings_file: Path | None = None) -> dict[str, float]:
+    """Run every unfinished step; returns seconds per step title.
+
+    A step already done reports the time it took when it ran, if `timings_file` recorded it (0 otherwise); the file
+    is rewritten after every step, so an interrupted run keeps the times of the steps it finished.
+    """
+    recorded = json.loads(timings_file.read_text()) if timings_file is not None and timings_file.is_file() else {}
     seconds = {}
     for number, step in enumerate(steps, start=1):
         if step.done_when.exists() and not overwrite:
             print(f"[{number}/{len(steps)}] {step.title}: already done ({step.done_when}), skipped", flush=True)
-            seconds[step.title] = 0.0
+            seconds[step.title] = recorded.get(step.title, 0.0)
             continue
-        seconds[step.title] = run_step(number, len(steps), step.title, step.command)
+        seconds[step.title] = recorded[step.title] = run_step(number, len(steps), step.title, step.command)
+        if timings_file is not None:
+            timings_file.parent.mkdir(parents=True, exist_ok=True)
+            timings_file.write_text(json.dumps(recorded, indent=1) + "\n")
     return seconds
 
 
@@ -373,7 +407,7 @@ def run(parsed) -> None:
     if args.overwrite and root.exists():
         shutil.rmtree(root)
     steps = build_steps(args, root, backbone, corpus)
-    seconds = run_steps(steps, args.overwrite)
+    seconds = run_steps(steps, args.overwrite, root / STEP_SECONDS_FILE)
     write_report(args, ReproductionLayout(root), backbone, seconds)
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .design import ARMS, BASELINE_ARM, NO_PRETRAINING, ORACLE_ARM, PRETRAINING_CORPORA, Arm
+from .design import ARMS, BASELINE_ARM, DESIGNS, NO_PRETRAINING, ORACLE_ARM, PRETRAINING_CORPORA, Arm
 from .reproduction import (
     BUDGET_CURVE_TASK,
     ReproduceArguments,
@@ -94,6 +94,51 @@ def paired_comparisons(args: ReproduceArguments, probes: dict[str, dict[str, Any
     return comparisons
 
 
+def noise_costs(args: ReproduceArguments, probes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the wrong labels cost ERICA: clean ERICA − noisy ERICA per noisy corpus and probe task (points), with the
+    CI over draws, test examples and the noisy corpus's seeds (the clean arm's first seed is shared by every seed)."""
+    from finecl_hf.probing import compare_probe_groups
+
+    erica = {}
+    for arm in args.planned_arms():
+        if arm.name == BASELINE_ARM and arm.key in probes:
+            erica.setdefault(arm.corpus, []).append(probes[arm.key])
+    costs = []
+    for corpus in ordered_corpora(args):
+        if corpus == "clean" or corpus not in erica or "clean" not in erica:
+            continue
+        for task in args.probe_tasks:
+            noisy = [by_task.get(task) for by_task in erica[corpus]]
+            clean = erica["clean"][0].get(task)
+            if clean is None or None in noisy:
+                continue
+            lost = compare_probe_groups(noisy, [clean], headline_metric(task)).difference  # noisy − clean
+            costs.append({"corpus": corpus, "probe": task, "metric": headline_metric(task),
+                          "cost": round(-lost.estimate, 4), "ci_low": round(-lost.high, 4),
+                          "ci_high": round(-lost.low, 4)})  # fmt: skip
+    return costs
+
+
+def won_back(comparisons: list[dict[str, Any]], costs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each arm − ERICA difference as a share of its corpus's noise cost (where the cost is positive)."""
+    cost_of = {(item["corpus"], item["probe"]): item for item in costs}
+    shares = []
+    for item in comparisons:
+        cost = cost_of.get((item["corpus"], item["probe"]))
+        if item["b"] != BASELINE_ARM or cost is None or cost["cost"] <= 0:
+            continue
+        shares.append({"corpus": item["corpus"], "probe": item["probe"], "arm": item["a"],
+                       "difference": item["difference"], "cost": cost["cost"],
+                       "share": round(item["difference"] / cost["cost"], 4)})  # fmt: skip
+    return shares
+
+
+def headline_comparisons(args: ReproduceArguments, comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The comparisons the design declared as its headline before running, in its order (those measured so far)."""
+    by_key = {(item["corpus"], item["probe"], item["a"], item["b"]): item for item in comparisons}
+    return [by_key[key] for key in DESIGNS[args.preset].headline if key in by_key]
+
+
 def ordered_corpora(args: ReproduceArguments) -> list[str]:
     """The corpora in the registry's order (by noise), whatever order they ran in."""
     return [name for name in PRETRAINING_CORPORA if name in args.corpora]
@@ -118,6 +163,7 @@ def collect(
             for encoder, by_task in probes.items()
         },  # fmt: skip
         "comparisons": paired_comparisons(args, probes),
+        "noise_costs": noise_costs(args, probes),
         "budget_curve": budget_curve(args, layout),
         "pretraining": {},
     }
@@ -129,6 +175,8 @@ def collect(
         losses = final_pretraining_losses(layout.stage2(arm))
         if losses:
             results["pretraining"][arm.key] = losses
+    results["headline"] = headline_comparisons(args, results["comparisons"])
+    results["won_back"] = won_back(results["comparisons"], results["noise_costs"])
     fine_tuning = collect_fine_tuning(args, layout, backbone)
     if fine_tuning:
         results["fine_tuning"] = fine_tuning
@@ -199,6 +247,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"documents, lr {args['pretrain_learning_rate']:g}, max_length {args['pretrain_max_length']}. Probe: "
         f"{args['probe_shots']}-shot linear probe on frozen [e_head; e_tail], {args['probe_draws']} draws shared by "
         "every encoder; points, mean over draws [95% bootstrap CI over draws and test examples].",
+        "## Headline comparisons (declared in the design before running)",
+        comparison_table(results.get("headline", [])) if results.get("headline") else "Not measured yet.",
         "## Probe of every encoder",
         probe_table(results, tasks),
         "## Paired comparisons",
@@ -206,6 +256,17 @@ def render_markdown(results: dict[str, Any]) -> str:
         "examples, and over pre-training seeds where an arm has several (`seeds`).",
         comparison_table(results["comparisons"]),
     ]
+    if results.get("won_back"):
+        sections += [
+            "## Share of the noise cost won back",
+            "Noise cost = clean ERICA − noisy ERICA (points, 95% CI); each arm's difference over ERICA as a share of it.",
+            markdown_table(["corpus", "probe", "noise cost [95% CI]"],
+                           [[item["corpus"], item["probe"], f"{item['cost']:+.2f} [{item['ci_low']:+.2f}, "
+                             f"{item['ci_high']:+.2f}]"] for item in results["noise_costs"]]),
+            markdown_table(["corpus", "probe", "arm", "arm − ERICA", "share won back"],
+                           [[item["corpus"], item["probe"], item["arm"], f"{item['difference']:+.2f}",
+                             f"{100 * item['share']:.0f}%"] for item in results["won_back"]]),
+        ]  # fmt: skip
     recovered = oracle_share_text(results["comparisons"])
     if recovered:
         sections.append(recovered)
@@ -331,6 +392,35 @@ def plot_paired_differences(results: dict[str, Any], path: Path) -> Path:
     return plot_against_noise(results, path, draw)
 
 
+def plot_won_back(results: dict[str, Any], path: Path) -> Path:
+    """One bar per arm and noisy corpus: the share of the noise cost (clean ERICA − noisy ERICA) it wins back, with the
+    arm's 95% CI over ERICA divided by the same cost; one panel per probe task."""
+    import matplotlib.pyplot as plt
+
+    tasks = results["arguments"]["probe_tasks"]
+    comparisons = {(item["corpus"], item["probe"], item["a"]): item for item in results["comparisons"]
+                   if item["b"] == BASELINE_ARM}  # fmt: skip
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        items = [item for item in results["won_back"] if item["probe"] == task]
+        labels = [f"{item['corpus']}: {item['arm']}" for item in items]
+        shares = [100 * item["share"] for item in items]
+        errors = [[100 * (item["difference"] - comparisons[(item["corpus"], task, item["arm"])]["ci_low"]) / item["cost"]
+                   for item in items],
+                  [100 * (comparisons[(item["corpus"], task, item["arm"])]["ci_high"] - item["difference"]) / item["cost"]
+                   for item in items]]  # fmt: skip
+        axis.barh(range(len(items)), shares, xerr=errors, color="C0", capsize=3)
+        axis.set_yticks(range(len(items)), labels, fontsize=7)
+        axis.axvline(0, color="black", linewidth=0.8)
+        axis.axvline(100, color="grey", linestyle="--", linewidth=0.8)
+        axis.set(xlabel="share of the noise cost won back (%), 95% CI", title=f"{task} {headline_metric(task)}")
+        axis.invert_yaxis()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
 def plot_against_noise(results: dict[str, Any], path: Path, draw) -> Path:
     """One panel per probe task, x = share of wrong labels in the pre-training corpus; `draw(axis, task)` fills it."""
     import matplotlib.pyplot as plt
@@ -404,20 +494,14 @@ def plot_results(results: dict[str, Any], root: Path) -> list[Path]:
     written = [plot_noise_curves(results, root / "probe_vs_noise.png")]
     if results["comparisons"]:
         written.append(plot_paired_differences(results, root / "paired_differences.png"))
+    if results.get("won_back"):
+        written.append(plot_won_back(results, root / "noise_cost_won_back.png"))
     if results["budget_curve"]:
         written.append(plot_budget_curve(results, root / "budget_curve.png"))
     return written
 
 
 # -------------------------------------------------------------------------------------------------------- write
-def with_earlier_timings(seconds: dict[str, float], results_file: Path) -> dict[str, float]:
-    """Steps skipped because an earlier invocation ran them keep the time that invocation measured."""
-    if not results_file.exists():
-        return seconds
-    earlier = json.loads(results_file.read_text()).get("seconds_per_step", {})
-    return {title: value or earlier.get(title, 0.0) for title, value in seconds.items()}
-
-
 def strict_json(value: Any) -> Any:
     """`value` with every NaN or infinity replaced by None, so that results.json is valid JSON for any reader (a
     ROC-AUC of a corpus without wrong labels is undefined)."""
@@ -434,7 +518,7 @@ def write_report(
     args: ReproduceArguments, layout: ReproductionLayout, backbone: str, seconds: dict[str, float]
 ) -> dict[str, Any]:
     root = layout.root
-    results = collect(args, layout, backbone, with_earlier_timings(seconds, root / "results.json"))
+    results = collect(args, layout, backbone, seconds)
     (root / "results.json").write_text(json.dumps(strict_json(results), indent=2, allow_nan=False) + "\n")
     markdown = render_markdown(results)
     (root / "results.md").write_text(markdown)
