@@ -109,7 +109,10 @@ def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[s
     available = instances.column_names
     missing = [name for name in score.columns if name not in available]
     if missing:
-        raise ValueError(
+        from ..commands.errors import UsageError
+
+        # The folder is not what the argument reads (an exit-2 usage error), not a malformed file.
+        raise UsageError(
             f"{source}: --order_by {order_by} needs the column(s) {missing}, which this learning-order dataset lacks "
             f"(its columns: {available}). It was written by a stage 1 that did not record training-dynamics scores "
             "(an older finecl-hf, or a run resumed from such a checkpoint): re-run stage 1 "

@@ -238,6 +238,23 @@ CASES = {
         PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--alpha", "1"),
         names=("alpha", "1"), exit_status=2, hyper_parameter=True,
     ),
+    "stage2-truncation-share-1": BadInput(
+        "--weighting truncate --truncation_share 1 (every triple dropped)",
+        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--weighting", "truncate",
+                   "--truncation_share", "1"),
+        names=("truncation_share", "1", "[0, 1)"), exit_status=2, hyper_parameter=True,
+    ),
+    "stage2-truncation-share-negative": BadInput(
+        "--truncation_share -0.1",
+        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--weighting", "truncate",
+                   "--truncation_share", "-0.1"),
+        names=("truncation_share", "-0.1", "[0, 1)"), exit_status=2, hyper_parameter=True,
+    ),
+    "stage2-truncation-share-without-truncate": BadInput(
+        "--truncation_share with --weighting paper (a setting the scheme never reads)",
+        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--truncation_share", "0.3"),
+        names=("--truncation_share 0.3", "--weighting truncate"), exit_status=2, hyper_parameter=True,
+    ),
     "stage2-odd-batch-size": BadInput(
         "--per_device_train_batch_size 3 (documents come in pairs)",
         PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--per_device_train_batch_size", "3"),

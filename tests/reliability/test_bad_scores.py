@@ -23,6 +23,8 @@ class BadScores:
     order_by: str
     columns: dict  # column name -> (arrow type, values or None for a default per row)
     names: tuple[str, ...]  # what the error paragraph must contain besides the folder
+    exit_status: int = 1  # 2: the folder is not what the arguments read (a usage error)
+    weighting: tuple[str, ...] = ()  # extra stage-2 arguments (a corpus weighting scheme)
 
 
 def _finite(rows: int) -> np.ndarray:
@@ -30,13 +32,20 @@ def _finite(rows: int) -> np.ndarray:
 
 
 CASES = [
-    BadScores("older folder: no score columns", "aum", {}, ("'aum'", "lacks", "re-run stage 1", "--order_by learned_epoch")),
+    BadScores("older folder: no score columns", "aum", {}, ("'aum'", "lacks", "re-run stage 1", "--order_by learned_epoch"),
+              exit_status=2),
+    BadScores("a corpus weighting on a score the folder lacks", "combined", {}, ("'combined'", "lacks"), exit_status=2,
+              weighting=("--weighting", "posterior")),
+    BadScores("a constant score under posterior", "aum", {"aum": ("constant", None)},
+              ("--weighting posterior --order_by aum", "constant"), exit_status=2, weighting=("--weighting", "posterior")),
+    BadScores("a constant score under truncate", "aum", {"aum": ("constant", None)},
+              ("--weighting truncate --order_by aum", "constant"), exit_status=2, weighting=("--weighting", "truncate")),
     BadScores("NaN in the score column", "aum", {"aum": ("nan", 3)}, ("row 3", "'aum'", "nan", "finite", "float32")),
     BadScores("inf in the score column", "confidence", {"confidence": ("inf", 0)}, ("row 0", "'confidence'", "inf", "finite")),
     BadScores("score column of strings", "aum", {"aum": ("string", None)}, ("'aum'", "string", "numeric column (float32")),
     BadScores(
         "a column the score also needs is missing", "forgetting_events", {"forgetting_events": ("int16", None)},
-        ("['correct_fraction']", "lacks"),
+        ("['correct_fraction']", "lacks"), exit_status=2,
     ),
     BadScores("score column of lists", "variability", {"variability": ("list", None)}, ("'variability'", "numeric column")),
 ]
@@ -52,6 +61,8 @@ def _with_columns(source: Path, target: Path, columns: dict) -> Path:
             array = pa.array([f"{value:.3f}" for value in _finite(rows)])
         elif kind == "list":
             array = pa.array([[float(value)] for value in _finite(rows)])
+        elif kind == "constant":
+            array = pa.array(np.full(rows, 0.5, np.float32))
         elif kind == "int16":
             array = pa.array(np.zeros(rows, np.int16))
         else:
@@ -72,8 +83,11 @@ def test_bad_order_by_input_is_one_clear_paragraph_and_writes_nothing(
     folder = _with_columns(learning_order_dataset, tmp_path / "learning-order", case.columns)
     output_dir = tmp_path / "output"
     arguments = stage2_arguments(folder, tiny_backbone, output_dir, tmp_path / "cache")
-    outcome = run_cli("trainers/pretrain.py", [*arguments, "--order_by", case.order_by])
-    assert outcome.returncode == 1, outcome.describe()
+    outcome = run_cli("trainers/pretrain.py", [*arguments, "--order_by", case.order_by, *case.weighting])
+    # Under FINECL_DEBUG the error arrives as the exception; its class sets the exit status (UsageError: 2).
+    assert outcome.returncode == 1 and outcome.message.startswith("UsageError" if case.exit_status == 2 else "ValueError"), (
+        outcome.describe()
+    )
     for name in (str(folder), *case.names):
         assert name in outcome.message, f"{name!r} missing from: {outcome.message}"
     assert outcome.raised_in == "finecl_hf/pretraining/ordering.py", outcome.describe()
