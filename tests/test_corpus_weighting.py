@@ -194,3 +194,24 @@ def test_a_corpus_scheme_without_weights_is_refused_by_the_model(tiny_backbone):
     with pytest.raises(ValueError, match="relation_weights"):
         learning_order_weights(torch.zeros(3, dtype=torch.long), weighting="posterior", alpha=math.e,
                                min_epoch=0, max_epoch=2)  # fmt: skip
+
+
+def test_the_model_weighs_rd_by_the_batchs_relation_weights(scored_folder, tiny_backbone):
+    from finecl_hf import FineCLForPreTraining
+
+    folder, _, _ = scored_folder
+    tokenizer = AutoTokenizer.from_pretrained(tiny_backbone)
+    data = prepare_pretraining_data(str(folder), tokenizer, max_length=512, order_by="aum", weighting="truncate",
+                                    truncation_share=0.4)  # fmt: skip
+    collator = FineCLPreTrainingCollator(tokenizer, data.relation_names(), data.index.no_relation_id, num_negatives=4)
+    batch = collator([data.dataset[i] for i in range(6)])
+    torch.manual_seed(0)
+    model = FineCLForPreTraining.from_backbone(str(tiny_backbone), weighting="truncate", truncation_share=0.4).eval()
+    with torch.no_grad():
+        given = model(**batch).rd_loss
+        uniform = model(**{**batch, "relation_weights": torch.ones_like(batch["relation_weights"])}).rd_loss
+        dropped = model(**{**batch, "relation_weights": torch.zeros_like(batch["relation_weights"])}).rd_loss
+    assert torch.isfinite(given) and dropped.item() == 0.0
+    assert given.item() != pytest.approx(uniform.item())  # the weights reach the loss
+    with pytest.raises(ValueError, match="relation_weights"):
+        model(**{key: value for key, value in batch.items() if key != "relation_weights"})
