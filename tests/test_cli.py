@@ -7,7 +7,6 @@ command surface itself.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import subprocess
 import sys
@@ -81,7 +80,7 @@ def test_usage_errors_exit_2_with_one_line(argv, expected, capsys):
 def test_shipped_help_is_what_the_real_parser_renders(name):
     """The pre-rendered text cannot drift: regenerate with `python -m finecl_hf.commands.help --write`."""
     assert help_file(name).is_file(), f"run `python -m finecl_hf.commands.help --write` for {name}"
-    assert shipped_help(name) == render_help(name), f"stale: run `python -m finecl_hf.commands.help --write`"
+    assert shipped_help(name) == render_help(name), "stale: run `python -m finecl_hf.commands.help --write`"
 
 
 @pytest.mark.parametrize("name", PRERENDERED)

@@ -17,20 +17,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from .errors import UsageError, check_dataset_folder, check_model_source, run_guarded
+from .errors import check_dataset_folder, check_model_source, run_guarded
 
 NAME = "finetune"
 
 
 def build_parser():
-    from transformers import HfArgumentParser, TrainingArguments
+    from transformers import TrainingArguments
 
     from finecl_hf.finetuning import RelationExtractionArguments
 
-    return HfArgumentParser((RelationExtractionArguments, TrainingArguments), prog=f"finecl {NAME}")
+    from .parser import FineCLArgumentParser
+
+    return FineCLArgumentParser((RelationExtractionArguments, TrainingArguments), prog=f"finecl {NAME}")
 
 
 def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any, Any, Any]:
@@ -44,14 +45,18 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
     from finecl_hf.finetuning.evaluation import relation_label_names, resolve_task
     from finecl_hf.finetuning.preparation import load_relation_dataset
 
+    from .parser import ARGUMENT_FILE_SUFFIXES, read_argument_file
+
     argv = list(argv)
     parser = build_parser()
-    config_file = argv[0] if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")) else None
-    explicit = _read_config_file(config_file) if config_file else None
+    config_file = argv[0] if len(argv) == 1 and argv[0].endswith(ARGUMENT_FILE_SUFFIXES) else None
+    explicit = read_argument_file(config_file) if config_file else None
+    # The recipe's defaults depend on the task, read from the dataset: a first parse finds the dataset; the second,
+    # below, checks every option and value.
     if explicit is not None:
-        preliminary = parser.parse_dict(explicit, allow_extra_keys=True)[0]
+        preliminary = parser.parse_mapping(explicit, source=config_file)[0]
     else:
-        preliminary = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)[0]
+        preliminary = parser.parse(argv)[0]
     check_dataset_folder("--dataset_path", preliminary.dataset_path,
                          expected="a dataset folder written by `finecl convert`")
     if check_model:
@@ -69,22 +74,10 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
         else:
             parser.set_defaults(**training_defaults, **extraction_defaults)
     if explicit is not None:
-        extraction_args, training_args = parser.parse_dict(explicit)
+        extraction_args, training_args = parser.parse_mapping(explicit, source=config_file)
     else:
-        extraction_args, training_args = parser.parse_args_into_dataclasses(argv)
+        extraction_args, training_args = parser.parse(argv)
     return extraction_args, training_args, dataset
-
-
-def _read_config_file(path: str) -> dict:
-    import yaml
-
-    if not Path(path).is_file():
-        raise UsageError(f"{path}: no such arguments file.")
-    text = Path(path).read_text(encoding="utf-8")
-    values = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    if not isinstance(values, dict):
-        raise UsageError(f"{path}: expected a mapping of argument names to values.")
-    return values
 
 
 def main(argv: Sequence[str] | None = None):

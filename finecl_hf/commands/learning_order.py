@@ -20,24 +20,19 @@ from typing import Any
 from .errors import check_dataset_folder, check_model_source, run_guarded
 
 NAME = "learning-order"
-CONFIG_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 def build_parser():
-    from transformers import HfArgumentParser
-
     from finecl_hf.learning_order import LearningOrderArguments, LearningOrderTrainingArguments
 
-    return HfArgumentParser((LearningOrderArguments, LearningOrderTrainingArguments), prog=f"finecl {NAME}")
+    from .parser import FineCLArgumentParser
+
+    return FineCLArgumentParser((LearningOrderArguments, LearningOrderTrainingArguments), prog=f"finecl {NAME}")
 
 
 def parse_arguments(argv: Sequence[str]) -> tuple[Any, Any]:
     """`(LearningOrderArguments, LearningOrderTrainingArguments)` from the command line or one .json/.yaml file."""
-    parser = build_parser()
-    if len(argv) == 1 and argv[0].endswith(CONFIG_FILE_SUFFIXES):
-        loader = parser.parse_json_file if argv[0].endswith(".json") else parser.parse_yaml_file
-        return tuple(loader(argv[0]))
-    return tuple(parser.parse_args_into_dataclasses(args=list(argv)))
+    return build_parser().parse(argv)
 
 
 def check_inputs(data_args) -> None:

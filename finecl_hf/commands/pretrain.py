@@ -24,21 +24,16 @@ LEARNING_ORDER_CONFIGS = ("instances", "documents")
 
 
 def build_parser():
-    from transformers import HfArgumentParser
-
     from finecl_hf.pretraining.arguments import FineCLPreTrainingArguments
 
-    return HfArgumentParser(FineCLPreTrainingArguments, prog=f"finecl {NAME}")
+    from .parser import FineCLArgumentParser
+
+    return FineCLArgumentParser(FineCLPreTrainingArguments, prog=f"finecl {NAME}")
 
 
 def parse_arguments(argv: Sequence[str]):
     """`FineCLPreTrainingArguments` from the command line, or from a single `.json`/`.yaml` file argument."""
-    parser = build_parser()
-    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-        loader = parser.parse_json_file if argv[0].endswith(".json") else parser.parse_yaml_file
-        (args,) = loader(argv[0])
-    else:
-        (args,) = parser.parse_args_into_dataclasses(args=list(argv))
+    (args,) = build_parser().parse(argv)
     return args
 
 

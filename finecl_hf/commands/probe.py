@@ -17,18 +17,18 @@ NAME = "probe"
 
 
 def build_parser():
-    from transformers import HfArgumentParser
-
     from finecl_hf.probing.arguments import ProbeArguments
 
-    return HfArgumentParser(ProbeArguments, prog=f"finecl {NAME}")
+    from .parser import FineCLArgumentParser
+
+    return FineCLArgumentParser(ProbeArguments, prog=f"finecl {NAME}")
 
 
 def main(argv: Sequence[str] | None = None):
     argv = sys.argv[1:] if argv is None else argv
 
     def parse():
-        (args,) = build_parser().parse_args_into_dataclasses(args=list(argv))
+        (args,) = build_parser().parse(argv)
         for encoder in args.model_name_or_path:
             check_model_source("--model_name_or_path", encoder)
         return args

@@ -76,16 +76,16 @@ def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_di
 
 
 def build_parser():
-    from transformers import HfArgumentParser
+    from finecl_hf.commands.parser import FineCLArgumentParser
 
-    return HfArgumentParser(DemoArguments, prog=f"finecl {NAME}")
+    return FineCLArgumentParser(DemoArguments, prog=f"finecl {NAME}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def parse():
-        (args,) = build_parser().parse_args_into_dataclasses(args=argv)
+        (args,) = build_parser().parse(argv)
         return args, *resolve_inputs(args)
 
     run_guarded(f"finecl {NAME}", parse, run)

@@ -381,16 +381,16 @@ def run_steps(steps: list[Step], overwrite: bool, timings_file: Path | None = No
 
 # -------------------------------------------------------------------------------------------------------- main
 def build_parser():
-    from transformers import HfArgumentParser
+    from finecl_hf.commands.parser import FineCLArgumentParser
 
-    return HfArgumentParser(ReproduceArguments, prog=f"finecl {NAME}")
+    return FineCLArgumentParser(ReproduceArguments, prog=f"finecl {NAME}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def parse():
-        (args,) = build_parser().parse_args_into_dataclasses(args=argv)
+        (args,) = build_parser().parse(argv)
         if args.table2 and not RECIPES.is_dir():
             raise UsageError(f"--table2 runs the scripts of {RECIPES}, which is missing (finecl-hf installed without "
                              "its repository?): run it from a checkout.")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .data import FineCLPreTrainingDataset, PreTrainingData, prepare_pretraining_data
     from .data_collator import FineCLPreTrainingCollator, SequenceLayout
     from .model_card import render_pretrained_model_card, summarize_loss_curve
-    from .pipeline import build_pretrainer, finish_distributed, parse_arguments, save_pretrained_checkpoint
+    from .pipeline import build_pretrainer, finish_distributed, save_pretrained_checkpoint
     from .sampling import RelationInstanceIndex, RelationPairSampler, sample_contrastive_pairs
     from .trainer import FineCLPreTrainer
 
@@ -36,7 +36,6 @@ _EXPORTS = {
     "summarize_loss_curve": "model_card",
     "build_pretrainer": "pipeline",
     "finish_distributed": "pipeline",
-    "parse_arguments": "pipeline",
     "save_pretrained_checkpoint": "pipeline",
     "RelationInstanceIndex": "sampling",
     "RelationPairSampler": "sampling",
@@ -55,7 +54,6 @@ __all__ = [
     "SequenceLayout",
     "build_pretrainer",
     "finish_distributed",
-    "parse_arguments",
     "prepare_pretraining_data",
     "render_pretrained_model_card",
     "sample_contrastive_pairs",

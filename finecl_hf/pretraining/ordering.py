@@ -77,7 +77,6 @@ def pseudo_epochs(
     group, value = groups[rows], -scores[rows]  # ascending value = cleanest first
     order = np.lexsort((value, group))
     group, value = group[order], value[order]
-    position = np.arange(order.size, dtype=np.int64)
     group_start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     group_size = np.diff(np.r_[group_start, order.size])
     group_of = np.repeat(np.arange(group_start.size), group_size)

@@ -168,22 +168,8 @@ def _plain(value):
     return getattr(value, "value", value)
 
 
-def parse_arguments(argv: list[str] | None = None) -> FineCLPreTrainingArguments:
-    """Parse `FineCLPreTrainingArguments` from the command line, or from a single `.json`/`.yaml` file argument."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(FineCLPreTrainingArguments)
-    if argv is not None and len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-        loader = parser.parse_json_file if argv[0].endswith(".json") else parser.parse_yaml_file
-        (args,) = loader(argv[0])
-    else:
-        (args,) = parser.parse_args_into_dataclasses(args=argv)
-    return args
-
-
 __all__ = [
     "build_pretrainer",
     "finish_distributed",
-    "parse_arguments",
     "save_pretrained_checkpoint",
 ]

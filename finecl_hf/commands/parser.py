@@ -1,0 +1,115 @@
+"""`FineCLArgumentParser`: the one parser of every `finecl` command that reads argument dataclasses (as TRL's
+`TrlParser` is for `trl`).
+
+It is an `HfArgumentParser` that
+
+- reads the arguments from the command line, or from one `.json`/`.yaml`/`.yml` file given as the only argument;
+- refuses an option or file key it does not know with a `UsageError` naming the closest valid option (a misspelt
+  option is the most common mistake of all; `HfArgumentParser` would raise its own `ValueError` traceback);
+- answers argparse's own mistakes (a value of the wrong type, a missing value, a choice not offered) with one usage
+  line and the error, as `argparse` does for a small parser, instead of the whole option list (which for a
+  `TrainingArguments` subclass is 130 lines).
+
+Checks of the values themselves live in the dataclasses' `__post_init__` (finecl-hf's, and `TrainingArguments`');
+`commands.errors.run_guarded` reports them as usage errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from transformers import HfArgumentParser
+
+from .errors import USAGE_EXIT_STATUS, UsageError
+
+ARGUMENT_FILE_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+class FineCLArgumentParser(HfArgumentParser):
+    """`HfArgumentParser` with argument files, closest-name suggestions and a one-line usage error (module docstring).
+
+    Args:
+        dataclass_types: the argument dataclass(es) of the command.
+        prog: `finecl <command>`.
+    """
+
+    def __init__(self, dataclass_types: Any, prog: str, **kwargs: Any):
+        super().__init__(dataclass_types, prog=prog, **kwargs)
+
+    def parse(self, argv: Sequence[str]) -> tuple[Any, ...]:
+        """One instance of each dataclass, from `argv` or from the argument file that is its only element."""
+        argv = list(argv)
+        if len(argv) == 1 and argv[0].endswith(ARGUMENT_FILE_SUFFIXES):
+            return self.parse_file(argv[0])
+        # Before argparse runs: it would first complain about a required option the misspelling was meant to be.
+        unknown = [value for value in argv if value.startswith("--") and value.split("=", 1)[0] not in
+                   self._option_string_actions]  # fmt: skip
+        if unknown:
+            raise UsageError(self._unknown_message(unknown))
+        *parsed, remaining = self.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+        if remaining:
+            raise UsageError(self._unknown_message([value for value in remaining if value.startswith("-")] or remaining))
+        return tuple(parsed)
+
+    def parse_file(self, path: str) -> tuple[Any, ...]:
+        """The dataclasses from a JSON or YAML file of `option: value` pairs (option names without dashes)."""
+        return self.parse_mapping(read_argument_file(path), source=path)
+
+    def parse_mapping(self, values: dict[str, Any], source: str) -> tuple[Any, ...]:
+        """The dataclasses from `{option: value}` (read from `source`), refusing keys no dataclass has."""
+        known = {action.dest for action in self._actions}
+        unknown = [key for key in values if key not in known]
+        if unknown:
+            raise UsageError(f"{source}: " + self._unknown_message(unknown, prefix=""))
+        return tuple(self.parse_dict(values))
+
+    def _unknown_message(self, unknown: list[str], prefix: str = "--") -> str:
+        names = sorted({option.lstrip("-") for option in self._option_string_actions if option.startswith("--")})
+        parts = []
+        for value in unknown:
+            key = value.split("=", 1)[0].lstrip("-")
+            close = difflib.get_close_matches(key.replace("-", "_"), names, n=1, cutoff=0.6)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            parts.append(f"{value!r}{hint}")
+        message = f"unknown option(s) {', '.join(parts)}; `{self.prog} --help` lists the options."
+        if any(value.lstrip("-").startswith("warmup_ratio") for value in unknown):
+            message += " (transformers 5 dropped --warmup_ratio: give --warmup_steps a ratio below 1.)"
+        return message
+
+    def format_usage(self) -> str:
+        return f"usage: {self.prog} [--option value ...] (or one .json/.yaml argument file); `{self.prog} --help` lists the options\n"
+
+    def error(self, message: str):  # argparse's own mistakes: usage line + error, exit 2
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_EXIT_STATUS, f"{self.prog}: error: {message}\n")
+
+
+def read_argument_file(path: str) -> dict[str, Any]:
+    """The `{option: value}` mapping of a JSON or YAML argument file; a `UsageError` when it is not one."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{path}: the argument file does not exist.")
+    text = file.read_text(encoding="utf-8")
+    try:
+        if file.suffix == ".json":
+            values = json.loads(text)
+        else:
+            import yaml
+
+            values = yaml.safe_load(text)
+    except ValueError as error:  # json.JSONDecodeError and yaml.YAMLError's parse errors
+        raise UsageError(f"{path}: not a valid {file.suffix.lstrip('.').upper()} argument file: {error}") from None
+    except Exception as error:  # noqa: BLE001 - yaml's errors do not subclass ValueError
+        raise UsageError(f"{path}: not a valid YAML argument file: {error}") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"{path}: an argument file holds one mapping of option names to values, got "
+                         f"{type(values).__name__}.")
+    return values
+
+
+__all__ = ["ARGUMENT_FILE_SUFFIXES", "FineCLArgumentParser", "read_argument_file"]

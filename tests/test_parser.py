@@ -1,0 +1,82 @@
+"""`FineCLArgumentParser`, the one parser of every dataclass-driven `finecl` command: a misspelt option or argument-file
+key is a usage error naming the closest valid option, argparse's own mistakes print one usage line (not the whole
+option list), and an argument file is read the same way by every command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from finecl_hf.commands import run_command
+from finecl_hf.commands.errors import USAGE_EXIT_STATUS
+
+COMMANDS_WITH_DATACLASSES = ["learning-order", "pretrain", "finetune", "probe", "demo", "reproduce"]
+
+
+def fail(command: str, arguments: list[str], capsys) -> str:
+    """Run `finecl <command> arguments`, expect exit 2, return stderr."""
+    with pytest.raises(SystemExit) as raised:
+        run_command(command, arguments)
+    assert raised.value.code == USAGE_EXIT_STATUS
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", COMMANDS_WITH_DATACLASSES)
+def test_a_misspelt_option_names_the_closest_one(command, capsys):
+    error = fail(command, ["--output_dirr", "somewhere"], capsys)
+    assert "unknown option(s) '--output_dirr' (did you mean --output_dir?)" in error
+    assert f"finecl {command}: error:" in error and len(error.strip().splitlines()) == 1
+
+
+def test_the_option_transformers_5_dropped_says_what_replaced_it(tmp_path, capsys):
+    error = fail("pretrain", ["--learning_order_dataset", str(tmp_path), "--warmup_ratio", "0.1"], capsys)
+    assert "'--warmup_ratio'" in error and "--warmup_steps a ratio below 1" in error
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments", "names"),
+    [
+        ("probe", ["--model_name_or_path", "m", "--num_draws", "many"], ["--num_draws", "invalid int value: 'many'"]),
+        ("reproduce", ["--pretrain_seeds", "42", "x"], ["--pretrain_seeds", "invalid int value: 'x'"]),
+        ("learning-order", ["--dataset_path"], ["--dataset_path", "expected one argument"]),
+    ],
+)
+def test_a_mistyped_value_prints_one_usage_line_and_the_error(command, arguments, names, capsys):
+    error = fail(command, arguments, capsys)
+    lines = error.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"usage: finecl {command} [--option value ...]")
+    for name in names:
+        assert name in lines[1]
+
+
+def test_an_argument_file_with_an_unknown_key_names_the_file_and_the_closest_key(tmp_path, capsys):
+    config = tmp_path / "args.json"
+    config.write_text(json.dumps({"model_name_or_path": ["m"], "shot": 4}))
+    error = fail("probe", [str(config)], capsys)
+    assert str(config) in error and "'shot' (did you mean shots?)" in error
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("args.json", "{not json", "not a valid JSON argument file"),
+    ("args.yaml", "- a\n- list\n", "one mapping of option names to values, got list"),
+    ("missing.yaml", None, "does not exist"),
+])  # fmt: skip
+def test_a_broken_argument_file_is_a_usage_error(tmp_path, capsys, name, text, message):
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    error = fail("reproduce", [str(path)], capsys)
+    assert str(path) in error and message in error
+
+
+def test_every_command_reads_the_same_argument_file_as_its_command_line(tmp_path):
+    from finecl_hf.commands.parser import FineCLArgumentParser
+    from finecl_hf.experiments.reproduction import ReproduceArguments
+
+    config = tmp_path / "args.yaml"
+    config.write_text("preset: full\ncorpora: [noise_0.5]\npretrain_seeds: [1, 2]\n")
+    parser = FineCLArgumentParser(ReproduceArguments, prog="finecl reproduce")
+    (from_file,) = parser.parse([str(config)])
+    (from_line,) = parser.parse(["--preset", "full", "--corpora", "noise_0.5", "--pretrain_seeds", "1", "2"])
+    assert from_file == from_line and from_file.pretrain_steps == 300
