@@ -138,8 +138,10 @@ def test_accelerate_launch_runs_the_module_form():
 # ------------------------------------------------------------------------------------------------- front door
 def test_debug_shows_the_traceback_of_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(DEBUG_ENV, "0")  # restored after the test: `--debug` sets it for the whole process
-    arguments = ["finetune", "--model_name_or_path", str(tmp_path / "missing"), "--dataset_path", str(tmp_path),
-                 "--output_dir", str(tmp_path / "out")]  # fmt: skip
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "README.md").write_text("---\nconfigs: []\n---\n")  # looks like a dataset folder
+    arguments = ["finetune", "--model_name_or_path", str(tmp_path / "missing"), "--dataset_path",
+                 str(tmp_path / "data"), "--output_dir", str(tmp_path / "out")]  # fmt: skip
     with pytest.raises(SystemExit) as exit_info:
         main(arguments)
     assert exit_info.value.code == 2

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import USAGE_EXIT_STATUS, UsageError, run_guarded
+from .errors import USAGE_EXIT_STATUS, UsageError, check_output_dir, run_guarded
 
 NAME = "convert"
 HELP_FLAGS = ("-h", "--help")
@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
         from finecl_hf.data.conversion import parse_sources
 
         sources = parse_sources(args.source, dict(corpus.known_files))
+        check_output_dir("--output", str(args.output))
         return corpus, args, sources
 
     def run(parsed) -> Any:

@@ -184,6 +184,33 @@ def check_dataset_folder(argument: str, value: str | None, *, expected: str, con
     if missing:
         raise UsageError(f"{argument} {value}: the folder has no {', '.join(map(repr, missing))} config, so it is "
                          f"not {expected}.")
+    if not _holds_a_dataset(folder):
+        raise UsageError(f"{argument} {value}: the folder holds no dataset (no Parquet or Arrow files, no "
+                         f"dataset_info.json, no dataset card), so it is not {expected}.")
+
+
+def _holds_a_dataset(folder: Path) -> bool:
+    """A dataset folder `load_dataset`/`load_from_disk` can read: a card, `save_to_disk` metadata, or data files."""
+    if any((folder / name).is_file() for name in ("README.md", "dataset_info.json", "dataset_dict.json")):
+        return True
+    return any(True for pattern in ("*.parquet", "*/*.parquet", "*.arrow", "*/*.arrow") for _ in folder.glob(pattern))
+
+
+def check_output_dir(argument: str, value: str | None) -> None:
+    """An output folder argument: not an existing file, and creatable (its nearest existing ancestor is a folder we
+    may write to). Checked before anything is loaded, so a run never trains for an hour and then cannot save."""
+    if value is None:
+        return
+    folder = Path(value).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{argument} {value}: this is an existing file; give a folder (it is created if missing).")
+    ancestor = folder
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{argument} {value}: cannot create the folder, {ancestor} is a file.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"{argument} {value}: cannot create or write the folder: {ancestor} is not writable.")
 
 
 def _in_hub_cache(repo_id: str, repo_type: str, filename: str) -> bool:
@@ -201,6 +228,7 @@ __all__ = [
     "UsageError",
     "check_dataset_folder",
     "check_model_source",
+    "check_output_dir",
     "front_door",
     "run_guarded",
 ]

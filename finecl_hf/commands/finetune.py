@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import check_dataset_folder, check_model_source, run_guarded
+from .errors import check_dataset_folder, check_model_source, check_output_dir, run_guarded
 
 NAME = "finetune"
 
@@ -54,11 +54,12 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
     # The recipe's defaults depend on the task, read from the dataset: a first parse finds the dataset; the second,
     # below, checks every option and value.
     if explicit is not None:
-        preliminary = parser.parse_mapping(explicit, source=config_file)[0]
+        preliminary, preliminary_training = parser.parse_mapping(explicit, source=config_file)
     else:
-        preliminary = parser.parse(argv)[0]
+        preliminary, preliminary_training = parser.parse(argv)
     check_dataset_folder("--dataset_path", preliminary.dataset_path,
                          expected="a dataset folder written by `finecl convert`")
+    check_output_dir("--output_dir", preliminary_training.output_dir)
     if check_model:
         check_model_source("--model_name_or_path", preliminary.model_name_or_path)
         check_model_source("--tokenizer_name", preliminary.tokenizer_name, tokenizer=True)

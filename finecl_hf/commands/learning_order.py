@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import check_dataset_folder, check_model_source, run_guarded
+from .errors import check_dataset_folder, check_model_source, check_output_dir, run_guarded
 
 NAME = "learning-order"
 
@@ -35,11 +35,13 @@ def parse_arguments(argv: Sequence[str]) -> tuple[Any, Any]:
     return build_parser().parse(argv)
 
 
-def check_inputs(data_args) -> None:
+def check_inputs(data_args, training_args) -> None:
     """Cheap checks, before the model or the dataset is loaded."""
     check_dataset_folder("--dataset_path", data_args.dataset_path,
                          expected="a dataset folder written by `finecl convert`")
     check_model_source("--model_name_or_path", data_args.model_name_or_path)
+    check_output_dir("--output_dir", training_args.output_dir)
+    check_output_dir("--learning_order_dir", data_args.learning_order_dir)
 
 
 def main(argv: Sequence[str] | None = None):
@@ -47,7 +49,7 @@ def main(argv: Sequence[str] | None = None):
 
     def parse():
         data_args, training_args = parse_arguments(argv)
-        check_inputs(data_args)
+        check_inputs(data_args, training_args)
         return data_args, training_args
 
     def run(parsed):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .errors import check_dataset_folder, check_model_source, run_guarded
+from .errors import check_dataset_folder, check_model_source, check_output_dir, run_guarded
 
 NAME = "pretrain"
 LEARNING_ORDER_CONFIGS = ("instances", "documents")
@@ -50,6 +50,7 @@ def check_inputs(args) -> None:
         expected="a learning-order dataset written by `finecl learning-order` (its <output_dir>/learning_order)",
     )
     check_model_source("--model_name_or_path", args.model_name_or_path)
+    check_output_dir("--output_dir", args.output_dir)
     if args.tokenizer_name:
         check_model_source("--tokenizer_name", args.tokenizer_name, tokenizer=True)
 

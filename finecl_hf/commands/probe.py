@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .errors import check_model_source, run_guarded
+from .errors import check_model_source, check_output_dir, run_guarded
 
 NAME = "probe"
 
@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None):
         (args,) = build_parser().parse(argv)
         for encoder in args.model_name_or_path:
             check_model_source("--model_name_or_path", encoder)
+        check_output_dir("--output_dir", args.output_dir)
         return args
 
     def run(args):

@@ -92,12 +92,31 @@ def parse_sources(values: Sequence[str], known_files: dict[str, str] | None = No
             raise ValueError(f"--source {value}: {path} is not a file.")
         sources.append(SplitSource(split or infer_split_name(path), path))
     for source in sources:
+        if _holds_no_text(source.path):
+            raise InvalidRecordError(source.path, "<file>", "<file>", "the file is empty (an interrupted download?): "
+                                     f"the {source.split!r} split would have no records")
         if not _SPLIT_NAME.match(source.split):
             raise ValueError(f"Split name {source.split!r} (from {source.path}) must match {_SPLIT_NAME.pattern}.")
     repeated = sorted(split for split, count in Counter(source.split for source in sources).items() if count > 1)
     if repeated:
         raise ValueError(f"Several sources map to the split(s) {repeated}; name them explicitly with SPLIT=PATH.")
     return sources
+
+
+def _holds_no_text(path: Path) -> bool:
+    """An empty file, or one holding only whitespace (read through gzip for `.gz`: an empty archive is 20 bytes)."""
+    if path.stat().st_size == 0:
+        return True
+    if path.suffix == ".gz":
+        import gzip
+
+        try:
+            with gzip.open(path, "rb") as handle:
+                return not handle.read(1 << 16).strip()
+        except (OSError, EOFError):  # a damaged archive is the reader's to report, with its record
+            return False
+    with open(path, "rb") as handle:
+        return not handle.read(1 << 16).strip() and path.stat().st_size <= 1 << 16
 
 
 def display_path(path: str | Path) -> str:

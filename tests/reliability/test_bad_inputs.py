@@ -358,6 +358,42 @@ CASES = {
         FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--dataset_path", "{bad}/semeval/bom_crlf.TXT"),
         names=("--dataset_path", "{bad}/semeval/bom_crlf.TXT", "this is a file"), exit_status=2, hyper_parameter=True,
     ),
+    # ------------------------------------------------------------------- usage mistakes every command shares
+    "stage1-option-transformers-dropped": BadInput(
+        "--warmup_ratio, an option transformers 5 dropped (HfArgumentParser's ValueError traceback before)",
+        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--warmup_ratio", "0"),
+        names=("'--warmup_ratio'", "did you mean --warmup_steps?"), exit_status=2, hyper_parameter=True,
+    ),
+    "stage2-misspelt-option": BadInput(
+        "a misspelt option name (--learnig_rate)",
+        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--learnig_rate", "1e-4"),
+        names=("'--learnig_rate'", "did you mean --learning_rate?"), exit_status=2, hyper_parameter=True,
+    ),
+    "stage2-output-dir-is-a-file": BadInput(
+        "an --output_dir that is an existing file (FileExistsError from deep inside Trainer before)",
+        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--output_dir", "{empty_file}"),
+        names=("--output_dir", "{empty_file}", "existing file"), exit_status=2, hyper_parameter=True,
+    ),
+    "stage1-unrelated-folder": BadInput(
+        "a folder of unrelated files as --dataset_path (DatasetGenerationError, 104 lines, before)",
+        LEARNING_ORDER, ("--dataset_path", "{bad}/semeval", *STAGE1),
+        names=("--dataset_path", "{bad}/semeval", "holds no dataset"), exit_status=2, hyper_parameter=True,
+    ),
+    "stage3-list-option-mistyped": BadInput(
+        "a mistyped value of a list option (--seeds 42 forty)",
+        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--seeds", "42", "forty"),
+        names=("--seeds", "invalid int value: 'forty'"), exit_status=2, hyper_parameter=True,
+    ),
+    "convert-empty-file": BadInput(
+        "an empty corpus file (accepted as 'train 0 rows', exit 0, before)",
+        *converter("semeval.py", "--source", "train={empty_file}"),
+        names=("{empty_file}", "empty", "no records"),
+    ),
+    "convert-output-under-a-file": BadInput(
+        "an --output folder that cannot be created: its parent is a file (FileNotFoundError traceback before)",
+        "dataset_scripts/semeval.py", ("--source", "train={bad}/semeval/bom_crlf.TXT", "--output", "{empty_file}/data"),
+        names=("--output", "{empty_file}/data", "cannot create the folder"), exit_status=2,
+    ),
     "stage3-train-fraction-1.5": BadInput(
         "--train_fraction 1.5 (more than the whole training set)",
         FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--train_fraction", "1.5"),
@@ -416,6 +452,8 @@ def workspace(
     ))  # fmt: skip
     mismatched = copy_folder(learning_order_dataset, root / "mismatched-documents")
     rewrite_parquet(mismatched / "documents", lambda table: table.take(list(reversed(range(table.num_rows)))))
+    empty_file = root / "empty.TXT"
+    empty_file.write_text("")
     no_learned_epoch = copy_folder(learning_order_dataset, root / "no-learned-epoch")
     rewrite_parquet(no_learned_epoch / "instances", lambda table: table.drop(["learned_epoch"]))
     return Workspace(
@@ -433,6 +471,7 @@ def workspace(
             "duplicate_uids": duplicate_uids,
             "mismatched_documents": mismatched,
             "no_learned_epoch": no_learned_epoch,
+            "empty_file": empty_file,
         }
     )
 
@@ -519,8 +558,9 @@ def test_the_corpus_covers_at_least_twenty_faults_and_every_fixture_file_is_docu
     } - {"README.md", "make_bad_inputs.py"}
     readme = (BAD_INPUTS / "README.md").read_text()
     assert not [name for name in fixture_files if f"`{name}`" not in readme], "document every fixture in README.md"
-    referenced = {
-        argument.split("{bad}/", 1)[1] for case in CASES.values() for argument in case.arguments if "{bad}/" in argument
+    referenced = {  # files (a folder of them is the unrelated-folder case's input)
+        argument.split("{bad}/", 1)[1] for case in CASES.values() for argument in case.arguments
+        if "{bad}/" in argument and not (BAD_INPUTS / argument.split("{bad}/", 1)[1]).is_dir()
     }
     assert referenced <= fixture_files, referenced - fixture_files
 
