@@ -7,10 +7,11 @@ Importing the package registers FineCL with transformers, so no `trust_remote_co
   `FineCLForRelationExtraction`;
 - the `relation-extraction` pipeline (`RelationExtractionPipeline`): `pipeline("relation-extraction", model=folder)`.
 
-Submodules and classes are imported on first use (transformers' `_LazyModule`), so `import finecl_hf` costs little
-more than importing torch and transformers: the registrations run when the transformers modules they extend are first
-imported (`transformers.models.auto` for the Auto classes, `transformers.pipelines` for the pipeline), and the Auto
-classes get lazy stand-ins that import `finecl_hf.modeling` when a model is built.
+Submodules and classes are imported on first use (a module `__getattr__`, PEP 562), so `import finecl_hf` imports
+neither torch nor transformers, and `finecl --help` answers before either is loaded: the registrations run when the
+transformers modules they extend are first imported (`transformers.models.auto` for the Auto classes,
+`transformers.pipelines` for the pipeline; the import hook below), and the Auto classes get lazy stand-ins that import
+`finecl_hf.modeling` when a model is built.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import importlib.abc
 import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
-
-from transformers.utils.import_utils import _LazyModule
 
 __version__ = "0.1.0"
 
@@ -178,15 +177,23 @@ if not any(isinstance(finder, _RegisterOnImport) for finder in sys.meta_path):
     sys.meta_path.insert(0, _finder)
     _finder.run_ready()  # transformers' modules imported before finecl_hf: register now
 
-sys.modules[__name__] = _LazyModule(
-    __name__,
-    globals()["__file__"],
-    _import_structure,
-    module_spec=__spec__,
-    extra_objects={
-        "__version__": __version__,
-        "PIPELINE_TASK": PIPELINE_TASK,
-        "register_auto_classes": register_auto_classes,
-        "register_pipeline": register_pipeline,
-    },
-)
+# Public name -> the submodule that defines it, imported on first access.
+_ATTRIBUTE_MODULES = {name: module for module, names in _import_structure.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _import_structure:  # a submodule, e.g. finecl_hf.modeling
+        return importlib.import_module(f".{name}", __name__)
+    module = _ATTRIBUTE_MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later accesses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ATTRIBUTE_MODULES, *_import_structure})
+
+
+__all__ = ["PIPELINE_TASK", "__version__", "register_auto_classes", "register_pipeline", *_ATTRIBUTE_MODULES]
