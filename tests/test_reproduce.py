@@ -280,3 +280,24 @@ def test_every_corpus_and_arm_has_a_definition():
     assert {corpus.noise_rate for corpus in PRETRAINING_CORPORA.values()} == {0.0, 0.3, 0.5, None}
     assert not PRETRAINING_CORPORA["clean"].has_noise_mask and PRETRAINING_CORPORA["noise_0.3"].has_noise_mask
     assert ARMS["erica"].weighting == "uniform" and ARMS["finecl"].weighting == "paper"
+
+
+def test_a_run_resumed_from_committed_state_skips_what_its_probes_already_hold(tmp_path):
+    """On a fresh machine only the small files (probes, stage-1 reports) of an earlier session exist: a probed arm's
+    pre-training and a fully probed corpus's stage 1 are not run again; an unprobed arm's are."""
+    args = reproduce.ReproduceArguments(preset="full", corpora=["noise_0.3"], budget_curve_interval=0)
+    steps = {step.title.split(",")[0]: step for step in reproduce.build_steps(args, tmp_path, "/m", Path("/data"))}
+    layout = reproduce.ReproductionLayout(tmp_path)
+    (tmp_path / "stage1" / "noise_0.3").mkdir(parents=True)
+    (tmp_path / "stage1" / "noise_0.3" / "learning_order_report.json").write_text("{}")
+    keys = [arm.key for arm in args.planned_arms()]
+    for key in keys[:-1]:
+        reproduce.probe_marker(layout, key).parent.mkdir(parents=True)
+        reproduce.probe_marker(layout, key).write_text("{}")
+    stage1 = next(step for title, step in steps.items() if title.startswith("stage 1: learning order"))
+    assert not stage1.finished()  # one arm still needs the learning order
+    assert steps[f"stage 2: {keys[0]}"].finished() and steps[f"probe: {keys[0]}"].finished()
+    assert not steps[f"stage 2: {keys[-1]}"].finished()
+    reproduce.probe_marker(layout, keys[-1]).parent.mkdir(parents=True)
+    reproduce.probe_marker(layout, keys[-1]).write_text("{}")
+    assert stage1.finished() and stage1.marker.name == "learning_order_report.json"

@@ -176,11 +176,26 @@ class ReproduceArguments(PipelineArguments):
 
 @dataclass
 class Step:
-    """One command of the reproduction and the file that proves it finished."""
+    """One command of the reproduction and the file that proves it finished.
+
+    `also_done_when`: files whose presence (all of them) also means the step need not run: what the later steps made
+    of its output is already there. A stage-2 checkpoint is not needed once its probe is written, nor a stage-1 order
+    once every arm of its corpus is probed — so a run resumed from the committed state of an earlier session, on a
+    machine without the checkpoints, goes on where it stopped (README, "Running the full design").
+    """
 
     title: str
     command: list[str]
     done_when: Path
+    also_done_when: tuple[Path, ...] = ()
+
+    def finished(self) -> bool:
+        return self.done_when.exists() or (bool(self.also_done_when) and all(p.exists() for p in self.also_done_when))
+
+    @property
+    def marker(self) -> Path:
+        """The file that shows the step done (the first alternative when the step itself left nothing here)."""
+        return self.done_when if self.done_when.exists() or not self.also_done_when else self.also_done_when[0]
 
 
 @dataclass
@@ -232,9 +247,11 @@ def build_steps(args: ReproduceArguments, root: Path, backbone: str, data_dir: P
     arms = args.planned_arms()
     for corpus in args.corpora:
         stage1 = stage1_commands(args, layout.corpus(corpus), layout.stage1(corpus), backbone, f", {corpus}")
+        report = layout.stage1(corpus) / "learning_order_report.json"
+        probed = tuple(probe_marker(layout, arm.key) for arm in arms if arm.corpus == corpus)
         steps += [
-            Step(*stage1[0], layout.stage1(corpus) / "learning_order" / "README.md"),
-            Step(*stage1[1], layout.stage1(corpus) / "learning_order_report.json"),
+            Step(*stage1[0], layout.stage1(corpus) / "learning_order" / "README.md", (report, *probed)),
+            Step(*stage1[1], report),
         ]
         for arm in (arm for arm in arms if arm.corpus == corpus):
             steps += arm_steps(args, layout, arm, backbone, is_curve_arm=arm == budget_curve_arm(args, arms))
@@ -288,17 +305,19 @@ def arm_steps(args: ReproduceArguments, layout: ReproductionLayout, arm: Arm, ba
         args, layout.order_dataset(arm), backbone, output_dir, definition.pretrain_options(), seed=arm.seed,
         save_steps=args.budget_curve_interval if is_curve_arm else None,
     )  # fmt: skip
-    # The model card is written last: its presence means the checkpoint folder is complete.
-    steps = [Step(f"stage 2: {arm.key}, {definition.label}", command, output_dir / "README.md")]
-    steps.append(probe_step(args, layout, arm.key, str(output_dir)))
+    probe = probe_step(args, layout, arm.key, str(output_dir))
+    curve = []
     if is_curve_arm:
         for step in budget_curve_steps_taken(args):
             encoder = backbone if step == 0 else str(output_dir / f"checkpoint-{step}")
-            steps.append(
+            curve.append(
                 probe_step(args, layout, f"budget curve, step {step}", encoder, [BUDGET_CURVE_TASK],
                            layout.budget_curve(step))
             )  # fmt: skip
-    return steps
+    # The model card is written last: its presence means the checkpoint folder is complete.
+    pretraining = Step(f"stage 2: {arm.key}, {definition.label}", command, output_dir / "README.md",
+                       (probe.done_when, *(step.done_when for step in curve)))  # fmt: skip
+    return [pretraining, probe, *curve]
 
 
 def probe_step(
@@ -317,6 +336,11 @@ def probe_step(
         "--seed", "0", "--output_dir", str(output_dir),
     ]  # fmt: skip
     return Step(f"probe: {encoder_id}", command, output_dir / "probe_results.json")
+
+
+def probe_marker(layout: ReproductionLayout, encoder_id: str) -> Path:
+    """The file that shows an encoder probed (`probe_step`'s `done_when`)."""
+    return layout.probes(encoder_id) / "probe_results.json"
 
 
 def fine_tuning_encoders(args: ReproduceArguments, layout: ReproductionLayout, backbone: str) -> dict[str, str]:
@@ -368,8 +392,8 @@ def run_steps(steps: list[Step], overwrite: bool, timings_file: Path | None = No
     recorded = json.loads(timings_file.read_text()) if timings_file is not None and timings_file.is_file() else {}
     seconds = {}
     for number, step in enumerate(steps, start=1):
-        if step.done_when.exists() and not overwrite:
-            print(f"[{number}/{len(steps)}] {step.title}: already done ({step.done_when}), skipped", flush=True)
+        if step.finished() and not overwrite:
+            print(f"[{number}/{len(steps)}] {step.title}: already done ({step.marker}), skipped", flush=True)
             seconds[step.title] = recorded.get(step.title, 0.0)
             continue
         seconds[step.title] = recorded[step.title] = run_step(number, len(steps), step.title, step.command)

@@ -157,7 +157,9 @@ class ProbeResult:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         arrays = {"shot_rows": self.shot_rows, "references": self.references, "predictions": self.predictions}
-        save_file({name: np.ascontiguousarray(value) for name, value in arrays.items()}, str(directory / ARRAYS_FILE))
+        # The smallest integer type that holds the values: a probe's arrays are kept with experiment results.
+        save_file({name: np.ascontiguousarray(_compact(value)) for name, value in arrays.items()},
+                  str(directory / ARRAYS_FILE))  # fmt: skip
         (directory / RESULT_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         return directory
 
@@ -425,6 +427,18 @@ def compare_probe_groups(
     interval = Interval.from_resamples(estimate / 100, resamples, settings.confidence_level).scaled(100)
     name = lambda results: results[0].encoder if len(results) == 1 else [result.encoder for result in results]  # noqa: E731
     return PairedComparison(name(a), name(b), metric, interval, settings.num_draws * len(a), int(a[0].references.shape[0]))
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """Integer `values` in the smallest signed type that holds them (others unchanged)."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "iu" or values.size == 0:
+        return values
+    for dtype in (np.int8, np.int16, np.int32):
+        limits = np.iinfo(dtype)
+        if limits.min <= values.min() and values.max() <= limits.max:
+            return values.astype(dtype)
+    return values
 
 
 def _check_paired(a: ProbeResult, b: ProbeResult) -> None:
