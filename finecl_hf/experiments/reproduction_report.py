@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .design import ARMS, BASELINE_ARM, DESIGNS, NO_PRETRAINING, ORACLE_ARM, PRETRAINING_CORPORA, Arm
-from .reproduction import (
+from .reproduction_plan import (
     BUDGET_CURVE_TASK,
     ReproduceArguments,
     ReproductionLayout,
