@@ -53,9 +53,12 @@ def main(argv: Sequence[str] | None = None):
         return data_args, training_args
 
     def run(parsed):
+        from finecl_hf.distributed import finish_distributed
         from finecl_hf.learning_order.run import run_learning_order
 
-        return run_learning_order(*parsed)
+        result = run_learning_order(*parsed)
+        finish_distributed()  # the command owns the process group; library callers may run stage 1 again
+        return result
 
     return run_guarded(f"finecl {NAME}", parse, run)
 

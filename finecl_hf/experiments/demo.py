@@ -32,6 +32,7 @@ from .pipeline import (
     pretrain_command,
     resolve_inputs,
     run_step,
+    stage_environment,
 )
 
 NAME = "demo"
@@ -96,8 +97,9 @@ def run(parsed) -> None:
     paths = DemoPaths(Path(args.output_dir).resolve())
     started = time.perf_counter()
     steps = build_commands(args, paths, backbone, corpus)
+    environment = stage_environment(corpus)
     for number, (title, command) in enumerate(steps, start=1):
-        run_step(number, len(steps), title, command)
+        run_step(number, len(steps), title, command, environment)
     print_summary(args, paths, time.perf_counter() - started)
 
 

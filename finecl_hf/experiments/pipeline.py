@@ -109,11 +109,12 @@ class DemoPaths:
         return self.root / "stage3_semeval_finetuned"
 
 
-def run_step(number: int, total: int, title: str, command: list[str]) -> float:
-    """Run one stage as a subprocess (its progress bars pass through) and print a one-line status."""
+def run_step(number: int, total: int, title: str, command: list[str], environment: dict[str, str] | None = None) -> float:
+    """Run one stage as a subprocess (its progress bars pass through) and print a one-line status. `environment`:
+    variables set for the subprocess only (`stage_environment`)."""
     print(f"\n[{number}/{total}] {title}\n$ {shlex.join(command)}", flush=True)
     started = time.perf_counter()
-    completed = subprocess.run(command, check=False)
+    completed = subprocess.run(command, check=False, env={**os.environ, **(environment or {})})
     seconds = time.perf_counter() - started
     if completed.returncode != 0:
         raise SystemExit(f"[{number}/{total}] {title}: FAILED (exit {completed.returncode}) after {seconds:.0f} s")
@@ -240,7 +241,7 @@ def finetune_command(
 
 def resolve_inputs(args: PipelineArguments) -> tuple[Path, str]:
     """The corpus folder and the backbone the stages read; the stages run offline unless the caller says otherwise."""
-    from finecl_hf.paths import DATA_DIR_ENV, data_dir, offline_encoder_path
+    from finecl_hf.paths import data_dir, offline_encoder_path
 
     corpus = Path(args.data_dir) if args.data_dir else data_dir()
     if not corpus.is_dir():
@@ -248,8 +249,16 @@ def resolve_inputs(args: PipelineArguments) -> tuple[Path, str]:
                          "(README, 'Data').")
     if args.model_name_or_path is not None:
         check_model_source("--model_name_or_path", args.model_name_or_path)
-    # Every stage process reads the same corpus folder (e.g. the converters' default label files).
-    os.environ[DATA_DIR_ENV] = str(corpus)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     return corpus, args.model_name_or_path or offline_encoder_path()
+
+
+def stage_environment(corpus: Path) -> dict[str, str]:
+    """The variables every stage subprocess runs with: the corpus folder they all read (e.g. the converters' default
+    label files), and the Hub off unless the caller's environment says otherwise. This process's own environment is
+    left as it was."""
+    from finecl_hf.paths import DATA_DIR_ENV
+
+    environment = {DATA_DIR_ENV: str(corpus)}
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        environment[name] = os.environ.get(name, "1")
+    return environment

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from finecl_hf.commands.errors import UsageError, run_guarded
 
-from .pipeline import resolve_inputs, run_step
+from .pipeline import resolve_inputs, run_step, stage_environment
 from .reproduction_plan import (  # noqa: F401 - the plan's names are this command's API too
     BUDGET_CURVE_TASK,
     RECIPES,
@@ -57,7 +57,9 @@ from .reproduction_plan import (  # noqa: F401 - the plan's names are this comma
 NAME = "reproduce"
 
 
-def run_steps(steps: list[Step], overwrite: bool, timings_file: Path | None = None) -> dict[str, float]:
+def run_steps(
+    steps: list[Step], overwrite: bool, timings_file: Path | None = None, environment: dict[str, str] | None = None
+) -> dict[str, float]:
     """Run every unfinished step; returns seconds per step title.
 
     A step already done reports the time it took when it ran, if `timings_file` recorded it (0 otherwise); the file
@@ -70,7 +72,7 @@ def run_steps(steps: list[Step], overwrite: bool, timings_file: Path | None = No
             print(f"[{number}/{len(steps)}] {step.title}: already done ({step.marker}), skipped", flush=True)
             seconds[step.title] = recorded.get(step.title, 0.0)
             continue
-        seconds[step.title] = recorded[step.title] = run_step(number, len(steps), step.title, step.command)
+        seconds[step.title] = recorded[step.title] = run_step(number, len(steps), step.title, step.command, environment)
         if timings_file is not None:
             timings_file.parent.mkdir(parents=True, exist_ok=True)
             timings_file.write_text(json.dumps(recorded, indent=1) + "\n")
@@ -105,7 +107,7 @@ def run(parsed) -> None:
     if args.overwrite and root.exists():
         shutil.rmtree(root)
     steps = build_steps(args, root, backbone, corpus)
-    seconds = run_steps(steps, args.overwrite, root / STEP_SECONDS_FILE)
+    seconds = run_steps(steps, args.overwrite, root / STEP_SECONDS_FILE, stage_environment(corpus))
     write_report(args, ReproductionLayout(root), backbone, seconds)
 
 

@@ -24,7 +24,6 @@ from finecl_hf.data.data_collator import (
 )
 from finecl_hf.data.loading import load_dataset_folder
 from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
-from finecl_hf.distributed import finish_distributed
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
@@ -122,9 +121,7 @@ def run_learning_order(
         processing_class=tokenizer,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    result = _finish(trainer, kept, documents, evidence, data_args, training_args, model_path, label_names, no_relation)
-    finish_distributed()
-    return result
+    return _finish(trainer, kept, documents, evidence, data_args, training_args, model_path, label_names, no_relation)
 
 
 def corpus_evidence(
