@@ -80,3 +80,19 @@ def test_every_command_reads_the_same_argument_file_as_its_command_line(tmp_path
     (from_file,) = parser.parse([str(config)])
     (from_line,) = parser.parse(["--preset", "full", "--corpora", "noise_0.5", "--pretrain_seeds", "1", "2"])
     assert from_file == from_line and from_file.pretrain_steps == 300
+
+
+def test_a_weighting_registered_after_import_is_a_valid_command_line_choice(monkeypatch):
+    import torch
+
+    from finecl_hf.commands.pretrain import parse_arguments
+    from finecl_hf.weighting import WEIGHTING_SCHEMES, register_weighting
+
+    monkeypatch.setitem(WEIGHTING_SCHEMES, "halves", None)  # restored after the test
+    register_weighting("halves", positive_weight_in_partition=True, description="all 0.5")(
+        lambda learned_epochs, **_: torch.full(learned_epochs.shape, 0.5)
+    )
+    base = ["--learning_order_dataset", "order", "--output_dir", "out"]
+    assert parse_arguments([*base, "--weighting", "halves"]).weighting == "halves"
+    with pytest.raises(ValueError, match="'halvez' is invalid: it must be one of .*'halves'"):
+        parse_arguments([*base, "--weighting", "halvez"])

@@ -89,8 +89,7 @@ class FineCLPreTrainingArguments(TrainingArguments):
         default="paper",
         metadata={
             "help": f"Learning-order weighting of relation discrimination (finecl_hf.weighting): {describe_weightings()}.",
-            "choices": list(WEIGHTING_SCHEMES),
-        },
+        },  # no `choices`: a scheme registered after this import is valid too (checked against the live registry)
     )
     order_by: str = field(
         default="learned_epoch",
@@ -101,8 +100,7 @@ class FineCLPreTrainingArguments(TrainingArguments):
             "Recommended: `combined` for document-level (distantly supervised) data, the best detector of wrong labels "
             "there in the denoising benchmark; on sentence corpora without entity types `variability` or `confidence` "
             "did slightly better (README, 'Denoising benchmark').",
-            "choices": SCORES.keys(),
-        },
+        },  # no `choices`: checked in __post_init__ against the live score registry
     )
     order_by_within_relation: bool = field(
         default=False,
