@@ -199,7 +199,7 @@ def test_instance_index_never_reaches_the_model_and_is_checked(tmp_path):
     assert trainer.args.remove_unused_columns is False
 
     shuffled = dataset.add_column("instance_index", list(reversed(range(8))))
-    with pytest.raises(ValueError, match="row 0: field 'instance_index' is 7"):
+    with pytest.raises(ValueError, match=r"record 1 \(index 0\): field 'instance_index' is 7"):
         make_trainer(tmp_path, shuffled)
 
 

@@ -232,9 +232,9 @@ def test_docred_without_train_facts_reports_no_ign(tmp_path):
     [
         ([], [], "empty"),
         ([[]], DOCRED_REFERENCES, "1 documents but references has 2"),
-        ([[{"h": 0, "t": 3, "r": "P17"}], []], DOCRED_REFERENCES, r"predictions document 0 \('doc-a'\)\[0\].*'t' = 3"),
-        ([[{"h": 0, "t": 1}], []], DOCRED_REFERENCES, "predictions document 0 .*needs 'h', 't' and 'r'"),
-        ([[], [{"h": 0, "t": 1, "r": ""}]], DOCRED_REFERENCES, r"predictions document 1 \('doc-b'\)\[0\]: field 'r'"),
+        ([[{"h": 0, "t": 3, "r": "P17"}], []], DOCRED_REFERENCES, r"predictions document 1 \(index 0, 'doc-a'\)\[0\].*'t' = 3"),
+        ([[{"h": 0, "t": 1}], []], DOCRED_REFERENCES, "predictions document 1 .*needs 'h', 't' and 'r'"),
+        ([[], [{"h": 0, "t": 1, "r": ""}]], DOCRED_REFERENCES, r"predictions document 2 \(index 1, 'doc-b'\)\[0\]: field 'r'"),
     ],
 )
 def test_docred_bad_input_raises(predictions, references, message):
@@ -245,9 +245,9 @@ def test_docred_bad_input_raises(predictions, references, message):
 def test_docred_bad_train_facts_and_documents_raise(tmp_path):
     bad_file = tmp_path / "bad.fact.json"
     bad_file.write_text(json.dumps([["a", "b", "P1"], ["a", "b"]]), encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.fact.json: fact 1"):
+    with pytest.raises(ValueError, match=r"bad.fact.json: fact 2 \(index 1\)"):
         load_train_facts(bad_file)
-    with pytest.raises(ValueError, match="document 7: missing field 'vertexSet'"):
+    with pytest.raises(ValueError, match=r"document 8 \(index 7\): missing field 'vertexSet'"):
         docred_reference({"title": "t", "labels": []}, index=7)
 
 

@@ -170,7 +170,7 @@ def test_instances_of_another_document_order_are_rejected_before_tokenizing(lear
     folder = copy_with_instances_changed(
         learning_order_dir, tmp_path / "shuffled", lambda table: replace_value(table, "document_uid", 7, "train/999")
     )
-    with pytest.raises(ValueError, match=r"row 7, field 'document_uid' = 'train/999', but its document_index \d+ "):
+    with pytest.raises(ValueError, match=r"record 8 \(index 7\), field 'document_uid' = 'train/999', but its document_index \d+ "):
         prepare_pretraining_data(str(folder), object(), cache_dir=str(tmp_path / "cache"))  # no tokenizer needed
 
 

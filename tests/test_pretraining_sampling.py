@@ -174,7 +174,7 @@ def test_out_of_range_values_name_the_source_row_and_field(field, column, value)
     columns = [np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([1, 1, 0]), np.array([1, 1, 2]), np.array([0, 1, 2])]
     columns[column] = columns[column].copy()
     columns[column][2] = value
-    with pytest.raises(ValueError, match=rf"my_instances: row 2, field '{field}'"):
+    with pytest.raises(ValueError, match=rf"my_instances: record 3 \(index 2\), field '{field}'"):
         RelationInstanceIndex.from_arrays(
             *columns, num_documents=2, num_relations=5, no_relation_id=NA, source="my_instances"
         )

@@ -94,7 +94,7 @@ def add_instance_index(dataset: Any) -> Any:
             if mismatch.size:
                 row = int(mismatch[0])
                 raise ValueError(
-                    f"training dataset row {row}: field {INSTANCE_INDEX_COLUMN!r} is {int(existing[row])}, expected "
+                    f"training dataset record {row + 1} (index {row}): field {INSTANCE_INDEX_COLUMN!r} is {int(existing[row])}, expected "
                     f"{row}; the column must hold each row's position (drop it to have it recomputed)."
                 )
             return dataset

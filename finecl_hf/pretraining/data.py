@@ -325,7 +325,7 @@ def _check_document_uids(instances: Dataset, documents: Dataset, source: str) ->
         if position >= 0:
             row = start + position
             raise ValueError(
-                f"{source}: row {row}, field 'document_uid' = {instance_uids[row].as_py()!r}, but its document_index "
+                f"{source}: record {row + 1} (index {row}), field 'document_uid' = {instance_uids[row].as_py()!r}, but its document_index "
                 f"{indices[row].as_py()} points to the document with uid {expected[position].as_py()!r} in config "
                 f"'{DOCUMENTS_CONFIG}': the two configs do not belong together (export both from one stage-1 run)."
             )

@@ -132,14 +132,14 @@ def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[s
         if column.null_count:
             row = pc.index(pc.is_null(column), True).as_py()
             raise ValueError(
-                f"{source}: row {row}, column {name!r} is missing (null); --order_by {order_by} needs a value for every "
+                f"{source}: record {row + 1} (index {row}), column {name!r} is missing (null); --order_by {order_by} needs a value for every "
                 "instance."
             )
         values = column.to_numpy(zero_copy_only=False)
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             row = int(np.flatnonzero(~np.isfinite(values))[0])
             raise ValueError(
-                f"{source}: row {row}, column {name!r} = {values[row]}: --order_by {order_by} needs finite values "
+                f"{source}: record {row + 1} (index {row}), column {name!r} = {values[row]}: --order_by {order_by} needs finite values "
                 f"(expected {expected}). NaN means stage 1 never observed the instance (a run stopped by max_steps "
                 "before a whole epoch?); re-run stage 1 for whole epochs."
             )

@@ -278,7 +278,7 @@ def _check_range(source: str, field: str, values: np.ndarray, low: int, high: in
     bad = np.flatnonzero((values < low) | (values >= high))
     row = int(bad[0])
     raise ValueError(
-        f"{source}: row {row}, field {field!r} = {values[row]} is out of range: it must be in [{low}, {high}) "
+        f"{source}: record {row + 1} (index {row}), field {field!r} = {values[row]} is out of range: it must be in [{low}, {high}) "
         f"({bad.size} bad row(s) in all)."
     )
 

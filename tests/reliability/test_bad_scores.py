@@ -40,8 +40,8 @@ CASES = [
               ("--weighting posterior --order_by aum", "constant"), exit_status=2, weighting=("--weighting", "posterior")),
     BadScores("a constant score under truncate", "aum", {"aum": ("constant", None)},
               ("--weighting truncate --order_by aum", "constant"), exit_status=2, weighting=("--weighting", "truncate")),
-    BadScores("NaN in the score column", "aum", {"aum": ("nan", 3)}, ("row 3", "'aum'", "nan", "finite", "float32")),
-    BadScores("inf in the score column", "confidence", {"confidence": ("inf", 0)}, ("row 0", "'confidence'", "inf", "finite")),
+    BadScores("NaN in the score column", "aum", {"aum": ("nan", 3)}, ("record 4 (index 3)", "'aum'", "nan", "finite", "float32")),
+    BadScores("inf in the score column", "confidence", {"confidence": ("inf", 0)}, ("record 1 (index 0)", "'confidence'", "inf", "finite")),
     BadScores("score column of strings", "aum", {"aum": ("string", None)}, ("'aum'", "string", "numeric column (float32")),
     BadScores(
         "a column the score also needs is missing", "forgetting_events", {"forgetting_events": ("int16", None)},

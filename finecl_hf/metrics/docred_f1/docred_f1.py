@@ -93,7 +93,7 @@ def _fact_set(records: Iterable[Sequence[str]], source: str) -> frozenset[tuple[
     facts = set()
     for index, record in enumerate(records):
         if isinstance(record, str) or len(record) != 3 or not all(isinstance(part, str) for part in record):
-            raise ValueError(f"{source}: fact {index} is {record!r}, expected [head name, tail name, relation]")
+            raise ValueError(f"{source}: fact {index + 1} (index {index}) is {record!r}, expected [head name, tail name, relation]")
         facts.add(tuple(record))
     return frozenset(facts)
 
@@ -113,7 +113,7 @@ def docred_reference(document: Mapping, index: Optional[int] = None) -> dict:
         document: a DocRED-format document; each vertexSet mention needs a "name", each label "h", "t" and "r".
         index: the document's position in its file, only used to name it in errors.
     """
-    where = f"document {index if index is not None else document.get('title', '?')!r}"
+    where = f"document {index + 1} (index {index})" if index is not None else f"document {document.get('title', '?')!r}"
     for field in ("title", "vertexSet", "labels"):
         if field not in document:
             raise ValueError(f"{where}: missing field {field!r}")
@@ -205,7 +205,7 @@ def compute_docred_f1(
     correct_in_train = 0
     for index, (document_predictions, reference) in enumerate(zip(predictions, references)):
         entity_names = reference["entity_names"]
-        where = f"document {index} ({reference.get('title', '')!r})"
+        where = f"document {index + 1} (index {index}, {reference.get('title', '')!r})"
         gold = _document_facts(reference["labels"], len(entity_names), f"references {where} labels")
         predicted = _document_facts(document_predictions, len(entity_names), f"predictions {where}")
         correct = predicted & gold
