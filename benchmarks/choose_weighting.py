@@ -113,7 +113,7 @@ def weight_metrics(weights: np.ndarray, clean: np.ndarray) -> dict[str, float]:
 
 def main() -> None:
     from finecl_hf.data.loading import load_dataset_folder
-    from finecl_hf.pretraining.data import _card_metadata
+    from finecl_hf.learning_order.dataset import read_learning_order_metadata
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output_dir", default="outputs/bench_denoising", help="bench_denoising.py's --output_dir")
@@ -134,7 +134,7 @@ def main() -> None:
         clean = np.array([bool(value) for value in truth])[known]
         results[corpus] = {}
         for candidate in CANDIDATES:
-            weights, noise_rate = candidate_weights(candidate, order, _card_metadata(str(run)), str(run))
+            weights, noise_rate = candidate_weights(candidate, order, read_learning_order_metadata(run), str(run))
             results[corpus][candidate.name] = {**weight_metrics(weights[known], clean), "estimated_noise_rate": noise_rate}
         print(f"{corpus}: {known.sum()} relation labels ({1 - clean.mean():.3f} wrong), "
               f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip

@@ -35,14 +35,15 @@ def find_no_relation_label(label_names: Sequence[str]) -> str | None:
 # The relation-instance view that the document converters write next to the documents (stage 1's input).
 RELATION_INSTANCES_CONFIG = "relation_instances"
 
-# The learning-order dataset: stage 1 (`finecl_hf.learning_order.export`) writes it, stage 2
-# (`finecl_hf.pretraining.data`) reads it. Config `instances` (the default) holds the input instances plus the
+# The learning-order dataset (its owner: `finecl_hf.learning_order.dataset`, which writes and reads it). Config `instances` (the default) holds the input instances plus the
 # columns below; config `documents` the documents they point to (document-level input only).
 LEARNING_ORDER_INSTANCES_CONFIG = "instances"
 LEARNING_ORDER_DOCUMENTS_CONFIG = "documents"
 LEARNED_EPOCH_COLUMN = "learned_epoch"  # first epoch (0-based) at which the instance was predicted correctly
 LEARNED_COLUMN = "learned"  # learned_epoch != NOT_LEARNED
 UPSAMPLED_COLUMN = "upsampled"  # learned_epoch was set by class upsampling, not by training
+# Stage 1's position of each training instance, carried through its batches (never exported).
+INSTANCE_INDEX_COLUMN = "instance_index"
 NOT_LEARNED = -1  # learned_epoch of an instance never learned
 # The columns stage 1 adds, with their `datasets.Value` dtypes.
 LEARNING_ORDER_COLUMNS = {LEARNED_EPOCH_COLUMN: "int16", LEARNED_COLUMN: "bool", UPSAMPLED_COLUMN: "bool"}

@@ -16,9 +16,9 @@ from finecl_hf.data.document_noise import (
     REVERSED,
     main,
     write_noisy_corpus,
-    write_oracle_learning_order,
 )
 from finecl_hf.data.loading import load_dataset_folder
+from finecl_hf.learning_order.dataset import write_oracle_learning_order
 
 NUM_DOCUMENTS = 80
 

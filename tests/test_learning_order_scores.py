@@ -18,7 +18,7 @@ from finecl_hf.learning_order import LearningOrderState
 from finecl_hf.learning_order import scores as scores_module
 from finecl_hf.commands.analyse import main as analyse_command
 from finecl_hf.learning_order.analysis import score_detection, top_fraction_precision
-from finecl_hf.learning_order.export import LearningOrderRunInfo, export_learning_order
+from finecl_hf.learning_order.dataset import LearningOrderRunInfo, export_learning_order
 from finecl_hf.learning_order.scores import SCORES, cleanliness, score_columns, score_names
 from finecl_hf.learning_order.state import STATE_FILE_NAME
 from finecl_hf.learning_order.trainer import assigned_label_statistics
@@ -276,6 +276,6 @@ def test_a_score_added_to_the_registry_alone_reaches_the_export_card_and_command
     parser = HfArgumentParser(FineCLPreTrainingArguments)
     (args,) = parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path / "p"), "--order_by", toy.name])
     assert args.order_by == toy.name
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="order_by='not_a_score' is invalid: .*toy_margin_squared"):  # the live registry
         parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path / "p"), "--order_by", "not_a_score"])
     assert scores_module.SCORES is SCORES

@@ -25,7 +25,7 @@ from finecl_hf.pretraining import (
     save_pretrained_checkpoint,
     summarize_loss_curve,
 )
-from finecl_hf.pretraining.data import load_learning_order_dataset
+from finecl_hf.learning_order.dataset import load_learning_order_dataset
 from finecl_hf.pretraining.synthetic import (
     SYNTHETIC_RELATIONS,
     save_tiny_roberta,

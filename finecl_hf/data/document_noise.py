@@ -29,9 +29,8 @@ clean) and the triple's `original_head`, `original_tail` and `original_relation`
 triples; the ``relation_instances`` config (what stage 1 trains on) is built from the noisy labels. Noise rate 0
 writes the clean corpus in the same format.
 
-`write_oracle_learning_order` turns such a folder into a learning-order dataset without stage 1: clean triples are
-learned at epoch 0, corrupted ones at the last epoch (k_max, the lowest eq. 5 weight), sampled no-relation pairs
-never (-1, as stage 1 records them by default).
+`finecl_hf.learning_order.dataset.write_oracle_learning_order` turns such a folder into a learning-order dataset
+without stage 1 (the true noise mask as the order), so that this data module never depends on stage 1.
 """
 
 from __future__ import annotations
@@ -69,7 +68,7 @@ from .docred import (
     write_document,
 )
 from .errors import SkippedRecords
-from .relation_instances import DEFAULT_NA_RATIO, DEFAULT_SEED, RELATION_INSTANCES_CONFIG
+from .relation_instances import DEFAULT_NA_RATIO, DEFAULT_SEED
 from .schema import NO_RELATION, relation_triple_feature, triple_uid
 
 logger = logging.get_logger(__name__)
@@ -82,7 +81,6 @@ DEFAULT_MIXTURE = {OTHER_PAIR: 1 / 3, FREQUENT: 1 / 3, REVERSED: 1 / 3}
 FALLBACKS = {REVERSED: (OTHER_PAIR, FREQUENT), OTHER_PAIR: (FREQUENT,), FREQUENT: (OTHER_PAIR,)}
 GOLD_MATCH = "gold"
 CORRUPTED_MATCH = "corrupted"
-DEFAULT_ORACLE_EPOCHS = 15  # the paper's stage-1 epochs: corrupted triples are "learned" at k_max = 14
 
 NOISY_DESCRIPTION = (
     "One row per document, as in the documents schema of the distant-supervision converter: `relations` holds the "
@@ -379,54 +377,6 @@ def _noise_summary(noise_rate: float, seed: int, mixture: Mapping[str, float]) -
     )
 
 
-def write_oracle_learning_order(
-    noisy_dataset: str | Path,
-    output_dir: str | Path,
-    *,
-    split: str = "train",
-    num_epochs: int = DEFAULT_ORACLE_EPOCHS,
-) -> Path:
-    """A learning-order dataset (stage 1's export format, read by stage 2) whose order is the true noise mask.
-
-    Clean triples get `learned_epoch` 0, corrupted ones `num_epochs - 1` (k_max: eq. 5's lowest weight), sampled
-    no-relation pairs -1 (never learned, as stage 1 leaves them unless `--record_no_relation`). The documents config
-    is the noisy folder's documents.
-    """
-    from ..learning_order.export import LearningOrderRunInfo, export_learning_order
-    from ..learning_order.state import NOT_LEARNED
-    from .loading import load_dataset_folder
-
-    if num_epochs < 2:
-        raise ValueError(f"num_epochs={num_epochs} must be at least 2: clean and corrupted labels need two epochs.")
-    instances = load_dataset_folder(noisy_dataset, RELATION_INSTANCES_CONFIG, split=split)
-    documents = load_dataset_folder(noisy_dataset, split=split)
-    if "is_noisy" not in documents.features["relations"].feature:
-        raise ValueError(
-            f"noisy_dataset={str(noisy_dataset)!r} has no `is_noisy` field in its relations: it is not a folder written "
-            "by `write_noisy_corpus` (dataset_scripts/document_noise.py), so its noise mask is unknown."
-        )
-    noisy_by_uid = {
-        triple["uid"]: triple["is_noisy"] for triples in documents.select_columns(["relations"])["relations"] for triple in triples
-    }
-    last_epoch = num_epochs - 1
-    learned_epoch = np.array(
-        [NOT_LEARNED if uid not in noisy_by_uid else (last_epoch if noisy_by_uid[uid] else 0) for uid in instances["uid"]],
-        dtype=np.int64,
-    )
-    percent = np.array([np.mean(learned_epoch == epoch) * 100 for epoch in range(num_epochs)]).round(4).tolist()
-    run_info = LearningOrderRunInfo(
-        model_name_or_path="oracle: the true noise mask (no classifier)",
-        num_epochs=num_epochs,
-        mode="oracle",
-        seed=0,
-        percent_learned_per_epoch=percent,
-        source_dataset=str(noisy_dataset),
-    )
-    return export_learning_order(
-        instances, learned_epoch, np.zeros(len(instances), dtype=bool), output_dir, run_info, documents=documents
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     """`python -m finecl_hf.data.document_noise` (also `dataset_scripts/document_noise.py`)."""
     from ..paths import data_dir
@@ -455,12 +405,6 @@ def main(argv: list[str] | None = None) -> None:
         "--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json", help="DocRED's rel_info.json."
     )
     parser.add_argument("--na-ratio", type=float, default=DEFAULT_NA_RATIO, help="No-relation pairs per positive pair.")
-    parser.add_argument(
-        "--oracle-learning-order",
-        type=Path,
-        default=None,
-        help="Also write the oracle learning-order dataset (clean = epoch 0, corrupted = k_max) to this folder.",
-    )
     parser.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
     args = parser.parse_args(argv)
     try:
@@ -476,8 +420,6 @@ def main(argv: list[str] | None = None) -> None:
             overwrite=args.overwrite,
         )
         print(report.format())
-        if args.oracle_learning_order is not None:
-            print(f"wrote {write_oracle_learning_order(args.output, args.oracle_learning_order)}")
     except (ValueError, OSError) as error:
         raise SystemExit(f"error: {error}") from None
 
@@ -497,5 +439,4 @@ __all__ = [
     "main",
     "noisy_document_features",
     "write_noisy_corpus",
-    "write_oracle_learning_order",
 ]

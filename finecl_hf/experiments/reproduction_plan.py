@@ -244,11 +244,13 @@ def data_steps(args: ReproduceArguments, layout: ReproductionLayout, data_dir: P
             "--seed", str(args.noise_seed), "--na-ratio", str(args.no_relation_ratio),
             "--rel-info", str(data_dir / "docred" / "rel_info.json"), "--overwrite",
         ]  # fmt: skip
-        done_when = layout.corpus(name) / "README.md"
+        steps.append(Step(f"corpus: {name} ({corpus.description})", command, layout.corpus(name) / "README.md"))
         if corpus.has_noise_mask:
-            command += ["--oracle-learning-order", str(layout.oracle_order(name))]
-            done_when = layout.oracle_order(name) / "README.md"
-        steps.append(Step(f"corpus: {name} ({corpus.description})", command, done_when))
+            oracle = [
+                sys.executable, "-m", "finecl_hf.learning_order.dataset", "oracle",
+                "--noisy_dataset", str(layout.corpus(name)), "--output_dir", str(layout.oracle_order(name)),
+            ]  # fmt: skip
+            steps.append(Step(f"oracle order: {name} (the true noise mask)", oracle, layout.oracle_order(name) / "README.md"))
     return steps
 
 

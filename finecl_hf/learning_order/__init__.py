@@ -9,47 +9,65 @@
   out-of-sample probability in a frozen encoder's feature space) and their rank average `combined`;
   `cleanliness(name, columns)` orients any of them higher = cleaner;
 - `upsample_classes` guarantees P% learned instances per relation class (§3.1);
-- `export_learning_order` writes the Hub-ready learning-order dataset that stage 2 reads;
+- `finecl_hf.learning_order.dataset` owns the learning-order dataset format: `export_learning_order` writes it,
+  `load_learning_order_dataset` reads and checks it (stage 2, the analysis, the experiments read through it);
 - `finecl_hf.learning_order.analysis` measures orders (percent learned, Jaccard, subset precision, ROC-AUC);
 - `run_learning_order` (`trainers/learning_order.py`) does all of it from a converted dataset folder.
 """
 
-from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
-from .evidence import CorpusEvidence, EvidenceSettings
-from .export import LearningOrderRunInfo, export_learning_order
-from .scores import SCORES, CleanlinessScore, ScoreInputs, cleanliness, compute_score_columns, score_columns, score_names
-from .state import NOT_LEARNED, LearningOrderState
-from .trainer import (
-    DocumentBatchSampler,
-    DocumentGroupedSampler,
-    InstanceIndexCollator,
-    LearningOrderCallback,
-    LearningOrderTrainer,
-    correct_predictions,
-)
-from .upsampling import upsample_classes
 
-__all__ = [
-    "NOT_LEARNED",
-    "SCORES",
-    "CleanlinessScore",
-    "CorpusEvidence",
-    "DocumentBatchSampler",
-    "DocumentGroupedSampler",
-    "EvidenceSettings",
-    "InstanceIndexCollator",
-    "LearningOrderArguments",
-    "LearningOrderCallback",
-    "LearningOrderRunInfo",
-    "LearningOrderState",
-    "LearningOrderTrainer",
-    "LearningOrderTrainingArguments",
-    "ScoreInputs",
-    "cleanliness",
-    "compute_score_columns",
-    "correct_predictions",
-    "export_learning_order",
-    "score_columns",
-    "score_names",
-    "upsample_classes",
-]
+# Imported on first access, as in `finecl_hf.pretraining`: reading a learning-order dataset (stage 2, the experiments)
+# must not import the trainer.
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
+    from .evidence import CorpusEvidence, EvidenceSettings
+    from .dataset import LearningOrderRunInfo, export_learning_order, load_learning_order_dataset
+    from .scores import SCORES, CleanlinessScore, ScoreInputs, cleanliness, compute_score_columns, score_columns, score_names
+    from .state import NOT_LEARNED, LearningOrderState
+    from .trainer import DocumentBatchSampler, DocumentGroupedSampler, InstanceIndexCollator, LearningOrderCallback, LearningOrderTrainer, correct_predictions
+    from .upsampling import upsample_classes
+
+_EXPORTS = {
+    "LearningOrderArguments": "arguments",
+    "LearningOrderTrainingArguments": "arguments",
+    "CorpusEvidence": "evidence",
+    "EvidenceSettings": "evidence",
+    "LearningOrderRunInfo": "dataset",
+    "export_learning_order": "dataset",
+    "load_learning_order_dataset": "dataset",
+    "SCORES": "scores",
+    "CleanlinessScore": "scores",
+    "ScoreInputs": "scores",
+    "cleanliness": "scores",
+    "compute_score_columns": "scores",
+    "score_columns": "scores",
+    "score_names": "scores",
+    "NOT_LEARNED": "state",
+    "LearningOrderState": "state",
+    "DocumentBatchSampler": "trainer",
+    "DocumentGroupedSampler": "trainer",
+    "InstanceIndexCollator": "trainer",
+    "LearningOrderCallback": "trainer",
+    "LearningOrderTrainer": "trainer",
+    "correct_predictions": "trainer",
+    "upsample_classes": "upsampling",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

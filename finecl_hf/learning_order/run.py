@@ -30,7 +30,7 @@ from finecl_hf.paths import offline_encoder_path
 from .evidence import CorpusEvidence, EvidenceSettings, neighbour_candidates, type_signatures
 from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
-from .export import LearningOrderRunInfo, export_learning_order
+from .dataset import LearningOrderRunInfo, export_learning_order
 from .scores import ENTITY_TYPES, FEATURES, SCORES, ScoreInputs, cleanliness, compute_score_columns
 from .state import percent_learned_per_epoch
 from .trainer import LearningOrderTrainer

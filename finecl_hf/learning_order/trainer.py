@@ -33,13 +33,12 @@ from transformers.trainer_utils import seed_worker
 from transformers.utils import logging
 
 from ..checkpointing import AtomicCheckpointMixin, resolve_resume_checkpoint
-from ..constants import IGNORE_INDEX
+from ..constants import IGNORE_INDEX, INSTANCE_INDEX_COLUMN
 
 from .state import MAX_RECORDABLE_EPOCH, LearningOrderState
 
 logger = logging.get_logger(__name__)
 
-INSTANCE_INDEX_COLUMN = "instance_index"
 
 
 class InstanceIndexCollator:

@@ -19,21 +19,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
 import torch
-from datasets import ClassLabel, Dataset, get_dataset_config_names
+from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
 from ..constants import LEARNED_EPOCH_COLUMN, NO_RELATION
 from ..constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
 from ..constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
-from ..data.loading import load_dataset_folder
 from ..data.tokenization import tokenize_documents
+from ..learning_order.dataset import load_learning_order_dataset, read_learning_order_metadata
 from ..weighting import CorpusWeights, get_weighting
 from .ordering import PAPER_ORDER, corpus_weights, pseudo_epoch_range, score_pseudo_epochs
 from .sampling import RelationInstanceIndex, RelationPairSampler
@@ -48,47 +47,10 @@ INSTANCE_COLUMNS = {
     "relation": np.int32,
     LEARNED_EPOCH_COLUMN: np.int16,
 }
-DOCUMENT_COLUMNS = ("sents", "entities")
 # Columns of `finecl_hf.data.tokenization.tokenize_documents` that pre-training reads.
 TOKENIZED_COLUMNS = ["input_ids", "mention_token_spans", "num_entities"]
 # Documents per pass when checking which instances survive truncation (bounded memory on any corpus size).
 _CHECK_CHUNK_DOCUMENTS = 4_096
-_CHECK_CHUNK_INSTANCES = 65_536
-
-
-def load_learning_order_dataset(
-    path: str, split: str = "train", cache_dir: str | None = None
-) -> tuple[Dataset, Dataset]:
-    """Load the `instances` and `documents` configs of a learning-order dataset (a local folder or a Hub id).
-
-    Raises:
-        ValueError: naming `path` when a config or a required column is missing, or `relation` is not a `ClassLabel`.
-    """
-    configs = get_dataset_config_names(path)
-    for config, role in ((INSTANCES_CONFIG, "the relation instances with their `learned_epoch`"),
-                         (DOCUMENTS_CONFIG, "the documents the instances point to")):  # fmt: skip
-        if config not in configs:
-            raise ValueError(
-                f"{path} is not a learning-order dataset of documents: it has no '{config}' config ({role}); its "
-                f"configs are {configs}. Stage 2 reads the folder that stage 1 (trainers/learning_order.py) writes "
-                "for a document-level corpus (DocRED format): run it on this dataset first."
-            )
-    instances = load_dataset_folder(path, INSTANCES_CONFIG, split=split, cache_dir=cache_dir)
-    documents = load_dataset_folder(path, DOCUMENTS_CONFIG, split=split, cache_dir=cache_dir)
-    _require_columns(f"{path} (config '{INSTANCES_CONFIG}', split '{split}')", instances, tuple(INSTANCE_COLUMNS))
-    _require_columns(f"{path} (config '{DOCUMENTS_CONFIG}', split '{split}')", documents, DOCUMENT_COLUMNS)
-    if not isinstance(instances.features["relation"], ClassLabel):
-        raise ValueError(
-            f"{path}: field 'relation' of config '{INSTANCES_CONFIG}' must be a ClassLabel, got "
-            f"{instances.features['relation']}."
-        )
-    return instances, documents
-
-
-def _require_columns(source: str, dataset: Dataset, columns: tuple[str, ...]) -> None:
-    missing = [name for name in columns if name not in dataset.column_names]
-    if missing:
-        raise ValueError(f"{source}: missing field(s) {missing}; it has {dataset.column_names}.")
 
 
 def read_column(dataset: Dataset, name: str, dtype: np.dtype, source: str = "dataset") -> np.ndarray:
@@ -250,7 +212,7 @@ def prepare_pretraining_data(
     source = f"{path} (config '{INSTANCES_CONFIG}', split '{split}')"
     # Everything that can be checked without tokens is checked first: tokenizing 1M documents takes hours.
     columns = {name: read_column(instances, name, dtype, source) for name, dtype in INSTANCE_COLUMNS.items()}
-    card_metadata = _card_metadata(path)
+    card_metadata = read_learning_order_metadata(path)
     epoch_range = None
     weights, weighting_fit = None, None
     if get_weighting(weighting).weighs_corpus:
@@ -272,7 +234,6 @@ def prepare_pretraining_data(
         source=source,
         weight=weights,
     )
-    _check_document_uids(instances, documents, source)
     tokenized, tokenization = tokenize_documents(documents, tokenizer, max_length=max_length, num_proc=num_proc)
     tokenized = tokenized.select_columns(TOKENIZED_COLUMNS)
     _check_entities_exist(index, read_column(tokenized, "num_entities", np.int32), source)
@@ -304,31 +265,6 @@ def prepare_pretraining_data(
         epoch_range=epoch_range,
         weighting_fit=weighting_fit,
     )
-
-
-def _check_document_uids(instances: Dataset, documents: Dataset, source: str) -> None:
-    """Each instance's `document_uid` must be the `uid` of the document its `document_index` points to.
-
-    A `documents` config from another export (or another order of the corpus) would otherwise silently pair instances
-    with the wrong entities. Compared in chunks with Arrow kernels; skipped when either column is absent.
-    """
-    if "document_uid" not in instances.column_names or "uid" not in documents.column_names:
-        return
-    document_uids = documents.data.column("uid")
-    instance_uids = instances.data.column("document_uid")
-    indices = instances.data.column("document_index")
-    for start in range(0, len(instances), _CHECK_CHUNK_INSTANCES):
-        chunk = indices.slice(start, _CHECK_CHUNK_INSTANCES)
-        expected = pc.take(document_uids, chunk)
-        mismatch = pc.not_equal(expected, instance_uids.slice(start, _CHECK_CHUNK_INSTANCES))
-        position = pc.index(pc.fill_null(mismatch, True), True).as_py()
-        if position >= 0:
-            row = start + position
-            raise ValueError(
-                f"{source}: record {row + 1} (index {row}), field 'document_uid' = {instance_uids[row].as_py()!r}, but its document_index "
-                f"{indices[row].as_py()} points to the document with uid {expected[position].as_py()!r} in config "
-                f"'{DOCUMENTS_CONFIG}': the two configs do not belong together (export both from one stage-1 run)."
-            )
 
 
 def _check_entities_exist(index: RelationInstanceIndex, num_entities: np.ndarray, source: str) -> None:
@@ -368,23 +304,11 @@ def _drop_truncated_instances(index: RelationInstanceIndex, tokenized: Dataset) 
     return {"num_truncated_instances": dropped}
 
 
-def _card_metadata(path: str) -> dict[str, Any]:
-    """The `finecl` block of a local dataset folder's card; empty for Hub ids or cards without it."""
-    readme = Path(path) / "README.md"
-    if not readme.is_file():
-        return {}
-    from huggingface_hub import DatasetCard
-
-    metadata = DatasetCard.load(readme).data.to_dict().get("finecl")
-    return metadata if isinstance(metadata, dict) else {}
-
-
 __all__ = [
     "DOCUMENTS_CONFIG",
     "INSTANCES_CONFIG",
     "FineCLPreTrainingDataset",
     "PreTrainingData",
-    "load_learning_order_dataset",
     "prepare_pretraining_data",
     "read_column",
 ]

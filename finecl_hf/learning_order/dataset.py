@@ -1,4 +1,6 @@
-"""Export a learning order as a Hub-ready dataset folder (Parquet + README card), the input of stage 2.
+"""The learning-order dataset: the one owner of its format. Stage 1 writes it (`export_learning_order`), the oracle
+of the controlled experiment writes it from a true noise mask (`write_oracle_learning_order`), and stage 2, the analysis,
+the probe and the experiments read it through `load_learning_order_dataset` and `read_learning_order_metadata`.
 
 Layout:
 
@@ -11,6 +13,9 @@ Layout:
 ```
 
 `load_dataset(output_dir)` loads the instances, `load_dataset(output_dir, "documents")` the documents.
+
+`python -m finecl_hf.learning_order.dataset oracle --noisy_dataset NOISY --output_dir OUT` writes the oracle order of a
+corpus corrupted by `finecl_hf.data.document_noise`.
 """
 
 from __future__ import annotations
@@ -29,16 +34,25 @@ from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from finecl_hf.cards import FINECL_METADATA_KEY, describe_feature, size_category
-from finecl_hf.constants import LEARNED_COLUMN, LEARNED_EPOCH_COLUMN, LEARNING_ORDER_COLUMNS, UPSAMPLED_COLUMN
+from finecl_hf.constants import (
+    INSTANCE_INDEX_COLUMN,
+    LEARNED_COLUMN,
+    LEARNED_EPOCH_COLUMN,
+    LEARNING_ORDER_COLUMNS,
+    UPSAMPLED_COLUMN,
+)
 from finecl_hf.constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
 from finecl_hf.constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
-from finecl_hf.data.loading import fingerprint_parquet_file
+from finecl_hf.data.loading import fingerprint_parquet_file, load_dataset_folder
 
 from .scores import SCORES
 from .state import NOT_LEARNED
-from .trainer import INSTANCE_INDEX_COLUMN
 
 LEARNING_ORDER_CARD_TEMPLATE = "learning_order_card.md"
+# What a reader needs: the instance fields stage 2 indexes, and the document fields it tokenizes.
+REQUIRED_INSTANCE_COLUMNS = ("document_index", "head", "tail", "relation", LEARNED_EPOCH_COLUMN)
+REQUIRED_DOCUMENT_COLUMNS = ("sents", "entities")
+DEFAULT_ORACLE_EPOCHS = 15  # the paper's stage-1 epochs: corrupted triples are "learned" at k_max = 14
 PARQUET_NAME = "train.parquet"  # renamed after its content once written (see finecl_hf.data.loading)
 
 
@@ -198,6 +212,149 @@ def render_learning_order_card(
     )
 
 
+# ------------------------------------------------------------------------------------------------------------ read
+def load_learning_order_dataset(
+    path: str, split: str = "train", cache_dir: str | None = None
+) -> tuple[Dataset, Dataset]:
+    """Load the `instances` and `documents` configs of a learning-order dataset (a local folder or a Hub id).
+
+    Raises:
+        ValueError: naming `path` when a config or a required column is missing, or `relation` is not a `ClassLabel`.
+    """
+    from datasets import get_dataset_config_names
+
+    configs = get_dataset_config_names(path)
+    for config, role in ((INSTANCES_CONFIG, "the relation instances with their `learned_epoch`"),
+                         (DOCUMENTS_CONFIG, "the documents the instances point to")):  # fmt: skip
+        if config not in configs:
+            raise ValueError(
+                f"{path} is not a learning-order dataset of documents: it has no '{config}' config ({role}); its "
+                f"configs are {configs}. Stage 2 reads the folder that stage 1 (trainers/learning_order.py) writes "
+                "for a document-level corpus (DocRED format): run it on this dataset first."
+            )
+    instances = load_dataset_folder(path, INSTANCES_CONFIG, split=split, cache_dir=cache_dir)
+    documents = load_dataset_folder(path, DOCUMENTS_CONFIG, split=split, cache_dir=cache_dir)
+    _require_columns(f"{path} (config '{INSTANCES_CONFIG}', split '{split}')", instances, REQUIRED_INSTANCE_COLUMNS)
+    _require_columns(f"{path} (config '{DOCUMENTS_CONFIG}', split '{split}')", documents, REQUIRED_DOCUMENT_COLUMNS)
+    if not isinstance(instances.features["relation"], ClassLabel):
+        raise ValueError(
+            f"{path}: field 'relation' of config '{INSTANCES_CONFIG}' must be a ClassLabel, got "
+            f"{instances.features['relation']}."
+        )
+    check_document_uids(instances, documents, f"{path} (config '{INSTANCES_CONFIG}', split '{split}')")
+    return instances, documents
+
+
+def read_learning_order_metadata(path: str | Path) -> dict[str, Any]:
+    """The run metadata of a local learning-order folder's card (`LearningOrderRunInfo` fields: stage-1 model, epochs,
+    mode, seed, ...); empty for a Hub id or a card without it."""
+    readme = Path(path) / "README.md"
+    if not readme.is_file():
+        return {}
+    metadata = DatasetCard.load(readme).data.to_dict().get(FINECL_METADATA_KEY)
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def check_document_uids(instances: Dataset, documents: Dataset, source: str, chunk_size: int = 65_536) -> None:
+    """Each instance's `document_uid` must be the `uid` of the document its `document_index` points to.
+
+    A `documents` config from another export (or another order of the corpus) would otherwise silently pair instances
+    with the wrong entities. Compared in chunks with Arrow kernels; skipped when either column is absent.
+    """
+    import pyarrow.compute as pc
+
+    if "document_uid" not in instances.column_names or "uid" not in documents.column_names:
+        return
+    document_uids = documents.data.column("uid")
+    instance_uids = instances.data.column("document_uid")
+    indices = instances.data.column("document_index")
+    for start in range(0, len(instances), chunk_size):
+        chunk = indices.slice(start, chunk_size)
+        expected = pc.take(document_uids, chunk)
+        mismatch = pc.not_equal(expected, instance_uids.slice(start, chunk_size))
+        position = pc.index(pc.fill_null(mismatch, True), True).as_py()
+        if position >= 0:
+            row = start + position
+            raise ValueError(
+                f"{source}: record {row + 1} (index {row}), field 'document_uid' = {instance_uids[row].as_py()!r}, but "
+                f"its document_index {indices[row].as_py()} points to the document with uid "
+                f"{expected[position].as_py()!r} in config '{DOCUMENTS_CONFIG}': the two configs do not belong "
+                "together (export both from one stage-1 run)."
+            )
+
+
+def _require_columns(source: str, dataset: Dataset, columns: tuple[str, ...]) -> None:
+    missing = [name for name in columns if name not in dataset.column_names]
+    if missing:
+        raise ValueError(f"{source}: missing field(s) {missing}; it has {dataset.column_names}.")
+
+
+# ---------------------------------------------------------------------------------------------------------- oracle
+def write_oracle_learning_order(
+    noisy_dataset: str | Path,
+    output_dir: str | Path,
+    *,
+    split: str = "train",
+    num_epochs: int = DEFAULT_ORACLE_EPOCHS,
+) -> Path:
+    """A learning-order dataset whose order is the true noise mask of a corpus written by
+    `finecl_hf.data.document_noise.write_noisy_corpus`.
+
+    Clean triples get `learned_epoch` 0, corrupted ones `num_epochs - 1` (k_max: eq. 5's lowest weight), sampled
+    no-relation pairs -1 (never learned, as stage 1 leaves them unless `--record_no_relation`). The documents config
+    is the noisy folder's documents.
+    """
+    from finecl_hf.data.relation_instances import RELATION_INSTANCES_CONFIG
+
+    if num_epochs < 2:
+        raise ValueError(f"num_epochs={num_epochs} must be at least 2: clean and corrupted labels need two epochs.")
+    instances = load_dataset_folder(noisy_dataset, RELATION_INSTANCES_CONFIG, split=split)
+    documents = load_dataset_folder(noisy_dataset, split=split)
+    if "is_noisy" not in documents.features["relations"].feature:
+        raise ValueError(
+            f"noisy_dataset={str(noisy_dataset)!r} has no `is_noisy` field in its relations: it is not a folder written "
+            "by `write_noisy_corpus` (dataset_scripts/document_noise.py), so its noise mask is unknown."
+        )
+    noisy_by_uid = {
+        triple["uid"]: triple["is_noisy"] for triples in documents.select_columns(["relations"])["relations"] for triple in triples
+    }
+    last_epoch = num_epochs - 1
+    learned_epoch = np.array(
+        [NOT_LEARNED if uid not in noisy_by_uid else (last_epoch if noisy_by_uid[uid] else 0) for uid in instances["uid"]],
+        dtype=np.int64,
+    )
+    percent = np.array([np.mean(learned_epoch == epoch) * 100 for epoch in range(num_epochs)]).round(4).tolist()
+    run_info = LearningOrderRunInfo(
+        model_name_or_path="oracle: the true noise mask (no classifier)",
+        num_epochs=num_epochs,
+        mode="oracle",
+        seed=0,
+        percent_learned_per_epoch=percent,
+        source_dataset=str(noisy_dataset),
+    )
+    return export_learning_order(
+        instances, learned_epoch, np.zeros(len(instances), dtype=bool), output_dir, run_info, documents=documents
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m finecl_hf.learning_order.dataset oracle --noisy_dataset NOISY --output_dir OUT [--num_epochs 15]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m finecl_hf.learning_order.dataset",
+                                     description="Write the oracle learning order of a corrupted corpus.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    oracle = commands.add_parser("oracle", help=write_oracle_learning_order.__doc__.splitlines()[0])
+    oracle.add_argument("--noisy_dataset", required=True, help="A folder written by finecl_hf.data.document_noise.")
+    oracle.add_argument("--output_dir", required=True, help="Where to write the learning-order dataset.")
+    oracle.add_argument("--num_epochs", type=int, default=DEFAULT_ORACLE_EPOCHS, help="k_max + 1 (default: 15).")
+    args = parser.parse_args(argv)
+    try:
+        print(f"wrote {write_oracle_learning_order(args.noisy_dataset, args.output_dir, num_epochs=args.num_epochs)}")
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"error: {error}") from None
+
+
 def _without_nan(value: Any) -> Any:
     """YAML-friendly metadata: NaN (e.g. the precision of an empty subset) becomes null."""
     if isinstance(value, float) and math.isnan(value):
@@ -220,3 +377,22 @@ def _label_names(dataset: Dataset) -> list[str] | None:
         if isinstance(feature, ClassLabel):
             return list(feature.names)
     return None
+
+
+__all__ = [
+    "DEFAULT_ORACLE_EPOCHS",
+    "REQUIRED_DOCUMENT_COLUMNS",
+    "REQUIRED_INSTANCE_COLUMNS",
+    "LearningOrderRunInfo",
+    "check_document_uids",
+    "export_learning_order",
+    "learning_order_columns",
+    "load_learning_order_dataset",
+    "read_learning_order_metadata",
+    "render_learning_order_card",
+    "write_oracle_learning_order",
+]
+
+
+if __name__ == "__main__":
+    main()
