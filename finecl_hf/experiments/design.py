@@ -52,7 +52,10 @@ ORACLE_ARM = "oracle"
 CEILING_ARM = "oracle_drop"
 NO_RD_ARM = "ed_mlm"
 # The arm chosen before any pre-training, on the detector issue's tuning corpora, by what each candidate weighting does
-# to the corpus (`finecl_hf.experiments.weighting_choice`; protocol and result in README, "Choosing the weighting").
+# to the corpus (`benchmarks/choose_weighting.py`; rule and result in README, "Choosing the weighting", and
+# docs/results/weighting_choice_2026-12-02): `truncate` on `combined` with q = 0.5 put 0.144 of the RD weight on wrong
+# triples (mean of the three tuning corpora; uniform 0.370, the paper's eq. 5 on learned_epoch 0.336) and kept at least
+# 0.61 of the clean weight on each.
 CHOSEN_ARM = "truncate"
 
 
@@ -97,8 +100,8 @@ ARMS: dict[str, ArmDefinition] = {
                       ORACLE, needs_noise_mask=True),
         ArmDefinition(NO_RD_ARM, "ED + MLM only (no relation discrimination)", "uniform", STAGE1, rd_loss_weight=0.0),
         ArmDefinition("posterior", "P(clean | combined), two-component mixture", "posterior", STAGE1, "combined"),
-        ArmDefinition("truncate", "weight 0 for the lowest-combined share (q = the mixture's noise estimate)",
-                      "truncate", STAGE1, "combined"),
+        ArmDefinition("truncate", "weight 0 for the lowest-combined half (q = 0.5)", "truncate", STAGE1, "combined",
+                      truncation_share=0.5),
     )
 }  # fmt: skip
 
