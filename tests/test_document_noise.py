@@ -163,3 +163,15 @@ def test_stage_1_and_stage_2_read_the_noisy_corpus_and_its_oracle_order(noisy_co
     data = prepare_pretraining_data(str(oracle), AutoTokenizer.from_pretrained(tiny_backbone), max_length=512)
     assert data.learned_epoch_config() == {"min_learned_epoch": 0, "max_learned_epoch": 14}
     assert len(data.dataset) == NUM_DOCUMENTS
+
+
+def test_the_oracle_order_command_writes_the_true_mask_and_refuses_a_single_epoch(noisy_corpora, tmp_path, capsys):
+    from finecl_hf.learning_order.dataset import main as dataset_main
+
+    folder, statistics = noisy_corpora[0.5]
+    dataset_main(["oracle", "--noisy_dataset", str(folder), "--output_dir", str(tmp_path / "oracle"), "--num_epochs", "3"])
+    assert f"wrote {tmp_path / 'oracle'}" in capsys.readouterr().out
+    epochs = np.asarray(load_dataset_folder(tmp_path / "oracle", "instances", split="train")["learned_epoch"])
+    assert (epochs == 2).sum() == statistics.noisy
+    with pytest.raises(SystemExit, match="num_epochs=1 must be at least 2"):
+        dataset_main(["oracle", "--noisy_dataset", str(folder), "--output_dir", str(tmp_path / "o2"), "--num_epochs", "1"])
