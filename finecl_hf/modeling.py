@@ -241,7 +241,9 @@ class FineCLPreTrainedModel(PreTrainedModel):
             del self.config.custom_pipelines
         super().save_pretrained(save_directory, *args, **kwargs)
         if pipeline_file.is_file() and kwargs.get("is_main_process", True):
-            shutil.copyfile(pipeline_file, Path(save_directory) / pipeline_file.name)
+            # The pipeline imports `encoding.py` relatively (the rules it shares with the data layer): both travel.
+            for file in (pipeline_file, pipeline_file.with_name("encoding.py")):
+                shutil.copyfile(file, Path(save_directory) / file.name)
 
     # Auto classes (besides AutoConfig/AutoModel) whose `auto_map` entry a saved folder of this class gets.
     _auto_map_heads: dict[str, str] = {}

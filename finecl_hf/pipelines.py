@@ -21,16 +21,16 @@ Why the pipeline batches by itself: transformers pads each tensor of the preproc
 ragged, batch-global index tensors (`mention_spans` carry the batch row, `pair_entity_ids` index entities across the
 batch), so `batch_size` inputs are encoded and collated together here.
 
-This module is copied beside every saved FineCL model (`custom_pipelines` in its config), so it imports only numpy,
-torch, tokenizers and transformers. Its word → sub-word encoding therefore restates, example by example, the rules of
-`finecl_hf.data.tokenization` (word-aligned truncation, sentence windows around the entities, entity markers) and
-`finecl_hf.data.data_collator`; tests/test_pipeline.py checks that both give identical model inputs and that the
+This module is copied beside every saved FineCL model (`custom_pipelines` in its config) together with `encoding.py`,
+which it imports relatively: so it imports only numpy, torch, tokenizers, transformers and that module. Its word →
+sub-word encoding (word-aligned truncation, sentence windows around the entities, entity markers) is `encoding.py`'s,
+the same code `finecl_hf.data.tokenization` encodes training data with; only the batch assembly of
+`finecl_hf.data.data_collator` is restated here, example by example. tests/test_pipeline.py checks that the
 pipeline's predictions equal stage 3's evaluation on the same inputs.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -39,19 +39,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from tokenizers import pre_tokenizers
 from transformers import Pipeline
 from transformers.utils import logging
+
+from .encoding import (
+    ENTITY_MARKER_STYLES,
+    WordTokens,
+    encode_words,
+    insert_entity_markers,
+    special_token_frame,
+    word_level_tokenizer,
+)
 
 logger = logging.get_logger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
-# `entity_markers` styles of stage 3 (`--entity_markers`): words put around head and tail.
-ENTITY_MARKER_WORDS = {
-    "text": ("<e1>", "</e1>", "<e2>", "</e2>"),
-    "special": ("<e1>", "</e1>", "<e2>", "</e2>"),
-    "punct": ("@", "@", "#", "#"),
-}
 
 _WORD = re.compile(r"\w+(?:['’-]\w+)*|[^\w\s]")
 _MARKER = re.compile(r"</?e[12]>")
@@ -163,65 +165,6 @@ def _entity(entity: Any, sents: Sequence[Sequence[str]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ words -> model inputs
-def word_level_tokenizer(tokenizer):
-    """`tokenizer`, or a copy with ``add_prefix_space=True`` when it is a byte-level BPE without it (as in training)."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(f"{type(tokenizer).__name__} is not a fast tokenizer: word alignment needs `word_ids()`.")
-    pre_tokenizer = tokenizer.backend_tokenizer.pre_tokenizer
-    parts = list(pre_tokenizer) if isinstance(pre_tokenizer, pre_tokenizers.Sequence) else [pre_tokenizer]
-    if not any(isinstance(part, pre_tokenizers.ByteLevel) and not part.add_prefix_space for part in parts):
-        return tokenizer
-    tokenizer = copy.deepcopy(tokenizer)
-    pre_tokenizer = tokenizer.backend_tokenizer.pre_tokenizer
-    for part in list(pre_tokenizer) if isinstance(pre_tokenizer, pre_tokenizers.Sequence) else [pre_tokenizer]:
-        if isinstance(part, pre_tokenizers.ByteLevel):
-            part.add_prefix_space = True
-    tokenizer.add_prefix_space = True
-    return tokenizer
-
-
-class _WordTokens:
-    """Sub-words of a word sequence (no special tokens) with each word's token span."""
-
-    def __init__(self, input_ids: list[int], word_ids: Sequence[int], num_words: int):
-        self.input_ids = input_ids
-        self.word_ids = np.asarray(word_ids, dtype=np.int64)
-        self.first = np.full(num_words, -1, dtype=np.int64)
-        self.end = np.full(num_words, -1, dtype=np.int64)
-        if len(self.word_ids):
-            starts = np.flatnonzero(np.r_[True, self.word_ids[1:] != self.word_ids[:-1]])
-            self.first[self.word_ids[starts]] = starts
-            self.end[self.word_ids[starts]] = np.r_[starts[1:], len(self.word_ids)]
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    def span(self, start: int, end: int) -> tuple[int, int] | None:
-        with_tokens = np.flatnonzero(self.first[start:end] >= 0)
-        if not len(with_tokens):
-            return None
-        return int(self.first[start + with_tokens[0]]), int(self.end[start + with_tokens[-1]])
-
-    def _boundary(self, position: int, step: int) -> int:
-        while 0 < position < len(self) and self.word_ids[position] == self.word_ids[position - 1]:
-            position += step
-        return position
-
-    def window(self, budget: int, keep: tuple[int, int] | None = None) -> tuple[int, int] | None:
-        """Word-aligned token window of at most `budget` tokens (around `keep` when given; None if it cannot fit)."""
-        if len(self) <= budget:
-            return 0, len(self)
-        if keep is None:
-            return 0, self._boundary(budget, -1)
-        if keep[1] - keep[0] > budget:
-            return None
-        spare = budget - (keep[1] - keep[0])
-        left = max(0, keep[0] - spare // 2)
-        right = min(len(self), left + budget)
-        left = max(0, right - budget)
-        return self._boundary(left, 1), self._boundary(right, -1)
-
-
 class RelationInputEncoder:
     """Turns converter rows into FineCL model inputs exactly as stage 3 does (`tokenize_sentences` /
     `tokenize_documents` + `SentenceRelationCollator` / `DocumentRelationCollator`)."""
@@ -229,22 +172,17 @@ class RelationInputEncoder:
     def __init__(self, tokenizer, max_length: int, entity_markers: str = "none"):
         if tokenizer.pad_token_id is None:
             raise ValueError(f"{type(tokenizer).__name__} has no pad token; set `tokenizer.pad_token` first.")
-        if entity_markers != "none" and entity_markers not in ENTITY_MARKER_WORDS:
+        if entity_markers != "none" and entity_markers not in ENTITY_MARKER_STYLES:
             raise ValueError(f"entity_markers={entity_markers!r} must be one of 'none', "
-                             f"{', '.join(map(repr, ENTITY_MARKER_WORDS))}.")
+                             f"{', '.join(map(repr, ENTITY_MARKER_STYLES))}.")
         self.pad_tokenizer = tokenizer
         self.tokenizer = word_level_tokenizer(tokenizer)
-        encoding = self.tokenizer(["x"], is_split_into_words=True)
-        word_ids = encoding.word_ids()
-        first, last = word_ids.index(0), len(word_ids) - 1 - word_ids[::-1].index(0)
-        self.prefix, self.suffix = encoding["input_ids"][:first], encoding["input_ids"][last + 1:]
+        self.prefix, self.suffix = special_token_frame(self.tokenizer)
         self.budget = max_length - len(self.prefix) - len(self.suffix)
-        self.markers = ENTITY_MARKER_WORDS.get(entity_markers)
+        self.markers = ENTITY_MARKER_STYLES.get(entity_markers)
 
-    def _words(self, batch_words: list[list[str]]) -> list[_WordTokens]:
-        encoding = self.tokenizer(batch_words, is_split_into_words=True, add_special_tokens=False, verbose=False)
-        return [_WordTokens(encoding["input_ids"][i], encoding.word_ids(i), len(words))
-                for i, words in enumerate(batch_words)]
+    def _words(self, batch_words: list[list[str]]) -> list[WordTokens]:
+        return encode_words(self.tokenizer, batch_words)
 
     def _pad(self, input_ids: list[list[int]]) -> dict[str, torch.Tensor]:
         padded = self.pad_tokenizer.pad({"input_ids": input_ids}, padding=True, padding_side="right",
@@ -259,7 +197,7 @@ class RelationInputEncoder:
             head = (row["head"]["start"], row["head"]["end"])
             tail = (row["tail"]["start"], row["tail"]["end"])
             if self.markers is not None:
-                tokens, head, tail = _insert_markers(tokens, head, tail, self.markers)
+                tokens, head, tail = insert_entity_markers(tokens, head, tail, self.markers)
             words.append(tokens)
             heads.append(head)
             tails.append(tail)
@@ -329,24 +267,6 @@ class RelationInputEncoder:
         batch["mention_entity_ids"] = torch.tensor(entity_ids, dtype=torch.long)
         batch["pair_entity_ids"] = torch.tensor(pairs, dtype=torch.long).view(-1, 2)
         return batch, kept, torch.tensor(pair_rows, dtype=torch.long), torch.tensor(local_pairs).view(-1, 2)
-
-
-def _insert_markers(tokens: list[str], head: tuple[int, int], tail: tuple[int, int], markers: tuple[str, ...]):
-    """Marker words around the head and tail word spans; closing markers go before opening ones at one position."""
-    head_start, head_end, tail_start, tail_end = markers
-    inserts = sorted([(head[0], 1, head_start), (head[1], 0, head_end), (tail[0], 1, tail_start),
-                      (tail[1], 0, tail_end)])
-    words, position = [], 0
-    for index, _, marker in inserts:
-        words += tokens[position:index] + [marker]
-        position = index
-    words += tokens[position:]
-
-    def shifted(span: tuple[int, int]) -> tuple[int, int]:
-        start = span[0] + sum(index <= span[0] for index, _, _ in inserts)
-        return start, start + span[1] - span[0]
-
-    return words, shifted(head), shifted(tail)
 
 
 # ------------------------------------------------------------------------------------------------------- pipeline

@@ -24,14 +24,8 @@ from finecl_hf.data.data_collator import (
 from finecl_hf.data.docred import convert_docred
 from finecl_hf.data.relation_instances import RELATION_INSTANCES_CONFIG
 from finecl_hf.data.schema import sentence_features
-from finecl_hf.data.tokenization import (
-    DEFAULT_ENTITY_MARKERS,
-    encode_words,
-    special_token_frame,
-    tokenize_documents,
-    tokenize_sentences,
-    word_level_tokenizer,
-)
+from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
+from finecl_hf.encoding import DEFAULT_ENTITY_MARKERS, encode_words, special_token_frame, word_level_tokenizer
 
 RELATIONS = {"P17": "country", "P131": "located in the administrative territorial entity", "P27": "citizenship"}
 # Words MiniLM's WordPiece vocabulary knows (accents are stripped by its normalizer); byte-level BPE takes any text.

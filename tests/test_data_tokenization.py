@@ -12,14 +12,12 @@ from finecl_hf.data.conversion import SplitSource
 from finecl_hf.data.docred import convert_docred
 from finecl_hf.data.schema import semeval_label_names, sentence_features
 from finecl_hf.data.semeval import convert_semeval
-from finecl_hf.data.tokenization import (
+from finecl_hf.data.tokenization import add_entity_marker_tokens, tokenize_documents, tokenize_sentences
+from finecl_hf.encoding import (
     DEFAULT_ENTITY_MARKERS,
     PUNCT_ENTITY_MARKERS,
-    add_entity_marker_tokens,
     insert_entity_markers,
     special_token_frame,
-    tokenize_documents,
-    tokenize_sentences,
     word_level_tokenizer,
 )
 

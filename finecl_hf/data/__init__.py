@@ -33,15 +33,12 @@ from .schema import (
 )
 from .semeval import convert_semeval
 from .tacred import convert_tacred
+from ..encoding import DEFAULT_ENTITY_MARKERS, PUNCT_ENTITY_MARKERS, EntityMarkers, word_level_tokenizer
 from .tokenization import (
-    DEFAULT_ENTITY_MARKERS,
-    PUNCT_ENTITY_MARKERS,
-    EntityMarkers,
     TokenizationStats,
     add_entity_marker_tokens,
     tokenize_documents,
     tokenize_sentences,
-    word_level_tokenizer,
 )
 
 __all__ = [

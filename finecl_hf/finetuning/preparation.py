@@ -15,14 +15,8 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging
 
 from ..data.loading import load_dataset_folder
-from ..data.tokenization import (
-    DEFAULT_ENTITY_MARKERS,
-    PUNCT_ENTITY_MARKERS,
-    EntityMarkers,
-    add_entity_marker_tokens,
-    tokenize_documents,
-    tokenize_sentences,
-)
+from ..data.tokenization import add_entity_marker_tokens, tokenize_documents, tokenize_sentences
+from ..encoding import ENTITY_MARKER_STYLES, EntityMarkers
 from .arguments import RelationExtractionArguments
 from .evaluation import relation_label_names, resolve_train_facts
 from .subsets import hold_out_validation, training_subset
@@ -30,7 +24,6 @@ from .tasks import get_task, resolve_task
 
 logger = logging.get_logger(__name__)
 
-_MARKERS = {"text": DEFAULT_ENTITY_MARKERS, "special": DEFAULT_ENTITY_MARKERS, "punct": PUNCT_ENTITY_MARKERS}
 
 
 @dataclass
@@ -72,9 +65,9 @@ def entity_markers(style: str) -> EntityMarkers | None:
     """The `EntityMarkers` of a `--entity_markers` style (`None` for `"none"`)."""
     if style == "none":
         return None
-    if style not in _MARKERS:
-        raise ValueError(f"entity_markers={style!r} must be one of 'none', {', '.join(map(repr, _MARKERS))}.")
-    return _MARKERS[style]
+    if style not in ENTITY_MARKER_STYLES:
+        raise ValueError(f"entity_markers={style!r} must be one of 'none', {', '.join(map(repr, ENTITY_MARKER_STYLES))}.")
+    return ENTITY_MARKER_STYLES[style]
 
 
 def tokenize_split(
