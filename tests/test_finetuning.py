@@ -14,14 +14,13 @@ import torch
 import yaml
 from datasets import Dataset, DatasetDict
 from huggingface_hub import ModelCard
-from transformers import EvalPrediction, TrainingArguments
+from transformers import EvalPrediction, TrainingArguments, pipeline
 
 from finecl_hf import FineCLConfig, FineCLForRelationExtraction
 from finecl_hf.data.schema import semeval_label_names, sentence_features
 from finecl_hf.finetuning import (
     FineTunedModelCardSpec,
     RelationExtractionArguments,
-    RelationExtractor,
     hold_out_validation,
     paper_recipe,
     render_model_card,
@@ -38,7 +37,7 @@ from finecl_hf.finetuning.evaluation import (
     sentence_prediction_records,
     summarize_seeds,
 )
-from finecl_hf.finetuning.inference import parse_marked_sentence, split_words_with_spans
+from finecl_hf.pipelines import parse_marked_sentence, split_words_with_spans
 from finecl_hf.finetuning.preparation import prepare_data
 from finecl_hf.finetuning.run import build_model
 from finecl_hf.finetuning.trainer import RelationExtractionTrainer, group_by_document
@@ -373,7 +372,7 @@ def test_relation_extractor_on_sentences(tmp_path, tiny_roberta_config, tiny_rob
         label2id={name: index for index, name in enumerate(SEMEVAL_LABELS)},
     )
     directory = save_tiny_model(tmp_path, tiny_roberta_tokenizer, config)
-    extractor = RelationExtractor.from_pretrained(directory, device="cpu")
+    extractor = pipeline("relation-extraction", model=str(directory), device="cpu")
     marked = "The <e1>child</e1> was wrapped into the <e2>cradle</e2>."
     text = "The child was wrapped into the cradle."
     best = extractor(marked)
@@ -391,7 +390,7 @@ def test_relation_extractor_on_documents(tmp_path, tiny_roberta_config, tiny_rob
     config = FineCLConfig(encoder=tiny_roberta_config.to_dict(), num_labels=len(LABELS), relation_level="document",
                           id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)})
     config.decision_threshold = 0.0  # every probability is above it: all pairs x relations are predicted
-    extractor = RelationExtractor.from_pretrained(save_tiny_model(tmp_path, tiny_roberta_tokenizer, config))
+    extractor = pipeline("relation-extraction", model=str(save_tiny_model(tmp_path, tiny_roberta_tokenizer, config)), device="cpu")
     text = "Paris is the capital of France; Berlin is the capital of Germany."
     document = {"text": text, "entities": [[(0, 5)], [(24, 30)], [(32, 38), (57, 64)]]}
     facts = extractor(document)

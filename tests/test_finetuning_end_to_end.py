@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 from datasets import DatasetDict, load_dataset
-from transformers import TrainingArguments
+from transformers import TrainingArguments, pipeline
 
 from finecl_hf.data.conversion import SplitSource
 from finecl_hf.data.docred import convert_docred
 from finecl_hf.data.semeval import convert_semeval
-from finecl_hf.finetuning import RelationExtractionArguments, RelationExtractor, run_fine_tuning
+from finecl_hf.finetuning import RelationExtractionArguments, run_fine_tuning
 
 DOCRED_METRICS = ("f1", "ign_f1", "f1_macro", "f1_macro_weighted", "precision", "recall", "threshold")
 
@@ -74,7 +74,7 @@ def test_minilm_on_a_semeval_subset_beats_the_majority_class_by_a_wide_margin(sh
     assert values["Official macro-F1 (test)"] == round(100 * metrics["test_macro_f1_official"], 2)
 
     # Inference from the saved folder agrees with the evaluation's predictions file.
-    extractor = RelationExtractor.from_pretrained(output, device="cpu")
+    extractor = pipeline("relation-extraction", model=str(output), device="cpu")
     rows = load_dataset(str(tmp_path / "semeval"), split="test").select(range(16))
     for row, record, result in zip(rows, predictions, extractor(list(rows), batch_size=8)):
         assert result[0]["label"] == record["predicted"]
@@ -130,7 +130,7 @@ def test_docred_format_run_produces_the_full_metrics(redocred, tiny_backbone, tm
     assert card_metadata(output)["finecl"]["relation_level"] == "document"
 
     # Inference from the saved folder finds the facts of the predictions file.
-    extractor = RelationExtractor.from_pretrained(output, device="cpu")
+    extractor = pipeline("relation-extraction", model=str(output), device="cpu")
     for row, record in zip(redocred["test"].select(range(2)), records):
         facts = extractor(row)
         expected = {(fact["h"], fact["t"], fact["r"]) for fact in record["predicted"]}

@@ -104,10 +104,10 @@ def run(parsed) -> None:
 
 
 def print_summary(args: DemoArguments, paths: DemoPaths, seconds: float) -> None:
-    from finecl_hf.finetuning.inference import RelationExtractor
+    from transformers import pipeline
 
     results = json.loads((paths.finetuned / "all_results.json").read_text())
-    extractor = RelationExtractor.from_pretrained(str(paths.finetuned))
+    extractor = pipeline("relation-extraction", model=str(paths.finetuned))
     prediction = extractor(args.example_sentence)
     print(f"\nFineCL demo finished in {seconds / 60:.1f} min. Artifacts:")
     print(f"  SemEval dataset          {paths.semeval}")
@@ -128,7 +128,7 @@ def print_summary(args: DemoArguments, paths: DemoPaths, seconds: float) -> None
     print("\nLoad them:")
     print(f'  load_dataset("{paths.learning_order_dataset}")["train"]')
     print(f'  AutoModelForPreTraining.from_pretrained("{paths.pretrained}", trust_remote_code=True)')
-    print(f'  RelationExtractor.from_pretrained("{paths.finetuned}")("{args.example_sentence}")')
+    print(f'  pipeline("relation-extraction", model="{paths.finetuned}")("{args.example_sentence}")')
     print(f"  -> {prediction}")
 
 

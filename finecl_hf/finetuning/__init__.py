@@ -8,10 +8,10 @@
 - `finecl_hf.finetuning.evaluation`: scores, prediction files, seed summaries;
 - `finecl_hf.finetuning.subsets`: seeded, class-stratified training subsets (1% / 10% / 100%);
 - `render_model_card`: the model card with `model-index` results;
-- `RelationExtractor`: inference on raw sentences and documents from any saved fine-tuned folder.
+- inference on raw sentences and documents from a saved fine-tuned folder is the `relation-extraction` pipeline
+  (`pipeline("relation-extraction", model=folder)`, `finecl_hf.pipelines`).
 """
 
-from .inference import RelationExtractor
 from .arguments import RelationExtractionArguments
 from .model_card import FineTunedModelCardSpec, render_model_card, write_model_card
 from .run import ExperimentResult, SeedRun, run_fine_tuning
@@ -27,7 +27,6 @@ __all__ = [
     "MetricDescription",
     "RelationExtractionArguments",
     "RelationExtractionTrainer",
-    "RelationExtractor",
     "SeedRun",
     "get_task",
     "group_by_document",

@@ -91,7 +91,7 @@ def build_model(
     if args.document_projection_size is not None:
         overrides["document_projection_size"] = args.document_projection_size
     model = FineCLForRelationExtraction.from_backbone(args.model_name_or_path, **overrides)
-    # Read back by `RelationExtractor`, which must insert the same markers.
+    # Read back by the relation-extraction pipeline, which must insert the same markers.
     model.config.entity_markers = args.entity_markers
     # Readable relation names (DocRED P-id -> rel_info name), returned by the relation-extraction pipeline.
     model.config.relation_names = dataset_relation_names(args.dataset_path)
