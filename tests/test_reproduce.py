@@ -125,6 +125,11 @@ def test_fine_tuning_and_table2_are_opt_in():
     assert sum(step.title.startswith("Table 2") for step in steps) == 2
 
 
+def test_a_stage_command_its_parser_refuses_fails_when_the_plan_is_made(capsys):
+    with pytest.raises(ValueError, match=r"the plan's step 'probe: none' \(finecl probe\) is invalid: .*shots"):
+        plan(probe_shots=0)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

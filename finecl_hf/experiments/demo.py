@@ -33,6 +33,7 @@ from .pipeline import (
     resolve_inputs,
     run_step,
     stage_environment,
+    validate_stage_commands,
 )
 
 NAME = "demo"
@@ -65,8 +66,8 @@ class DemoArguments(PipelineArguments):
 
 
 def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_dir: Path) -> list[tuple[str, list[str]]]:
-    """Every step of the demo, in order, as (title, command line)."""
-    return [
+    """Every step of the demo, in order, as (title, command line); each stage's command is checked by its parser."""
+    steps = [
         *dataset_commands(data_dir, paths, args.no_relation_ratio),
         *learning_order_commands(args, paths, backbone),
         ("stage 2: FineCL pre-training", pretrain_command(args, paths.learning_order_dataset, backbone, paths.pretrained)),
@@ -74,6 +75,8 @@ def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_di
          finetune_command(args, str(paths.pretrained), paths.semeval, paths.finetuned, args.finetune_train_fraction,
                           args.finetune_epochs, max_test_sentences=args.finetune_max_eval_samples)),
     ]
+    validate_stage_commands(steps)
+    return steps
 
 
 def build_parser():

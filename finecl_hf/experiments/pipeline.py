@@ -9,9 +9,10 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from finecl_hf.commands.errors import UsageError, check_model_source
 from finecl_hf.corpora import CORPORA
@@ -107,6 +108,31 @@ class DemoPaths:
     @property
     def finetuned(self) -> Path:
         return self.root / "stage3_semeval_finetuned"
+
+
+def validate_stage_commands(steps: Iterable[tuple[str, list[str]]]) -> None:
+    """Parse every `finecl` stage command of a plan with its command's own parser, so that an option the stage does
+    not know or a value it refuses is reported when the plan is made, not hours later when the step runs.
+
+    Raises:
+        UsageError: naming the step and what its parser refused.
+    """
+    from finecl_hf.commands import COMMANDS
+
+    prefix = finecl_command()
+    parsers: dict[str, Any] = {}
+    for title, command in steps:
+        if command[: len(prefix)] != prefix or len(command) <= len(prefix):
+            continue  # not a finecl command (a python -m data step)
+        name, argv = command[len(prefix)], command[len(prefix) + 1 :]
+        if name not in parsers:
+            parsers[name] = COMMANDS[name].load().build_parser()
+        if not hasattr(parsers[name], "parse"):  # a plain argparse command (convert, analyse): parsed when it runs
+            continue
+        try:
+            parsers[name].parse(argv)
+        except (ValueError, SystemExit) as error:
+            raise UsageError(f"the plan's step {title!r} (finecl {name}) is invalid: {error}") from None
 
 
 def run_step(number: int, total: int, title: str, command: list[str], environment: dict[str, str] | None = None) -> float:

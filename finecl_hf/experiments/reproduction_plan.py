@@ -21,6 +21,7 @@ from .pipeline import (
     finetune_command,
     pretrain_command,
     stage1_commands,
+    validate_stage_commands,
 )
 
 # The Table 2 recipes are scripts of the repository checkout (recipes/), not of the installed package.
@@ -224,6 +225,7 @@ def build_steps(args: ReproduceArguments, root: Path, backbone: str, data_dir: P
     steps += fine_tuning_steps(args, layout, backbone)
     if args.table2:
         steps += table2_steps(args, root, backbone)
+    validate_stage_commands((step.title, step.command) for step in steps)
     return steps
 
 
