@@ -34,7 +34,7 @@ reproduce: install
 	$(VENV)/bin/finecl reproduce $(REPRODUCE_ARGS)
 
 benchmarks: install
-	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 # Denoising benchmark of issue 13 (README, "Denoising benchmark"): writes docs/results/denoising_*.
 bench-denoising: install
