@@ -58,7 +58,31 @@ _EXPORTS = {
     "upsample_classes": "upsampling",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "NOT_LEARNED",
+    "SCORES",
+    "CleanlinessScore",
+    "CorpusEvidence",
+    "DocumentBatchSampler",
+    "DocumentGroupedSampler",
+    "EvidenceSettings",
+    "InstanceIndexCollator",
+    "LearningOrderArguments",
+    "LearningOrderCallback",
+    "LearningOrderRunInfo",
+    "LearningOrderState",
+    "LearningOrderTrainer",
+    "LearningOrderTrainingArguments",
+    "ScoreInputs",
+    "cleanliness",
+    "compute_score_columns",
+    "correct_predictions",
+    "export_learning_order",
+    "load_learning_order_dataset",
+    "score_columns",
+    "score_names",
+    "upsample_classes",
+]
 
 
 def __getattr__(name: str) -> Any:

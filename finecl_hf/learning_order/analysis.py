@@ -24,10 +24,9 @@ import numpy as np
 
 from ..constants import (
     LEARNED_EPOCH_COLUMN,
-    LEARNING_ORDER_DOCUMENTS_CONFIG,
-    LEARNING_ORDER_INSTANCES_CONFIG,
     UPSAMPLED_COLUMN,
 )
+from .dataset import load_learning_order_documents, load_learning_order_instances
 from .scores import SCORES, cleanliness
 from .state import NOT_LEARNED, percent_learned_per_epoch
 
@@ -260,23 +259,6 @@ def recorded_order(dataset: Any) -> tuple[np.ndarray, int]:
     return np.where(upsampled, NOT_LEARNED, epochs), int(upsampled.sum())
 
 
-def _load_instances(path: str) -> Any:
-    from ..data.loading import load_dataset_folder
-
-    return load_dataset_folder(path, LEARNING_ORDER_INSTANCES_CONFIG, split="train")
-
-
-def _load_documents(path: str) -> Any | None:
-    """The `documents` config of a document-level learning-order dataset, `None` for a sentence-level one."""
-    from datasets import get_dataset_config_names
-
-    from ..data.loading import load_dataset_folder
-
-    if LEARNING_ORDER_DOCUMENTS_CONFIG not in get_dataset_config_names(path):
-        return None
-    return load_dataset_folder(path, LEARNING_ORDER_DOCUMENTS_CONFIG, split="train")
-
-
 def _label_column(dataset: Any) -> str | None:
     from datasets import ClassLabel
 
@@ -297,7 +279,7 @@ def analyse(
 
     `scores`: cleanliness scores to evaluate against `correct_column` (default: every one the dataset has).
     """
-    dataset = _load_instances(path)
+    dataset = load_learning_order_instances(path)
     missing = [name for name in scores or () if not set(SCORES[name].columns) <= set(dataset.column_names)]
     if missing:
         raise ValueError(
@@ -313,9 +295,9 @@ def analyse(
         names = dataset.features[label_column].names
         report["percent_learned_per_class"] = percent_learned_per_class(epochs, dataset[label_column], num_epochs, names)
     if compare is not None:
-        report["cumulative_jaccard"] = cumulative_jaccard(epochs, recorded_order(_load_instances(compare))[0])
+        report["cumulative_jaccard"] = cumulative_jaccard(epochs, recorded_order(load_learning_order_instances(compare))[0])
     if correct_column is not None:
-        documents = _load_documents(path)
+        documents = load_learning_order_documents(path)
         try:
             correct, known = instance_correctness(dataset, documents, correct_column)
         except ValueError as error:

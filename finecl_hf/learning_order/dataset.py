@@ -213,6 +213,23 @@ def render_learning_order_card(
 
 
 # ------------------------------------------------------------------------------------------------------------ read
+def load_learning_order_instances(path: str | Path, split: str = "train") -> Dataset:
+    """The `instances` config of any learning-order dataset (sentence- or document-level), checked for the column
+    every reader needs (`learned_epoch`)."""
+    instances = load_dataset_folder(path, INSTANCES_CONFIG, split=split)
+    _require_columns(f"{path} (config '{INSTANCES_CONFIG}', split '{split}')", instances, (LEARNED_EPOCH_COLUMN,))
+    return instances
+
+
+def load_learning_order_documents(path: str | Path, split: str = "train") -> Dataset | None:
+    """The `documents` config of a document-level learning-order dataset; `None` for a sentence-level one."""
+    from datasets import get_dataset_config_names
+
+    if DOCUMENTS_CONFIG not in get_dataset_config_names(str(path)):
+        return None
+    return load_dataset_folder(path, DOCUMENTS_CONFIG, split=split)
+
+
 def load_learning_order_dataset(
     path: str, split: str = "train", cache_dir: str | None = None
 ) -> tuple[Dataset, Dataset]:
@@ -388,6 +405,8 @@ __all__ = [
     "export_learning_order",
     "learning_order_columns",
     "load_learning_order_dataset",
+    "load_learning_order_documents",
+    "load_learning_order_instances",
     "read_learning_order_metadata",
     "render_learning_order_card",
     "write_oracle_learning_order",
