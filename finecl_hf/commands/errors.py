@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..errors import DataError, UsageError
+
 DEBUG_ENV = "FINECL_DEBUG"
 USAGE_EXIT_STATUS = 2
 DATA_EXIT_STATUS = 1
@@ -39,12 +41,6 @@ _OWN_CODE = (_PACKAGE_ROOT, _CHECKOUT_ROOT / "trainers", _CHECKOUT_ROOT / "datas
 _TRAINING_ARGUMENTS_FILE = "transformers/training_args.py"
 
 
-class UsageError(ValueError):
-    """An argument's value is wrong (exit status 2). The message names the argument and the value."""
-
-
-class DataError(ValueError):
-    """An input's content is wrong (exit status 1). The message names the file, record, and field."""
 
 
 def debug_requested() -> bool:
@@ -74,7 +70,7 @@ def exit_status_of(error: BaseException, *, parsing: bool) -> int | None:
     """
     if isinstance(error, UsageError):
         return USAGE_EXIT_STATUS
-    if isinstance(error, DataError) or _is_invalid_record(error):
+    if isinstance(error, DataError):  # InvalidRecordError included
         return DATA_EXIT_STATUS
     if isinstance(error, (ValueError, OSError)) and raised_by_own_code(error):
         return USAGE_EXIT_STATUS if parsing else DATA_EXIT_STATUS
@@ -86,11 +82,6 @@ def exit_status_of(error: BaseException, *, parsing: bool) -> int | None:
 def _raised_in(error: BaseException, suffix: str) -> bool:
     frames = traceback.extract_tb(error.__traceback__)
     return bool(frames) and Path(frames[-1].filename).as_posix().endswith(suffix)
-
-
-def _is_invalid_record(error: BaseException) -> bool:
-    # Looked up by name: importing finecl_hf.data here would import pyarrow and datasets before parsing.
-    return any(cls.__name__ == "InvalidRecordError" for cls in type(error).__mro__)
 
 
 def report(error: BaseException, status: int, prog: str) -> None:

@@ -9,10 +9,12 @@ from os import PathLike
 
 from transformers.utils import logging
 
+from ..errors import DataError
+
 logger = logging.get_logger(__name__)
 
 
-class InvalidRecordError(ValueError):
+class InvalidRecordError(DataError):
     """A source record that cannot be converted.
 
     The message always names the file, the record (1-based, as editors count, plus its own id when it has one, and

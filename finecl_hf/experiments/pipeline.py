@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from finecl_hf.commands.errors import UsageError, check_model_source
+from finecl_hf.commands.errors import check_model_source
+from finecl_hf.errors import UsageError
 from finecl_hf.corpora import CORPORA
 
 

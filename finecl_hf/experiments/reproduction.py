@@ -40,7 +40,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from finecl_hf.commands.errors import UsageError, run_guarded
+from finecl_hf.commands.errors import run_guarded
+from finecl_hf.errors import UsageError
 
 from .pipeline import resolve_inputs, run_step, stage_environment
 from .reproduction_plan import (  # noqa: F401 - the plan's names are this command's API too

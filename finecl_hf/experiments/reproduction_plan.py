@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finecl_hf.commands.errors import UsageError
+from finecl_hf.errors import UsageError
 
 from .design import ARMS, BASELINE_ARM, DESIGNS, NO_PRETRAINING, ORACLE, PRETRAINING_CORPORA, Arm, Design, plan_arms
 from .pipeline import (

@@ -138,7 +138,7 @@ def corpus_evidence(
     Features are encoded lazily (on first use, after training) with the frozen `--evidence_encoder` (default: the
     backbone) at stage 1's `--max_length`, so every instance stage 1 kept has them.
     """
-    from finecl_hf.commands.errors import UsageError
+    from finecl_hf.errors import UsageError
 
     labels = np.asarray(instances[data_args.label_column], dtype=np.int64)
     if documents is not None:
@@ -195,7 +195,7 @@ def _entity_type_signatures(instances: Dataset, documents: Dataset | None) -> np
 
 def _feature_encoder(instances: Dataset, documents: Dataset | None, data_args: LearningOrderArguments, model_path: str):
     """A callable encoding the instances' frozen features; the encoder folder is loaded (and checked) now."""
-    from finecl_hf.commands.errors import UsageError
+    from finecl_hf.errors import UsageError
     from finecl_hf.probing.encoder import load_frozen_encoder
     from finecl_hf.probing.features import TokenizationSettings, encode_document_instances, encode_split
 

@@ -108,7 +108,7 @@ def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[s
     available = instances.column_names
     missing = [name for name in score.columns if name not in available]
     if missing:
-        from ..commands.errors import UsageError
+        from ..errors import UsageError
 
         # The folder is not what the argument reads (an exit-2 usage error), not a malformed file.
         raise UsageError(
@@ -179,7 +179,7 @@ def corpus_weights(
     """
     import torch
 
-    from ..commands.errors import UsageError
+    from ..errors import UsageError
 
     scores = cleanliness(order_by, read_score_columns(instances, order_by, source))
     ranked = np.ones(scores.shape, dtype=bool) if no_relation_id is None else relation != no_relation_id
