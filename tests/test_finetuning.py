@@ -100,11 +100,11 @@ def test_cli_applies_the_recipe_only_where_no_flag_was_given(tmp_path):
     DatasetDict(train=sentence_dataset(40, SEMEVAL_LABELS)).save_to_disk(str(folder))
     cli = load_cli()
     common = ["--model_name_or_path", "unused", "--dataset_path", str(folder), "--output_dir", str(tmp_path / "out")]
-    arguments, training, _ = cli.parse_arguments(common + ["--train_fraction", "0.01", "--learning_rate", "1e-3"])
+    arguments, training = cli.parse_arguments(common + ["--train_fraction", "0.01", "--learning_rate", "1e-3"])
     assert training.learning_rate == 1e-3  # explicit flag wins
     assert training.num_train_epochs == 80 and arguments.classifier_dropout == 0.2 and arguments.max_length == 100
     assert training.metric_for_best_model == "macro_f1_official" and training.load_best_model_at_end
-    arguments, training, _ = cli.parse_arguments(common + ["--recipe", "none"])
+    arguments, training = cli.parse_arguments(common + ["--recipe", "none"])
     assert training.num_train_epochs == TrainingArguments(output_dir="x").num_train_epochs
     assert arguments.classifier_dropout is None
 
@@ -123,7 +123,7 @@ def test_cli_reads_a_json_file_with_the_same_precedence(tmp_path):
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"model_name_or_path": "unused", "dataset_path": str(folder),
                                   "output_dir": str(tmp_path / "out"), "train_fraction": 1.0, "num_train_epochs": 2}))
-    _, training, _ = load_cli().parse_arguments([str(config)])
+    _, training = load_cli().parse_arguments([str(config)])
     assert training.num_train_epochs == 2 and training.per_device_train_batch_size == 64
 
 

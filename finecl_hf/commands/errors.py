@@ -8,7 +8,7 @@ Exit statuses follow argparse and the Unix convention:
 - 1, a *data error*: an input file is malformed (`InvalidRecordError` names the file, record, and field). Printed as
   ``error: <paragraph>``.
 
-Only errors that finecl-hf raised about the user's input are shortened this way: the exception classes below, and
+Only errors that finecl-hf raised about the user's input are shortened this way: the classes of `finecl_hf.errors`, and
 `ValueError`/`OSError` raised by finecl-hf's own code (the innermost frame is in the package). Anything raised from
 inside a library keeps its traceback: it is a bug or an input finecl-hf does not check yet, and the traceback is what
 a bug report needs. `finecl --debug <command>` (or `FINECL_DEBUG=1`) shows the traceback of every error.

@@ -34,16 +34,16 @@ def build_parser():
     return FineCLArgumentParser((RelationExtractionArguments, TrainingArguments), prog=f"finecl {NAME}")
 
 
-def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any, Any, Any]:
+def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any, Any]:
     """Parse the command line (or one .json/.yaml file), applying the recipe to the values not given explicitly.
 
-    Returns the two argument dataclasses and the loaded dataset (loaded once, to resolve the task for the recipe).
-    The cheap checks of `--dataset_path` (and, with `check_model`, of `--model_name_or_path`) run before the dataset
-    is loaded.
+    Returns the two argument dataclasses. The recipe depends on the task, resolved from the dataset's label names,
+    which are read from its card (or `save_to_disk` metadata) without loading a row; the cheap checks of
+    `--dataset_path` (and, with `check_model`, of `--model_name_or_path`) run first. The dataset is loaded by the run.
     """
     from finecl_hf.finetuning import paper_recipe
     from finecl_hf.finetuning.evaluation import relation_label_names, resolve_task
-    from finecl_hf.finetuning.preparation import load_relation_dataset
+    from finecl_hf.finetuning.preparation import relation_dataset_features
 
     from .parser import ARGUMENT_FILE_SUFFIXES, read_argument_file
 
@@ -63,9 +63,11 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
     if check_model:
         check_model_source("--model_name_or_path", preliminary.model_name_or_path)
         check_model_source("--tokenizer_name", preliminary.tokenizer_name, tokenizer=True)
-    dataset = load_relation_dataset(preliminary.dataset_path, preliminary.dataset_config_name)
     if preliminary.recipe == "paper":
-        label_names = relation_label_names(dataset[preliminary.train_split])
+        features = relation_dataset_features(
+            preliminary.dataset_path, preliminary.dataset_config_name, preliminary.train_split
+        )
+        label_names = relation_label_names(features)
         task = resolve_task(preliminary.task, preliminary.relation_level, label_names)
         training_defaults, extraction_defaults = paper_recipe(
             preliminary.relation_level, preliminary.train_fraction, task
@@ -78,7 +80,7 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
         extraction_args, training_args = parser.parse_mapping(explicit, source=config_file)
     else:
         extraction_args, training_args = parser.parse(argv)
-    return extraction_args, training_args, dataset
+    return extraction_args, training_args
 
 
 def main(argv: Sequence[str] | None = None):
@@ -100,8 +102,8 @@ def run(parsed) -> Any:
     from finecl_hf.finetuning import run_fine_tuning
 
     logger = logging.get_logger("finecl_hf.finetune")
-    extraction_args, training_args, dataset = parsed
-    result = run_fine_tuning(extraction_args, training_args, dataset)
+    extraction_args, training_args = parsed
+    result = run_fine_tuning(extraction_args, training_args)
     if training_args.process_index == 0:
         for run_ in result.runs:
             shown = {key: value for key, value in run_.metrics.items() if key.startswith(("eval_", "test_"))}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datasets import ClassLabel, Dataset
+from datasets import ClassLabel, Dataset, Features
 from transformers import EvalPrediction
 
 from ..constants import IGNORE_INDEX, find_no_relation_label
@@ -35,9 +35,10 @@ DEFAULT_THRESHOLD = 0.5  # BCE decision threshold when none could be tuned
 
 
 # --------------------------------------------------------------------------------------------------- task and labels
-def relation_label_names(dataset: Dataset) -> list[str]:
-    """The relation class names of a sentence-level (`relation`) or document-level (`relations[].relation`) dataset."""
-    features = dataset.features
+def relation_label_names(dataset: Dataset | Features) -> list[str]:
+    """The relation class names of a sentence-level (`relation`) or document-level (`relations[].relation`) dataset
+    (or of its features)."""
+    features = dataset if isinstance(dataset, Features) else dataset.features
     if "relation" in features and isinstance(features["relation"], ClassLabel):
         return list(features["relation"].names)
     if "relations" in features:
@@ -46,7 +47,7 @@ def relation_label_names(dataset: Dataset) -> list[str]:
         if isinstance(triple.get("relation"), ClassLabel):
             return list(triple["relation"].names)
     raise ValueError(
-        f"The dataset has no ClassLabel relation column (columns: {dataset.column_names}); convert it with the "
+        f"The dataset has no ClassLabel relation column (columns: {list(features)}); convert it with the "
         "finecl_hf.data converters, which store the label names."
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, load_from_disk
+from datasets import Dataset, DatasetDict, Features, load_from_disk
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging
 
@@ -59,6 +59,21 @@ def load_relation_dataset(path: str, config_name: str | None = None) -> DatasetD
     if (folder / "dataset_dict.json").is_file():
         return load_from_disk(str(folder))
     return load_dataset_folder(folder, config_name)
+
+
+def relation_dataset_features(path: str, config_name: str | None, split: str) -> Features:
+    """The features of one split of a converter output, without loading its rows: from the card's `dataset_info`
+    (a Hub dataset folder) or from `save_to_disk`'s metadata (memory-mapped, nothing read)."""
+    folder = Path(path)
+    if (folder / "dataset_dict.json").is_file():
+        return load_from_disk(str(folder))[split].features
+    from datasets import load_dataset_builder
+
+    features = load_dataset_builder(str(folder), config_name).info.features
+    if features is None:
+        raise ValueError(f"--dataset_path {path}: its card declares no features; convert the corpus with "
+                         "`finecl convert`, which writes them.")
+    return features
 
 
 def entity_markers(style: str) -> EntityMarkers | None:
