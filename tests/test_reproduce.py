@@ -306,3 +306,22 @@ def test_a_run_resumed_from_committed_state_skips_what_its_probes_already_hold(t
     reproduce.probe_marker(layout, keys[-1]).parent.mkdir(parents=True)
     reproduce.probe_marker(layout, keys[-1]).write_text("{}")
     assert stage1.finished() and stage1.marker.name == "learning_order_report.json"
+
+
+def test_every_stage_step_runs_from_an_argument_file_that_parses_to_its_command(tmp_path):
+    from finecl_hf.experiments.pipeline import stage_parser, with_argument_file
+
+    steps = plan(preset="full", fine_tune_corpora=["noise_0.5"], train_fractions=[0.01], finetune_epochs_per_fraction=[10])
+    converted = 0
+    for step in steps:
+        found = stage_parser(step.command)
+        rewritten = with_argument_file(step.title, step.command, tmp_path)
+        if found is None:
+            assert rewritten == step.command  # data steps, convert and analyse keep their command line
+            continue
+        parser, name, argv = found
+        assert rewritten[-2] == name and rewritten[-1].endswith(".json")
+        assert parser.parse([rewritten[-1]]) == parser.parse(argv), step.title
+        converted += 1
+    assert converted >= 40  # every stage-1, stage-2, probe and fine-tuning step
+    assert len(list(tmp_path.glob("*.json"))) == converted  # one file per step

@@ -68,6 +68,16 @@ class FineCLArgumentParser(HfArgumentParser):
             raise UsageError(f"{source}: " + self._unknown_message(unknown, prefix=""))
         return tuple(self.parse_dict(values))
 
+    def explicit_arguments(self, argv: Sequence[str]) -> dict[str, Any]:
+        """`{option: value}` of the options `argv` gives (typed by their parsers), for an argument file that
+        `parse_file` reads back into the same dataclasses."""
+        argv = list(argv)
+        self.parse(argv)  # refuses what the command would refuse
+        namespace, _ = self.parse_known_args(argv)
+        given = [self._option_string_actions[token.split("=", 1)[0]].dest for token in argv
+                 if token.startswith("--") and token.split("=", 1)[0] in self._option_string_actions]  # fmt: skip
+        return {dest: getattr(namespace, dest) for dest in dict.fromkeys(given)}
+
     def _unknown_message(self, unknown: list[str], prefix: str = "--") -> str:
         names = sorted({option.lstrip("-") for option in self._option_string_actions if option.startswith("--")})
         parts = []

@@ -102,7 +102,7 @@ def run(parsed) -> None:
     steps = build_commands(args, paths, backbone, corpus)
     environment = stage_environment(corpus)
     for number, (title, command) in enumerate(steps, start=1):
-        run_step(number, len(steps), title, command, environment)
+        run_step(number, len(steps), title, command, environment, paths.root / "arguments")
     print_summary(args, paths, time.perf_counter() - started)
 
 

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -111,6 +113,24 @@ class DemoPaths:
         return self.root / "stage3_semeval_finetuned"
 
 
+def stage_parser(command: list[str]) -> tuple[Any, str, list[str]] | None:
+    """`(parser, command name, its arguments)` of a `finecl` stage command whose arguments are dataclasses
+    (`FineCLArgumentParser`); `None` for anything else (a `python -m` data step, `convert`, `analyse`)."""
+    from finecl_hf.commands import COMMANDS
+
+    prefix = finecl_command()
+    if command[: len(prefix)] != prefix or len(command) <= len(prefix):
+        return None
+    name = command[len(prefix)]
+    if name not in _STAGE_PARSERS:
+        _STAGE_PARSERS[name] = COMMANDS[name].load().build_parser()
+    parser = _STAGE_PARSERS[name]
+    return (parser, name, command[len(prefix) + 1 :]) if hasattr(parser, "explicit_arguments") else None
+
+
+_STAGE_PARSERS: dict[str, Any] = {}
+
+
 def validate_stage_commands(steps: Iterable[tuple[str, list[str]]]) -> None:
     """Parse every `finecl` stage command of a plan with its command's own parser, so that an option the stage does
     not know or a value it refuses is reported when the plan is made, not hours later when the step runs.
@@ -118,27 +138,45 @@ def validate_stage_commands(steps: Iterable[tuple[str, list[str]]]) -> None:
     Raises:
         UsageError: naming the step and what its parser refused.
     """
-    from finecl_hf.commands import COMMANDS
-
-    prefix = finecl_command()
-    parsers: dict[str, Any] = {}
     for title, command in steps:
-        if command[: len(prefix)] != prefix or len(command) <= len(prefix):
-            continue  # not a finecl command (a python -m data step)
-        name, argv = command[len(prefix)], command[len(prefix) + 1 :]
-        if name not in parsers:
-            parsers[name] = COMMANDS[name].load().build_parser()
-        if not hasattr(parsers[name], "parse"):  # a plain argparse command (convert, analyse): parsed when it runs
+        found = stage_parser(command)
+        if found is None:
             continue
+        parser, name, argv = found
         try:
-            parsers[name].parse(argv)
+            parser.parse(argv)
         except (ValueError, SystemExit) as error:
             raise UsageError(f"the plan's step {title!r} (finecl {name}) is invalid: {error}") from None
 
 
-def run_step(number: int, total: int, title: str, command: list[str], environment: dict[str, str] | None = None) -> float:
+def with_argument_file(title: str, command: list[str], folder: Path) -> list[str]:
+    """The stage command that reads its arguments from a JSON file written under `folder` (one per step, named after
+    its title): what ran is on disk beside its outputs and can be run again as `finecl <command> <file>`. Commands
+    that are not dataclass stages are returned unchanged."""
+    found = stage_parser(command)
+    if found is None:
+        return command
+    parser, name, argv = found
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", title).strip("-")[:120]
+    path = folder / f"{slug}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(parser.explicit_arguments(argv), indent=1) + "\n")
+    return [*finecl_command(), name, str(path)]
+
+
+def run_step(
+    number: int,
+    total: int,
+    title: str,
+    command: list[str],
+    environment: dict[str, str] | None = None,
+    arguments_folder: Path | None = None,
+) -> float:
     """Run one stage as a subprocess (its progress bars pass through) and print a one-line status. `environment`:
-    variables set for the subprocess only (`stage_environment`)."""
+    variables set for the subprocess only (`stage_environment`); `arguments_folder`: a stage command gets its
+    arguments from a file written there (`with_argument_file`)."""
+    if arguments_folder is not None:
+        command = with_argument_file(title, command, arguments_folder)
     print(f"\n[{number}/{total}] {title}\n$ {shlex.join(command)}", flush=True)
     started = time.perf_counter()
     completed = subprocess.run(command, check=False, env={**os.environ, **(environment or {})})

@@ -56,10 +56,15 @@ from .reproduction_plan import (  # noqa: F401 - the plan's names are this comma
 )
 
 NAME = "reproduce"
+ARGUMENTS_FOLDER = "arguments"  # each stage step's argument file (finecl <command> <file> runs it again)
 
 
 def run_steps(
-    steps: list[Step], overwrite: bool, timings_file: Path | None = None, environment: dict[str, str] | None = None
+    steps: list[Step],
+    overwrite: bool,
+    timings_file: Path | None = None,
+    environment: dict[str, str] | None = None,
+    arguments_folder: Path | None = None,
 ) -> dict[str, float]:
     """Run every unfinished step; returns seconds per step title.
 
@@ -73,7 +78,9 @@ def run_steps(
             print(f"[{number}/{len(steps)}] {step.title}: already done ({step.marker}), skipped", flush=True)
             seconds[step.title] = recorded.get(step.title, 0.0)
             continue
-        seconds[step.title] = recorded[step.title] = run_step(number, len(steps), step.title, step.command, environment)
+        seconds[step.title] = recorded[step.title] = run_step(
+            number, len(steps), step.title, step.command, environment, arguments_folder
+        )
         if timings_file is not None:
             timings_file.parent.mkdir(parents=True, exist_ok=True)
             timings_file.write_text(json.dumps(recorded, indent=1) + "\n")
@@ -108,7 +115,9 @@ def run(parsed) -> None:
     if args.overwrite and root.exists():
         shutil.rmtree(root)
     steps = build_steps(args, root, backbone, corpus)
-    seconds = run_steps(steps, args.overwrite, root / STEP_SECONDS_FILE, stage_environment(corpus))
+    seconds = run_steps(
+        steps, args.overwrite, root / STEP_SECONDS_FILE, stage_environment(corpus), root / ARGUMENTS_FOLDER
+    )
     write_report(args, ReproductionLayout(root), backbone, seconds)
 
 
