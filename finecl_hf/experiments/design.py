@@ -160,7 +160,7 @@ DESIGNS: dict[str, Design] = {
             "full",
             "issue 19's design: 300 stage-2 steps; at noise 0.5 three seeds of ERICA, FineCL, the chosen weighting "
             "and the 0/1 oracle, one of the eq. 5 oracle, ED+MLM and the other weighting; ERICA and ED+MLM on clean; "
-            "ERICA, FineCL and the chosen weighting on noise 0.3 and natural (about 4 h on 2 CPU cores; resumes)",
+            "ERICA, FineCL and the chosen weighting on noise 0.3 and natural (about 6 h on 2 CPU cores; resumes)",
             {
                 "noise_0.5": {
                     BASELINE_ARM: 3, "finecl": 3, CHOSEN_ARM: 3, CEILING_ARM: 3,
