@@ -108,11 +108,12 @@ class BenchmarkArguments:
     learning_rate: float = field(default=5e-5, metadata={"help": "Stage-1 learning rate."})
     warmup_steps: float = field(default=0.0, metadata={"help": "Stage-1 warm-up: steps, or a ratio of all steps if < 1."})
     mode: str = field(default="batch", metadata={"help": "Stage-1 recording mode (`batch` or `epoch`)."})
+    class_balance: float = field(default=0.0, metadata={"help": "Stage-1 class-balanced loss exponent (0: plain)."})
     recipes: list[str] = field(
         default_factory=list,
         metadata={
             "help": "Extra stage-1 recipes to compare, each `name:key=value,...` with keys lr, batch, warmup, epochs, "
-            "mode (e.g. `defaults:lr=4e-5,batch=32,warmup=0.1`); only the stage-1 arm is run for them."
+            "mode, docs, balance (e.g. `defaults:lr=4e-5,batch=32,warmup=0.1`); only the stage-1 arm is run for them."
         },
     )
     cleanlab_folds: int = field(default=4, metadata={"help": "K of the K-fold out-of-sample probabilities (>= 2)."})
@@ -160,13 +161,15 @@ class Recipe:
     epochs: float
     mode: str = "batch"
     documents_per_batch: int = 0
+    class_balance: float = 0.0
 
     @classmethod
     def parse(cls, text: str, base: Recipe) -> Recipe:
-        """`name:lr=4e-5,batch=32,warmup=0.1,epochs=3,mode=batch,docs=4`; missing keys are taken from `base`."""
+        """`name:lr=4e-5,batch=32,warmup=0.1,epochs=3,mode=batch,docs=4,balance=0.5`; missing keys come from `base`."""
         name, _, settings = text.partition(":")
         keys = {"lr": ("learning_rate", float), "batch": ("batch_size", int), "warmup": ("warmup", float),
-                "epochs": ("epochs", float), "mode": ("mode", str), "docs": ("documents_per_batch", int)}
+                "epochs": ("epochs", float), "mode": ("mode", str), "docs": ("documents_per_batch", int),
+                "balance": ("class_balance", float)}
         values = {**asdict(base), "name": name}
         for item in filter(None, settings.split(",")):
             key, _, value = item.partition("=")
@@ -178,7 +181,8 @@ class Recipe:
 
     def describe(self) -> str:
         batches = f"batch {self.batch_size}" + (f" (documents: {self.documents_per_batch} per batch)" if self.documents_per_batch else "")
-        return f"lr {self.learning_rate:g}, {batches}, warm-up {self.warmup:g}, {self.epochs:g} epochs, {self.mode} mode"
+        balance = f", class-balanced loss (count ** -{self.class_balance:g})" if self.class_balance else ""
+        return f"lr {self.learning_rate:g}, {batches}, warm-up {self.warmup:g}, {self.epochs:g} epochs, {self.mode} mode{balance}"
 
 
 @dataclass
@@ -410,7 +414,7 @@ def stage1_arguments(corpus: Corpus, recipe: Recipe, args: BenchmarkArguments, d
         learning_rate=recipe.learning_rate, warmup_steps=recipe.warmup, mode=recipe.mode,
         record_no_relation=corpus.record_no_relation, upsample_min_percent=0.0, seed=args.seed,
         documents_per_batch=recipe.documents_per_batch if corpus.documents is not None else 0,
-        save_strategy="epoch" if save else "no", save_total_limit=1, use_cpu=True, report_to="none",
+        class_balance=recipe.class_balance, save_strategy="epoch" if save else "no", save_total_limit=1, use_cpu=True, report_to="none",
         disable_tqdm=True, logging_steps=50,  # the printed loss every 50 steps is the progress report
     )
     return data_args, training_args
@@ -591,7 +595,7 @@ def run_benchmark(args: BenchmarkArguments, command: str = "") -> dict[str, Any]
     hf_logging.set_verbosity_warning()
     work_dir = Path(args.output_dir).resolve()
     base = Recipe("main", args.learning_rate, args.per_device_train_batch_size, args.warmup_steps, args.num_train_epochs,
-                  args.mode, args.documents_per_batch)
+                  args.mode, args.documents_per_batch, args.class_balance)
     recipes = [Recipe.parse(text, base) for text in args.recipes]
     report: dict[str, Any] = {"command": command, "arguments": asdict(args), "recipe": base.describe(), "rows": [],
                               "recipes": [], "corpora": {}}

@@ -23,6 +23,7 @@ from finecl_hf.learning_order.analysis import (
 )
 from finecl_hf.learning_order.dataset import LearningOrderRunInfo, export_learning_order
 from finecl_hf.learning_order.state import STATE_FILE_NAME
+from finecl_hf.learning_order.trainer import class_balance_weights
 from finecl_hf.learning_order.upsampling import upsample_classes
 
 LABELS = ["no_relation", "born_in", "capital_of", "part_of"]
@@ -283,6 +284,37 @@ def test_gradient_accumulation_of_two_batches_equals_one_batch_of_double_size(tm
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Upsampling
+
+
+def test_class_balance_weights_follow_the_count_power_and_average_one_over_the_instances():
+    labels = [1] * 6 + [2] * 2 + [3]  # class 0 absent
+    for power in (0.0, 0.5, 1.0):
+        weights = class_balance_weights(labels, num_classes=4, power=power).numpy()
+        assert weights[0] == 0
+        assert weights[np.asarray(labels)].mean() == pytest.approx(1.0)
+        assert weights[1] / weights[3] == pytest.approx(6.0 ** -power)
+    assert np.allclose(class_balance_weights(labels, 4, 0.0).numpy()[1:], 1.0)
+
+
+def test_class_balanced_loss_is_the_weighted_mean_cross_entropy_of_the_batch(tmp_path):
+    dataset = tiny_dataset(num_rows=16)
+    weights = class_balance_weights(dataset["relation"], len(LABELS), 1.0)
+    trainer = LearningOrderTrainer(
+        model=tiny_model(dropout=0.0), args=tiny_args(tmp_path), train_dataset=dataset,
+        data_collator=SentencePairCollator(pad_token_id=PAD), class_weights=weights,
+    )
+    batch = trainer.data_collator([trainer.train_dataset[row] for row in range(8)])
+    labels = batch["labels"].clone()
+    trainer.model.train()
+    loss, outputs = trainer.compute_loss(trainer.model, dict(batch), return_outputs=True)
+    per_instance = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, reduction="none")
+    naive = (weights[labels] * per_instance).sum() / weights[labels].sum()
+    assert loss.item() == pytest.approx(naive.item(), rel=1e-5)
+    plain = trainer.model(**{key: value for key, value in batch.items() if key != "instance_index"}).loss
+    if len(set(labels.tolist())) > 1:
+        assert not math.isclose(loss.item(), plain.item(), rel_tol=1e-4)  # weighting really changed the loss
+    with pytest.raises(ValueError, match="class_balance=1.5 is invalid"):
+        tiny_args(tmp_path, class_balance=1.5)
 
 
 def test_upsampling_reaches_the_minimum_percent_of_every_class_and_marks_rows():

@@ -146,6 +146,15 @@ class LearningOrderTrainingArguments(TrainingArguments):
             "vary with the documents. See benchmarks/bench_learning_order.py --documents for the epoch cost."
         },
     )
+    class_balance: float = field(
+        default=0.0,
+        metadata={
+            "help": "Class-balanced loss: class c's cross-entropy weight is proportional to count_c ** -B, scaled so that "
+            "the weights average 1 over the training instances. 0 (default, the paper): plain cross-entropy; 0.5: "
+            "inverse square root of the class frequency; 1: inverse frequency. Rare relations are then learned "
+            "earlier instead of never, so their instances' order says more about their labels."
+        },
+    )
     epoch_pass_batch_size: int = field(
         default=128, metadata={"help": "Batch size of the epoch-mode pass over the training set (no gradients)."}
     )
@@ -171,6 +180,8 @@ class LearningOrderTrainingArguments(TrainingArguments):
             raise ValueError(f"num_train_epochs={self.num_train_epochs} is invalid: stage 1 needs at least one epoch.")
         if self.documents_per_batch < 0:
             raise ValueError(f"documents_per_batch={self.documents_per_batch} is invalid: it must be >= 0 (0 = off).")
+        if not 0 <= self.class_balance <= 1:
+            raise ValueError(f"class_balance={self.class_balance} is invalid: it must be in [0, 1] (0 = plain cross-entropy).")
         if self.epoch_pass_batch_size < 1:
             raise ValueError(f"epoch_pass_batch_size={self.epoch_pass_batch_size} is invalid: it must be >= 1.")
         # The instance index column must reach the collator; the model's own columns are chosen by the collator.

@@ -33,7 +33,7 @@ from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
 from .dataset import LearningOrderRunInfo, export_learning_order
 from .scores import ENTITY_TYPES, FEATURES, SCORES, ScoreInputs, cleanliness, compute_score_columns
 from .state import percent_learned_per_epoch
-from .trainer import LearningOrderTrainer
+from .trainer import LearningOrderTrainer, class_balance_weights
 from .upsampling import upsample_classes
 
 logger = logging.get_logger(__name__)
@@ -118,6 +118,7 @@ def run_learning_order(
         train_dataset=train_dataset,
         data_collator=collator,
         no_relation_id=label_names.index(no_relation) if no_relation is not None else None,
+        class_weights=_class_weights(kept, data_args.label_column, len(label_names), training_args.class_balance),
         processing_class=tokenizer,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -236,6 +237,13 @@ def _card_no_relation(dataset_path: str) -> str | None:
         return read_dataset_card_metadata(dataset_path).get("no_relation_label")
     except (ValueError, OSError):  # not a finecl-hf dataset folder: fall back to the usual names
         return None
+
+
+def _class_weights(instances: Dataset, label_column: str, num_classes: int, power: float) -> Any:
+    """Loss weights of `--class_balance` (None: the model's own plain cross-entropy)."""
+    if not power:
+        return None
+    return class_balance_weights(instances[label_column], num_classes, power)
 
 
 def _classifier(model_path: str, label_names: list[str], no_relation: str | None) -> FineCLForRelationExtraction:

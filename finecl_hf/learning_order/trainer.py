@@ -101,6 +101,19 @@ def add_instance_index(dataset: Any) -> Any:
     return _IndexedDataset(dataset)
 
 
+def class_balance_weights(labels: Sequence[int], num_classes: int, power: float) -> torch.Tensor:
+    """Per-class loss weights proportional to `count ** -power`, averaging 1 over the instances labelled `labels`.
+
+    `power` 0 gives all ones (plain cross-entropy); classes absent from `labels` get weight 0 (no instance uses it).
+    """
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes).astype(np.float64)
+    weights = np.zeros(num_classes)
+    present = counts > 0
+    weights[present] = counts[present] ** -power
+    weights *= counts.sum() / float((weights * counts).sum())
+    return torch.tensor(weights, dtype=torch.float32)
+
+
 def correct_predictions(
     logits: torch.Tensor,
     labels: torch.Tensor,
@@ -261,6 +274,7 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         train_dataset: Any,
         data_collator: Callable[[list[dict[str, Any]]], dict[str, Any]],
         no_relation_id: int | None = None,
+        class_weights: torch.Tensor | None = None,
         **kwargs: Any,
     ):
         if train_dataset is None:
@@ -271,6 +285,8 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         self.mode = getattr(args, "mode", "batch")
         self.record_no_relation = bool(getattr(args, "record_no_relation", False))
         self.no_relation_id = _resolve_no_relation_id(model, no_relation_id)
+        # Class-balanced cross-entropy (`class_balance`) replaces the model's own mean loss when given.
+        self.class_weights = class_weights
         train_dataset = add_instance_index(train_dataset)
         super().__init__(
             model=model,
@@ -347,6 +363,9 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         instance_index = inputs.pop(INSTANCE_INDEX_COLUMN, None)
         outputs = model(**inputs)
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs[0]
+        if self.class_weights is not None and model.training:
+            weights = self.class_weights.to(outputs["logits"].device)
+            loss = torch.nn.functional.cross_entropy(outputs["logits"].float(), inputs["labels"], weight=weights)
         if self.mode == "batch" and model.training:
             if instance_index is None:
                 raise ValueError(f"the training batch has no {INSTANCE_INDEX_COLUMN!r}: use the trainer's own collator.")
