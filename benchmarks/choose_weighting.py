@@ -77,31 +77,23 @@ def candidate_weights(candidate: Candidate, order, card_metadata: dict, source: 
     import torch
 
     from finecl_hf.losses import learning_order_weights
-    from finecl_hf.pretraining.ordering import (
-        PAPER_ORDER,
-        corpus_weights,
-        pseudo_epoch_range,
-        score_pseudo_epochs,
-    )
+    from finecl_hf.pretraining.ordering import corpus_weights, eq5_epoch_bounds, eq5_epochs
     from finecl_hf.weighting import get_weighting
 
     relation = np.asarray(order["relation"])
     no_relation = order.features["relation"].names.index("no_relation")
-    epochs = np.asarray(order["learned_epoch"])
     if get_weighting(candidate.weighting).weighs_corpus:
         weights, fit = corpus_weights(
             order, candidate.weighting, candidate.order_by, relation, no_relation, candidate.truncation_share, source
         )
         return weights, fit.estimated_noise_rate
-    epoch_range = pseudo_epoch_range(card_metadata, epochs)
-    if candidate.order_by != PAPER_ORDER:
-        epochs = score_pseudo_epochs(order, candidate.order_by, relation, no_relation, epoch_range, False, source)
-    else:  # the paper's column: k_min, k_max of the learned instances (PreTrainingData.learned_epoch_config)
-        learned = epochs[epochs >= 0]
-        epoch_range = (int(learned.min()), int(learned.max())) if learned.size else (0, 0)
+    epochs, pseudo_range = eq5_epochs(
+        order, candidate.order_by, np.asarray(order["learned_epoch"]), relation, no_relation, card_metadata, False, source
+    )
+    min_epoch, max_epoch = eq5_epoch_bounds(epochs, pseudo_range)
     weights = learning_order_weights(
         torch.from_numpy(epochs.astype(np.int64)), weighting=candidate.weighting, alpha=candidate.alpha,
-        min_epoch=epoch_range[0], max_epoch=epoch_range[1],
+        min_epoch=min_epoch, max_epoch=max_epoch,
     )  # fmt: skip
     return weights.numpy(), None
 

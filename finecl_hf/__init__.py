@@ -22,6 +22,8 @@ import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ._lazy import lazy_attributes
+
 __version__ = "0.1.0"
 
 _import_structure = {
@@ -180,20 +182,8 @@ if not any(isinstance(finder, _RegisterOnImport) for finder in sys.meta_path):
 # Public name -> the submodule that defines it, imported on first access.
 _ATTRIBUTE_MODULES = {name: module for module, names in _import_structure.items() for name in names}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _import_structure:  # a submodule, e.g. finecl_hf.modeling
-        return importlib.import_module(f".{name}", __name__)
-    module = _ATTRIBUTE_MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later accesses skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_ATTRIBUTE_MODULES, *_import_structure})
+# Submodules (e.g. finecl_hf.modeling) are attributes too.
+__getattr__, __dir__ = lazy_attributes(__name__, _ATTRIBUTE_MODULES, globals(), submodules=_import_structure)
 
 
 __all__ = ["PIPELINE_TASK", "__version__", "register_auto_classes", "register_pipeline", *_ATTRIBUTE_MODULES]

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finecl_hf.pretraining.ordering import eq5_epoch_bounds
 from finecl_hf.pretraining.sampling import RelationInstanceIndex, RelationPairSampler, sample_contrastive_pairs
 
 NA = 0
@@ -152,18 +153,10 @@ def test_single_instance_relation_is_counted_and_never_pairable():
     assert pairs.shape == (3, 2)
 
 
-def test_learned_epoch_range_ignores_unlearned_instances():
-    index = build_index(
-        np.array([0, 0, 1]),
-        np.array([0, 1, 0]),
-        np.array([1, 0, 1]),
-        np.array([1, 2, 1]),
-        np.array([-1, 3, 9]),
-        num_documents=2,
-    )
-    assert index.learned_epoch_range() == (3, 9)
-    never = build_index(np.array([0]), np.array([0]), np.array([1]), np.array([1]), np.array([-1]), num_documents=1)
-    assert never.learned_epoch_range() is None
+def test_eq5_epoch_bounds_span_the_learned_instances_unless_pseudo_epochs_give_them():
+    assert eq5_epoch_bounds(np.array([-1, 3, 9], dtype=np.int16), None) == (3, 9)
+    assert eq5_epoch_bounds(np.array([-1, -1], dtype=np.int16), None) == (0, 0)  # nothing learned: all weights 1
+    assert eq5_epoch_bounds(np.array([-1, 3, 9], dtype=np.int16), (0, 14)) == (0, 14)
 
 
 @pytest.mark.parametrize(

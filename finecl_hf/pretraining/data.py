@@ -34,7 +34,7 @@ from ..constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
 from ..data.tokenization import tokenize_documents
 from ..learning_order.dataset import load_learning_order_dataset, read_learning_order_metadata
 from ..weighting import CorpusWeights, get_weighting
-from .ordering import PAPER_ORDER, corpus_weights, pseudo_epoch_range, score_pseudo_epochs
+from .ordering import PAPER_ORDER, corpus_weights, eq5_epoch_bounds, eq5_epochs
 from .sampling import RelationInstanceIndex, RelationPairSampler
 
 logger = logging.get_logger(__name__)
@@ -163,7 +163,7 @@ class PreTrainingData:
         When stage 1 learned no instance, both are 0: every weight is then 1. With an `order_by` score, the
         pseudo-epochs' range.
         """
-        epoch_range = self.epoch_range or self.index.learned_epoch_range() or (0, 0)
+        epoch_range = eq5_epoch_bounds(self.index.learned_epoch, self.epoch_range)
         return {"min_learned_epoch": epoch_range[0], "max_learned_epoch": epoch_range[1]}
 
     def relation_names(self, names_file: str | None = None) -> list[str]:
@@ -221,9 +221,9 @@ def prepare_pretraining_data(
         )
         logger.info(f"--weighting {weighting} on {order_by!r}: {weighting_fit.summary}.")
     elif order_by != PAPER_ORDER:
-        epoch_range = pseudo_epoch_range(card_metadata, columns["learned_epoch"])
-        columns["learned_epoch"] = score_pseudo_epochs(
-            instances, order_by, columns["relation"], no_relation_id, epoch_range, order_by_within_relation, source
+        columns["learned_epoch"], epoch_range = eq5_epochs(
+            instances, order_by, columns["learned_epoch"], columns["relation"], no_relation_id, card_metadata,
+            order_by_within_relation, source,
         )
         logger.info(f"Instances ordered by {order_by!r} (pseudo-epochs {epoch_range[0]}..{epoch_range[1]}).")
     index = RelationInstanceIndex.from_arrays(

@@ -40,6 +40,8 @@ NOT_RANKED = -1
 __all__ = [
     "PAPER_ORDER",
     "corpus_weights",
+    "eq5_epoch_bounds",
+    "eq5_epochs",
     "pseudo_epoch_range",
     "pseudo_epochs",
     "read_score_columns",
@@ -160,6 +162,37 @@ def score_pseudo_epochs(
     scores = cleanliness(order_by, read_score_columns(instances, order_by, source))
     ranked = np.ones(scores.shape, dtype=bool) if no_relation_id is None else relation != no_relation_id
     return pseudo_epochs(scores, ranked, *epoch_range, groups=relation if within_relation else None)
+
+
+def eq5_epochs(
+    instances: Dataset,
+    order_by: str,
+    learned_epoch: np.ndarray,
+    relation: np.ndarray,
+    no_relation_id: int | None,
+    card_metadata: dict[str, Any],
+    within_relation: bool,
+    source: str,
+) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The k of eq. 5 of every instance, and the pseudo-epochs' range.
+
+    The paper's order (`learned_epoch`) is the column itself, with range `None`: eq. 5 then spans the learned instances
+    (`eq5_epoch_bounds`). Any other score gives pseudo-epochs in `pseudo_epoch_range` (module docstring).
+    """
+    if order_by == PAPER_ORDER:
+        return learned_epoch, None
+    epoch_range = pseudo_epoch_range(card_metadata, learned_epoch)
+    epochs = score_pseudo_epochs(instances, order_by, relation, no_relation_id, epoch_range, within_relation, source)
+    return epochs, epoch_range
+
+
+def eq5_epoch_bounds(learned_epoch: np.ndarray, pseudo_range: tuple[int, int] | None) -> tuple[int, int]:
+    """(k_min, k_max) of eq. 5: the pseudo-epochs' range when given, else the range of the learned instances
+    (`learned_epoch` >= 0), else (0, 0) — stage 1 learned nothing, and every weight is 1."""
+    if pseudo_range is not None:
+        return pseudo_range
+    learned = learned_epoch[learned_epoch >= 0]
+    return (int(learned.min()), int(learned.max())) if learned.size else (0, 0)
 
 
 def corpus_weights(

@@ -188,11 +188,6 @@ class RelationInstanceIndex:
         """Rows of the instances of `document`."""
         return slice(int(self.document_offsets[document]), int(self.document_offsets[document + 1]))
 
-    def learned_epoch_range(self) -> tuple[int, int] | None:
-        """`(k_min, k_max)` over the learned instances, `None` when stage 1 learned none."""
-        learned = self.learned_epoch[self.learned_epoch >= 0]
-        return (int(learned.min()), int(learned.max())) if learned.size else None
-
     def statistics(self) -> dict[str, int]:
         """Counts that say how much of the corpus relation discrimination can use."""
         is_relation = self._is_relation()
