@@ -16,6 +16,8 @@ Checks of the values themselves live in the dataclasses' `__post_init__` (finecl
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import difflib
 import json
 import sys
@@ -46,15 +48,27 @@ class FineCLArgumentParser(HfArgumentParser):
         argv = list(argv)
         if len(argv) == 1 and argv[0].endswith(ARGUMENT_FILE_SUFFIXES):
             return self.parse_file(argv[0])
+        return self._dataclasses(self._namespace(argv))
+
+    def _namespace(self, argv: list[str]) -> argparse.Namespace:
+        """argparse's namespace of `argv`, refusing options no dataclass has."""
         # Before argparse runs: it would first complain about a required option the misspelling was meant to be.
         unknown = [value for value in argv if value.startswith("--") and value.split("=", 1)[0] not in
                    self._option_string_actions]  # fmt: skip
         if unknown:
             raise UsageError(self._unknown_message(unknown))
-        *parsed, remaining = self.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+        namespace, remaining = self.parse_known_args(args=argv)
         if remaining:
             raise UsageError(self._unknown_message([value for value in remaining if value.startswith("-")] or remaining))
-        return tuple(parsed)
+        return namespace
+
+    def _dataclasses(self, namespace: argparse.Namespace) -> tuple[Any, ...]:
+        """The dataclasses built from `namespace` (their `__post_init__` checks run here)."""
+        values = vars(namespace)
+        return tuple(
+            dtype(**{f.name: values[f.name] for f in dataclasses.fields(dtype) if f.init and f.name in values})
+            for dtype in self.dataclass_types
+        )
 
     def parse_file(self, path: str) -> tuple[Any, ...]:
         """The dataclasses from a JSON or YAML file of `option: value` pairs (option names without dashes)."""
@@ -72,8 +86,8 @@ class FineCLArgumentParser(HfArgumentParser):
         """`{option: value}` of the options `argv` gives (typed by their parsers), for an argument file that
         `parse_file` reads back into the same dataclasses."""
         argv = list(argv)
-        self.parse(argv)  # refuses what the command would refuse
-        namespace, _ = self.parse_known_args(argv)
+        namespace = self._namespace(argv)
+        self._dataclasses(namespace)  # refuses what the command would refuse
         given = [self._option_string_actions[token.split("=", 1)[0]].dest for token in argv
                  if token.startswith("--") and token.split("=", 1)[0] in self._option_string_actions]  # fmt: skip
         return {dest: getattr(namespace, dest) for dest in dict.fromkeys(given)}
