@@ -74,6 +74,21 @@ STAGE3 = ("--dataset_path", "{sentences}", "--output_dir", "{output}", "--recipe
 WIKI80_LABELS = ("--relations", "{bad}/wiki80/rel2id.json")
 DOCRED_LABELS = ("--rel-info", "{bad}/docred/rel_info.json")
 
+
+def stage1(dataset: str, *extra: str) -> tuple[str, tuple[str, ...]]:
+    """Stage 1 on `dataset` with the table's small settings, then `extra`."""
+    return LEARNING_ORDER, ("--dataset_path", dataset, *STAGE1, *extra)
+
+
+def stage2(learning_order: str, *extra: str) -> tuple[str, tuple[str, ...]]:
+    """Stage 2 on `learning_order` with the table's small settings, then `extra`."""
+    return PRETRAIN, ("--learning_order_dataset", learning_order, *STAGE2, *extra)
+
+
+def stage3(model: str, *extra: str) -> tuple[str, tuple[str, ...]]:
+    """Stage 3 from `model` with the table's small settings, then `extra`."""
+    return FINETUNE, ("--model_name_or_path", model, *STAGE3, *extra)
+
 CASES = {
     # ----------------------------------------------------------------------------------------- converters
     "semeval-non-utf8": BadInput(
@@ -174,127 +189,124 @@ CASES = {
     # ----------------------------------------------------------------------------------------- stage 1
     "stage1-upsample-150": BadInput(
         "--upsample_min_percent 150 (absurd hyper-parameter)",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--upsample_min_percent", "150"),
+        *stage1("{documents}", "--upsample_min_percent", "150"),
         names=("upsample_min_percent", "150"), exit_status=2, hyper_parameter=True,
     ),
     "stage1-unknown-mode": BadInput(
         "--mode sideways (not a learning-order mode)",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--mode", "sideways"),
+        *stage1("{documents}", "--mode", "sideways"),
         names=("--mode", "invalid choice", "'sideways'"), exit_status=2, hyper_parameter=True,
     ),
     "stage1-zero-epochs": BadInput(
         "--num_train_epochs 0 (no epoch to learn an order in)",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--num_train_epochs", "0"),
+        *stage1("{documents}", "--num_train_epochs", "0"),
         names=("num_train_epochs", "0"), exit_status=2, hyper_parameter=True,
     ),
     "stage1-label-not-classlabel": BadInput(
         "--label_column naming an integer column, not a ClassLabel (wrong type)",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--label_column", "head"),
+        *stage1("{documents}", "--label_column", "head"),
         names=("{documents}", "field 'head'", "ClassLabel"),
     ),
     "stage1-missing-correct-column": BadInput(
         "--correct_column naming a column that does not exist (missing key)",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--correct_column", "is_gold"),
+        *stage1("{documents}", "--correct_column", "is_gold"),
         names=("correct_column", "'is_gold'"),
     ),
     "stage1-every-instance-truncated": BadInput(
         "documents longer than --max_length 8 so that every relation instance loses its head or tail",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--max_length", "8"),
+        *stage1("{documents}", "--max_length", "8"),
         names=("{documents}", "max_length", "8"),
     ),
     "stage1-duplicate-uids": BadInput(
         "two instances with the same uid (the key stage 2 and analyses join on)",
-        LEARNING_ORDER, ("--dataset_path", "{duplicate_uids}", *STAGE1),
+        *stage1("{duplicate_uids}"),
         names=("{duplicate_uids}", "field 'uid'", "'train/3'"),
     ),
     "stage1-type-agreement-without-types": BadInput(
         "--scores type_agreement on a sentence corpus whose entities have no types",
-        LEARNING_ORDER, ("--dataset_path", "{sentences}", *STAGE1, "--scores", "type_agreement"),
+        *stage1("{sentences}", "--scores", "type_agreement"),
         names=("--scores type_agreement", "no entity types", "{sentences}"), exit_status=2,
     ),
     "stage1-more-neighbours-than-instances": BadInput(
         "--num_neighbours larger than the corpus (k-NN over too few instances)",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--num_neighbours", "100000"),
+        *stage1("{documents}", "--num_neighbours", "100000"),
         names=("--num_neighbours 100000", "{documents}"), exit_status=2,
     ),
     "stage1-evidence-encoder-not-an-encoder": BadInput(
         "--evidence_encoder naming a dataset folder, which cannot produce features",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--evidence_encoder", "{sentences}"),
+        *stage1("{documents}", "--evidence_encoder", "{sentences}"),
         names=("--evidence_encoder", "{sentences}", "not an encoder"), exit_status=2,
     ),
     "stage1-unknown-score": BadInput(
         "--scores naming a score that is not registered",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--scores", "shiny"),
+        *stage1("{documents}", "--scores", "shiny"),
         names=("scores", "'shiny'", "type_agreement"), exit_status=2, hyper_parameter=True,
     ),
     # ----------------------------------------------------------------------------------------- stage 2
     "stage2-temperature-0": BadInput(
         "--temperature 0 (absurd hyper-parameter: division by zero in the losses)",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--temperature", "0"),
+        *stage2("{learning_order}", "--temperature", "0"),
         names=("temperature", "0"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-alpha-1": BadInput(
         "--alpha 1 (absurd hyper-parameter: every learning-order weight equal)",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--alpha", "1"),
+        *stage2("{learning_order}", "--alpha", "1"),
         names=("alpha", "1"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-truncation-share-1": BadInput(
         "--weighting truncate --truncation_share 1 (every triple dropped)",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--weighting", "truncate",
-                   "--truncation_share", "1"),
+        *stage2("{learning_order}", "--weighting", "truncate", "--truncation_share", "1"),
         names=("truncation_share", "1", "[0, 1)"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-truncation-share-negative": BadInput(
         "--truncation_share -0.1",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--weighting", "truncate",
-                   "--truncation_share", "-0.1"),
+        *stage2("{learning_order}", "--weighting", "truncate", "--truncation_share", "-0.1"),
         names=("truncation_share", "-0.1", "[0, 1)"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-truncation-share-without-truncate": BadInput(
         "--truncation_share with --weighting paper (a setting the scheme never reads)",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--truncation_share", "0.3"),
+        *stage2("{learning_order}", "--truncation_share", "0.3"),
         names=("--truncation_share 0.3", "--weighting truncate"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-odd-batch-size": BadInput(
         "--per_device_train_batch_size 3 (documents come in pairs)",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--per_device_train_batch_size", "3"),
+        *stage2("{learning_order}", "--per_device_train_batch_size", "3"),
         names=("per_device_train_batch_size", "3", "even"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-converter-output": BadInput(
         "the converter's documents folder given instead of stage 1's learning-order dataset (no learned_epoch)",
-        PRETRAIN, ("--learning_order_dataset", "{documents}", *STAGE2),
+        *stage2("{documents}"),
         names=("{documents}", "'instances'", "learning_order"), exit_status=2,
     ),
     "stage2-missing-learned-epoch": BadInput(
         "a learning-order dataset whose instances lost the learned_epoch column (missing key)",
-        PRETRAIN, ("--learning_order_dataset", "{no_learned_epoch}", *STAGE2),
+        *stage2("{no_learned_epoch}"),
         names=("{no_learned_epoch}", "learned_epoch"),
     ),
     "stage2-documents-do-not-match": BadInput(
         "a learning-order dataset whose documents config is another ordering of the corpus (uids do not match)",
-        PRETRAIN, ("--learning_order_dataset", "{mismatched_documents}", *STAGE2),
+        *stage2("{mismatched_documents}"),
         names=("{mismatched_documents}", "document_uid", "train/0"),
     ),
     "stage2-resume-incomplete-checkpoint": BadInput(
         "--resume_from_checkpoint at a folder left by a kill during the save (weights cut in half, no marker)",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--resume_from_checkpoint",
-                   "{incomplete_checkpoint}"),  # fmt: skip
+        *stage2("{learning_order}", "--resume_from_checkpoint", "{incomplete_checkpoint}"),
         names=("{incomplete_checkpoint}", "checkpoint_complete.json", "--resume_from_checkpoint last"),
     ),
     # ----------------------------------------------------------------------------------------- stage 3
     "stage3-train-fraction-0": BadInput(
         "--train_fraction 0 (absurd hyper-parameter)",
-        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--train_fraction", "0"),
+        *stage3("{backbone}", "--train_fraction", "0"),
         names=("train_fraction", "0"), exit_status=2, hyper_parameter=True,
     ),
     "stage3-max-length-4": BadInput(
         "--max_length 4 (cannot hold two entities)",
-        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--max_length", "4"),
+        *stage3("{backbone}", "--max_length", "4"),
         names=("max_length", "4"), exit_status=2, hyper_parameter=True,
     ),
     "stage3-sentences-as-documents": BadInput(
         "--relation_level document on a sentence-level dataset (wrong dataset type)",
-        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--relation_level", "document"),
+        *stage3("{backbone}", "--relation_level", "document"),
         names=("{sentences}", "relation_level='document'", "`sents`"),
     ),
     "stage3-missing-dataset": BadInput(
@@ -304,17 +316,17 @@ CASES = {
     ),
     "stage3-checkpoint-without-config": BadInput(
         "a checkpoint folder without config.json",
-        FINETUNE, ("--model_name_or_path", "{checkpoint_without_config}", *STAGE3),
+        *stage3("{checkpoint_without_config}"),
         names=("{checkpoint_without_config}", "config.json"), exit_status=2,
     ),
     "stage3-checkpoint-without-weights": BadInput(
         "a checkpoint folder without model.safetensors",
-        FINETUNE, ("--model_name_or_path", "{checkpoint_without_weights}", *STAGE3),
+        *stage3("{checkpoint_without_weights}"),
         names=("{checkpoint_without_weights}", "model.safetensors"), exit_status=2,
     ),
     "stage3-checkpoint-truncated-weights": BadInput(
         "a checkpoint folder whose model.safetensors was cut in half (copy or save interrupted)",
-        FINETUNE, ("--model_name_or_path", "{checkpoint_truncated_weights}", *STAGE3),
+        *stage3("{checkpoint_truncated_weights}"),
         names=("{checkpoint_truncated_weights}", "model.safetensors"), raised_by_own_check=False,
     ),
     # ------------------------------------------------------------------------- the front door (issue 12)
@@ -331,13 +343,13 @@ CASES = {
     ),
     "stage1-dataset-path-is-a-file": BadInput(
         "a source file given as --dataset_path instead of the converted folder",
-        LEARNING_ORDER, ("--dataset_path", "{bad}/semeval/bom_crlf.TXT", *STAGE1),
+        *stage1("{bad}/semeval/bom_crlf.TXT"),
         names=("--dataset_path", "{bad}/semeval/bom_crlf.TXT", "this is a file", "finecl convert"),
         exit_status=2, hyper_parameter=True,
     ),
     "stage1-misspelt-model-id": BadInput(
         "a misspelt Hub id as --model_name_or_path (robreta-base), with the Hub off",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--model_name_or_path", "robreta-base"),
+        *stage1("{documents}", "--model_name_or_path", "robreta-base"),
         names=("--model_name_or_path", "'robreta-base'", "not a local folder", "HF_HUB_OFFLINE"),
         exit_status=2, hyper_parameter=True,
     ),
@@ -349,39 +361,39 @@ CASES = {
     ),
     "stage3-misspelt-model-path": BadInput(
         "a misspelt model folder as --model_name_or_path",
-        FINETUNE, ("--model_name_or_path", "{output}/finecl-chekpoint", *STAGE3),
+        *stage3("{output}/finecl-chekpoint"),
         names=("--model_name_or_path", "{output}/finecl-chekpoint", "no such folder"),
         exit_status=2, hyper_parameter=True,
     ),
     "stage3-dataset-path-is-a-file": BadInput(
         "a SemEval source file given as --dataset_path (datasets' FileNotFoundError before)",
-        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--dataset_path", "{bad}/semeval/bom_crlf.TXT"),
+        *stage3("{backbone}", "--dataset_path", "{bad}/semeval/bom_crlf.TXT"),
         names=("--dataset_path", "{bad}/semeval/bom_crlf.TXT", "this is a file"), exit_status=2, hyper_parameter=True,
     ),
     # ------------------------------------------------------------------- usage mistakes every command shares
     "stage1-option-transformers-dropped": BadInput(
         "--warmup_ratio, an option transformers 5 dropped (HfArgumentParser's ValueError traceback before)",
-        LEARNING_ORDER, ("--dataset_path", "{documents}", *STAGE1, "--warmup_ratio", "0"),
+        *stage1("{documents}", "--warmup_ratio", "0"),
         names=("'--warmup_ratio'", "did you mean --warmup_steps?"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-misspelt-option": BadInput(
         "a misspelt option name (--learnig_rate)",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--learnig_rate", "1e-4"),
+        *stage2("{learning_order}", "--learnig_rate", "1e-4"),
         names=("'--learnig_rate'", "did you mean --learning_rate?"), exit_status=2, hyper_parameter=True,
     ),
     "stage2-output-dir-is-a-file": BadInput(
         "an --output_dir that is an existing file (FileExistsError from deep inside Trainer before)",
-        PRETRAIN, ("--learning_order_dataset", "{learning_order}", *STAGE2, "--output_dir", "{empty_file}"),
+        *stage2("{learning_order}", "--output_dir", "{empty_file}"),
         names=("--output_dir", "{empty_file}", "existing file"), exit_status=2, hyper_parameter=True,
     ),
     "stage1-unrelated-folder": BadInput(
         "a folder of unrelated files as --dataset_path (DatasetGenerationError, 104 lines, before)",
-        LEARNING_ORDER, ("--dataset_path", "{bad}/semeval", *STAGE1),
+        *stage1("{bad}/semeval"),
         names=("--dataset_path", "{bad}/semeval", "holds no dataset"), exit_status=2, hyper_parameter=True,
     ),
     "stage3-list-option-mistyped": BadInput(
         "a mistyped value of a list option (--seeds 42 forty)",
-        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--seeds", "42", "forty"),
+        *stage3("{backbone}", "--seeds", "42", "forty"),
         names=("--seeds", "invalid int value: 'forty'"), exit_status=2, hyper_parameter=True,
     ),
     "convert-empty-file": BadInput(
@@ -396,7 +408,7 @@ CASES = {
     ),
     "stage3-train-fraction-1.5": BadInput(
         "--train_fraction 1.5 (more than the whole training set)",
-        FINETUNE, ("--model_name_or_path", "{backbone}", *STAGE3, "--train_fraction", "1.5"),
+        *stage3("{backbone}", "--train_fraction", "1.5"),
         names=("train_fraction", "1.5"), exit_status=2, hyper_parameter=True,
     ),
 }
