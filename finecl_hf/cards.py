@@ -20,6 +20,8 @@ from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from .errors import UsageError
+
 DATASET_CARD_TEMPLATE = "dataset_card.md"
 FINECL_METADATA_KEY = "finecl"
 
@@ -180,7 +182,7 @@ def read_dataset_card_metadata(dataset_dir: str | Path) -> dict[str, Any]:
     card = DatasetCard.load(Path(dataset_dir) / "README.md")
     metadata = card.data.to_dict().get(FINECL_METADATA_KEY)
     if metadata is None:
-        raise ValueError(f"{dataset_dir}/README.md has no '{FINECL_METADATA_KEY}' metadata: not a finecl-hf dataset.")
+        raise UsageError(f"{dataset_dir}/README.md has no '{FINECL_METADATA_KEY}' metadata: not a finecl-hf dataset.")
     return metadata
 
 

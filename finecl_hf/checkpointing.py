@@ -16,6 +16,8 @@ from pathlib import Path
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
+from .errors import DataError, UsageError
+
 logger = logging.get_logger(__name__)
 
 COMPLETE_MARKER = "checkpoint_complete.json"
@@ -82,9 +84,9 @@ def resolve_resume_checkpoint(resume_from_checkpoint: str | bool | None, output_
         return checkpoint
     checkpoint = Path(resume_from_checkpoint)
     if not checkpoint.is_dir():
-        raise ValueError(f"--resume_from_checkpoint {checkpoint}: no such folder.")
+        raise UsageError(f"--resume_from_checkpoint {checkpoint}: no such folder.")
     if not is_complete(checkpoint):
-        raise ValueError(
+        raise DataError(
             f"--resume_from_checkpoint {checkpoint}: this checkpoint was not completely written ({COMPLETE_MARKER} is "
             f"missing); resume from the last complete one with --resume_from_checkpoint last."
         )

@@ -33,6 +33,7 @@ from transformers.activations import ACT2FN
 from transformers.utils import ModelOutput, logging
 
 from .configuration import FineCLConfig
+from .errors import DataError
 from .losses import (
     adaptive_threshold_loss,
     entity_discrimination_loss,
@@ -179,7 +180,7 @@ class FineCLPreTrainedModel(PreTrainedModel):
             model = cls(FineCLConfig(encoder=backbone_config, **config_overrides))
             pretrained = _build_encoder(backbone_config, name_or_path)
         except SafetensorError as error:
-            raise ValueError(
+            raise DataError(
                 f"{name_or_path}: model.safetensors cannot be read ({error}): the file is damaged or cut short "
                 "(a copy or a save that did not finish)."
             ) from error

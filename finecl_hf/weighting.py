@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .errors import UsageError
+
 WeightFunction = Callable[..., torch.Tensor]
 """`f(learned_epochs, *, alpha, min_epoch, max_epoch, is_no_relation, reference_epoch_cap,
 reference_no_relation_weight) -> [instances] float32 weights`; a scheme ignores the settings it does not use."""
@@ -116,7 +118,7 @@ def get_weighting(name: str) -> WeightingScheme:
     try:
         return WEIGHTING_SCHEMES[name]
     except KeyError:
-        raise ValueError(
+        raise UsageError(
             f"weighting={name!r} is invalid: it must be one of {', '.join(map(repr, WEIGHTING_SCHEMES))} "
             "(add one with finecl_hf.weighting.register_weighting)."
         ) from None

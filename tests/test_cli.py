@@ -244,3 +244,20 @@ def test_a_value_refused_by_training_arguments_is_a_usage_error_too(tmp_path, ca
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "finecl finetune: error: --load_best_model_at_end requires the save and eval strategy to match" in error
+
+
+def test_the_exit_status_follows_the_error_class_not_where_it_was_raised():
+    from finecl_hf.commands.errors import DATA_EXIT_STATUS, USAGE_EXIT_STATUS, exit_status_of
+    from finecl_hf.errors import DataError
+
+    assert exit_status_of(UsageError("--x 1"), parsing=False) == USAGE_EXIT_STATUS
+    assert exit_status_of(DataError("f: record 1"), parsing=False) == DATA_EXIT_STATUS
+    assert exit_status_of(DataError("f: record 1"), parsing=True) == DATA_EXIT_STATUS
+    # While parsing, any ValueError is an argument dataclass refusing a value (finecl-hf's or TrainingArguments').
+    assert exit_status_of(ValueError("lr=-1"), parsing=True) == USAGE_EXIT_STATUS
+    # After parsing, an untyped error is a bug or an unchecked input, wherever it was raised: it keeps its traceback.
+    try:
+        raise ValueError("an internal invariant")  # raised right here, i.e. by finecl-hf's own test code
+    except ValueError as error:
+        assert exit_status_of(error, parsing=False) is None
+    assert exit_status_of(OSError("disk full"), parsing=False) is None

@@ -8,10 +8,11 @@ Exit statuses follow argparse and the Unix convention:
 - 1, a *data error*: an input file is malformed (`InvalidRecordError` names the file, record, and field). Printed as
   ``error: <paragraph>``.
 
-Only errors that finecl-hf raised about the user's input are shortened this way: the classes of `finecl_hf.errors`, and
-`ValueError`/`OSError` raised by finecl-hf's own code (the innermost frame is in the package). Anything raised from
-inside a library keeps its traceback: it is a bug or an input finecl-hf does not check yet, and the traceback is what
-a bug report needs. `finecl --debug <command>` (or `FINECL_DEBUG=1`) shows the traceback of every error.
+The status follows the error's class, never where it was raised: `finecl_hf.errors.UsageError` and
+`DataError` (with `InvalidRecordError`) are what finecl-hf's checks raise, and a `ValueError` raised while the
+arguments are parsed (the argument dataclasses' `__post_init__`, finecl-hf's and `TrainingArguments`' own) is a usage
+error too. Anything else keeps its traceback: it is a bug or an input finecl-hf does not check yet, and the traceback
+is what a bug report needs. `finecl --debug <command>` (or `FINECL_DEBUG=1`) shows the traceback of every error.
 
 This module imports nothing heavy: it runs before transformers, datasets, or torch are imported.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,14 +33,6 @@ USAGE_EXIT_STATUS = 2
 DATA_EXIT_STATUS = 1
 # Files of a model folder that hold weights, in the order `from_pretrained` looks for them.
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-_CHECKOUT_ROOT = _PACKAGE_ROOT.parent
-# Code whose errors are finecl-hf's own checks: the package and the thin script wrappers of a checkout.
-_OWN_CODE = (_PACKAGE_ROOT, _CHECKOUT_ROOT / "trainers", _CHECKOUT_ROOT / "dataset_scripts")
-# Where `TrainingArguments.__post_init__` checks its values: its ValueErrors while parsing are usage errors too.
-_TRAINING_ARGUMENTS_FILE = "transformers/training_args.py"
-
-
 
 
 def debug_requested() -> bool:
@@ -53,35 +45,16 @@ def one_paragraph(message: str) -> str:
     return " ".join(line.strip() for line in str(message).strip().splitlines() if line.strip())
 
 
-def raised_by_own_code(error: BaseException) -> bool:
-    """Whether the innermost frame of `error`'s traceback is finecl-hf's code (not a library's)."""
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return False
-    innermost = Path(frames[-1].filename).resolve()
-    return any(innermost.is_relative_to(root) for root in _OWN_CODE)
-
-
 def exit_status_of(error: BaseException, *, parsing: bool) -> int | None:
-    """2 for a usage error, 1 for a data error, None for an error that keeps its traceback.
+    """2 for a usage error, 1 for a data error, None for an error that keeps its traceback (see the module).
 
-    `parsing`: the error was raised while the arguments were parsed (the argument dataclasses' `__post_init__`
-    checks, finecl-hf's and `TrainingArguments`' own), so a `ValueError` there is a usage error.
+    `parsing`: the error was raised while the arguments were parsed, so a `ValueError` there is a usage error.
     """
-    if isinstance(error, UsageError):
-        return USAGE_EXIT_STATUS
     if isinstance(error, DataError):  # InvalidRecordError included
         return DATA_EXIT_STATUS
-    if isinstance(error, (ValueError, OSError)) and raised_by_own_code(error):
-        return USAGE_EXIT_STATUS if parsing else DATA_EXIT_STATUS
-    if parsing and isinstance(error, ValueError) and _raised_in(error, _TRAINING_ARGUMENTS_FILE):
-        return USAGE_EXIT_STATUS  # e.g. `--load_best_model_at_end` with mismatched strategies
+    if isinstance(error, UsageError) or (parsing and isinstance(error, ValueError)):
+        return USAGE_EXIT_STATUS
     return None
-
-
-def _raised_in(error: BaseException, suffix: str) -> bool:
-    frames = traceback.extract_tb(error.__traceback__)
-    return bool(frames) and Path(frames[-1].filename).as_posix().endswith(suffix)
 
 
 def report(error: BaseException, status: int, prog: str) -> None:

@@ -31,6 +31,7 @@ from datasets import Features
 from transformers.utils import logging
 
 from ..cards import ConfigCardSection, DatasetCardSpec, render_dataset_card
+from ..errors import UsageError
 from ..paths import data_dir
 from .errors import InvalidRecordError, SkippedRecords
 from .loading import fingerprint_parquet_file
@@ -85,21 +86,21 @@ def parse_sources(values: Sequence[str], known_files: dict[str, str] | None = No
                     found.append(SplitSource(name, path / file))
             if not found:
                 expected = ", ".join(known_files or {}) or "a file path"
-                raise ValueError(f"--source {value}: the folder has none of the expected files ({expected}).")
+                raise UsageError(f"--source {value}: the folder has none of the expected files ({expected}).")
             sources.extend(found)
             continue
         if not path.is_file():
-            raise ValueError(f"--source {value}: {path} is not a file.")
+            raise UsageError(f"--source {value}: {path} is not a file.")
         sources.append(SplitSource(split or infer_split_name(path), path))
     for source in sources:
         if _holds_no_text(source.path):
             raise InvalidRecordError(source.path, "<file>", "<file>", "the file is empty (an interrupted download?): "
                                      f"the {source.split!r} split would have no records")
         if not _SPLIT_NAME.match(source.split):
-            raise ValueError(f"Split name {source.split!r} (from {source.path}) must match {_SPLIT_NAME.pattern}.")
+            raise UsageError(f"Split name {source.split!r} (from {source.path}) must match {_SPLIT_NAME.pattern}.")
     repeated = sorted(split for split, count in Counter(source.split for source in sources).items() if count > 1)
     if repeated:
-        raise ValueError(f"Several sources map to the split(s) {repeated}; name them explicitly with SPLIT=PATH.")
+        raise UsageError(f"Several sources map to the split(s) {repeated}; name them explicitly with SPLIT=PATH.")
     return sources
 
 
@@ -145,7 +146,7 @@ def find_split_file(dataset_dir: str | Path, config: str, split: str) -> Path:
     pattern = split_file_path(config, split).replace(".parquet", "-*.parquet")
     matches = sorted(Path(dataset_dir).glob(pattern))
     if len(matches) != 1:
-        raise FileNotFoundError(f"{dataset_dir}: expected one file matching {pattern}, found {len(matches)}.")
+        raise UsageError(f"{dataset_dir}: expected one file matching {pattern}, found {len(matches)}.")
     return matches[0]
 
 
@@ -259,9 +260,9 @@ class DatasetFolderWriter:
     def __init__(self, output_dir: str | Path, overwrite: bool = False):
         self.output_dir = Path(output_dir)
         if self.output_dir.exists() and not self.output_dir.is_dir():
-            raise FileExistsError(f"{self.output_dir} exists and is not a folder.")
+            raise UsageError(f"{self.output_dir} exists and is not a folder.")
         if self.output_dir.exists() and any(self.output_dir.iterdir()) and not overwrite:
-            raise FileExistsError(f"{self.output_dir} exists and is not empty; pass --overwrite to replace it.")
+            raise UsageError(f"{self.output_dir} exists and is not empty; pass --overwrite to replace it.")
         self.staging = self.output_dir.parent / f".{self.output_dir.name}.partial"
         self.configs: dict[str, ConfigOutput] = {}
 

@@ -46,6 +46,7 @@ import numpy as np
 from datasets import ClassLabel, Features, List, Value
 from transformers.utils import logging
 
+from ..errors import UsageError
 from .conversion import (
     DEFAULT_CONFIG,
     ConversionReport,
@@ -130,7 +131,7 @@ class NoiseStatistics:
 def check_noise_rate(noise_rate: float, argument: str = "noise_rate") -> None:
     """Raise `ValueError` naming the argument unless 0 <= `noise_rate` < 1."""
     if not isinstance(noise_rate, (int, float)) or not 0 <= noise_rate < 1:
-        raise ValueError(
+        raise UsageError(
             f"{argument}={noise_rate!r} is outside [0, 1): it is the share of gold triples given a wrong label "
             "(0 writes the clean corpus; 1 would leave no correct label to learn from). Nothing was written."
         )
@@ -140,10 +141,10 @@ def check_mixture(mixture: Mapping[str, float]) -> dict[str, float]:
     """The mixture normalised to sum 1; raises `ValueError` naming an unknown type or a negative/empty mixture."""
     unknown = sorted(set(mixture) - set(NOISE_TYPES))
     if unknown:
-        raise ValueError(f"mixture has unknown error type(s) {unknown}; the types are {list(NOISE_TYPES)}.")
+        raise UsageError(f"mixture has unknown error type(s) {unknown}; the types are {list(NOISE_TYPES)}.")
     total = sum(mixture.values())
     if any(value < 0 for value in mixture.values()) or total <= 0:
-        raise ValueError(f"mixture={dict(mixture)} must hold non-negative probabilities with a positive sum.")
+        raise UsageError(f"mixture={dict(mixture)} must hold non-negative probabilities with a positive sum.")
     return {name: mixture.get(name, 0.0) / total for name in NOISE_TYPES}
 
 

@@ -27,6 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import UsageError
+
 __all__ = [
     "CONFUSABLE_MIXTURE",
     "NoisyLabels",
@@ -74,7 +76,7 @@ def _check_inputs(labels: Sequence[int], num_labels: int, rate: float) -> np.nda
     if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
         raise ValueError(f"labels must be a 1-d sequence of integer label ids, got dtype {labels.dtype} and shape {labels.shape}.")
     if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate={rate} is invalid: the share of rows to corrupt must be in [0, 1].")
+        raise UsageError(f"rate={rate} is invalid: the share of rows to corrupt must be in [0, 1].")
     if num_labels < 2:
         raise ValueError(f"num_labels={num_labels} is invalid: a label can only be changed when there are at least 2 labels.")
     if labels.size and (labels.min() < 0 or labels.max() >= num_labels):
@@ -153,12 +155,12 @@ def confusable_label_noise(
     names = list(label_names)
     clean = _check_inputs(labels, len(names), rate)
     if no_relation_label not in names:
-        raise ValueError(f"no_relation_label={no_relation_label!r} is not one of the labels ({names[:5]}...).")
+        raise UsageError(f"no_relation_label={no_relation_label!r} is not one of the labels ({names[:5]}...).")
     mixture = dict(CONFUSABLE_MIXTURE if mixture is None else mixture)
     unknown = set(mixture) - set(CONFUSABLE_MIXTURE)
     shares = np.array([mixture.get(kind, 0.0) for kind in CONFUSABLE_MIXTURE], dtype=np.float64)
     if unknown or (shares < 0).any() or shares.sum() <= 0:
-        raise ValueError(
+        raise UsageError(
             f"mixture={mixture} is invalid: give non-negative shares of {list(CONFUSABLE_MIXTURE)} with a positive sum."
         )
     no_relation = names.index(no_relation_label)

@@ -19,6 +19,7 @@ from typing import Any
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
 
+from ..errors import DataError, UsageError
 from .readers import file_sha256
 
 FINGERPRINT_LENGTH = 16
@@ -48,7 +49,7 @@ def _data_files(folder: Path, config: dict[str, Any]) -> dict[str, list[str]]:
         patterns = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
         matched = sorted(str(path) for pattern in patterns for path in folder.glob(pattern))
         if not matched:
-            raise ValueError(
+            raise DataError(
                 f"{folder}: config {config['config_name']!r}, split {entry['split']!r}: no file matches {patterns}."
             )
         files[entry["split"]] = matched
@@ -74,7 +75,7 @@ def load_dataset_folder(path: str | Path, name: str | None = None, split: str | 
         chosen = next((config for config in configs if config["config_name"] == name), None)
         if chosen is None:
             available = [config["config_name"] for config in configs]
-            raise ValueError(f"{folder}: no config {name!r}; the folder has {available}.")
+            raise UsageError(f"{folder}: no config {name!r}; the folder has {available}.")
     return load_dataset("parquet", data_files=_data_files(folder, chosen), split=split, **kwargs)
 
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..errors import UsageError
 from .errors import InvalidRecordError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -51,7 +52,7 @@ def open_text(path: str | Path) -> Iterator[TextIO]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise UsageError(f"{path}: no such file")
     with open(path, "rb") as probe:
         compressed = probe.read(2) == GZIP_MAGIC
     if compressed:

@@ -15,6 +15,7 @@ import random
 from datasets import Dataset
 
 from ..constants import RELATION_INSTANCES_CONFIG
+from ..errors import DataError
 from .schema import NO_RELATION, relation_instance_features, triple_uid
 
 DEFAULT_NA_RATIO = 3.0
@@ -90,7 +91,7 @@ def build_relation_instances(
     config, or with another `na_ratio`/`seed`), built with a batched `map`."""
     relation_feature = documents.features[relations_column].feature["relation"]
     if relation_feature.names[0] != NO_RELATION:
-        raise ValueError(
+        raise DataError(
             f"{relations_column}.relation must have {NO_RELATION!r} as label 0, got {relation_feature.names[0]!r}."
         )
 

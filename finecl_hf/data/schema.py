@@ -42,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from datasets import ClassLabel, Features, List, Value
 
 from ..constants import NO_RELATION, SEMEVAL_NO_RELATION
+from ..errors import DataError
 
 SEMEVAL_RELATIONS = (
     "Cause-Effect",
@@ -78,9 +79,9 @@ def relation_label_names(relations: Iterable[str], no_relation: str | None = NO_
     names = ([no_relation] if no_relation is not None else []) + relations
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise ValueError(f"Relation label names must be unique; repeated: {duplicates}.")
+        raise DataError(f"Relation label names must be unique; repeated: {duplicates}.")
     if not names:
-        raise ValueError("A relation dataset needs at least one label.")
+        raise DataError("A relation dataset needs at least one label.")
     return names
 
 

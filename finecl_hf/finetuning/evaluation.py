@@ -26,6 +26,7 @@ from datasets import ClassLabel, Dataset, Features
 from transformers import EvalPrediction
 
 from ..constants import IGNORE_INDEX, find_no_relation_label
+from ..errors import UsageError
 from ..metrics import docred_train_facts_path, load_train_facts, tune_threshold
 from .tasks import get_task, resolve_task
 
@@ -46,7 +47,7 @@ def relation_label_names(dataset: Dataset | Features) -> list[str]:
         triple = getattr(triple, "feature", triple[0] if isinstance(triple, list) else triple)
         if isinstance(triple.get("relation"), ClassLabel):
             return list(triple["relation"].names)
-    raise ValueError(
+    raise UsageError(
         f"The dataset has no ClassLabel relation column (columns: {list(features)}); convert it with the "
         "finecl_hf.data converters, which store the label names."
     )
@@ -172,7 +173,7 @@ def resolve_train_facts(train_facts: str | None, train_dataset: Dataset | None, 
     path = Path(train_facts) if train_facts else docred_train_facts_path()
     if not path.is_file():
         if train_facts:
-            raise ValueError(f"--train_facts {train_facts}: no such file.")
+            raise UsageError(f"--train_facts {train_facts}: no such file.")
         logger.warning("%s is missing: Ign F1 will not be reported (pass --train_facts).", path)
         return None
     return load_train_facts(path)

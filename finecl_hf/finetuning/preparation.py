@@ -17,6 +17,7 @@ from transformers.utils import logging
 from ..data.loading import load_dataset_folder
 from ..data.tokenization import add_entity_marker_tokens, tokenize_documents, tokenize_sentences
 from ..encoding import ENTITY_MARKER_STYLES, EntityMarkers
+from ..errors import DataError, UsageError
 from .arguments import RelationExtractionArguments
 from .evaluation import relation_label_names, resolve_train_facts
 from .subsets import hold_out_validation, training_subset
@@ -55,7 +56,7 @@ def load_relation_dataset(path: str, config_name: str | None = None) -> DatasetD
     """Load a converter output: a Hub dataset folder (`load_dataset`) or a `save_to_disk` folder."""
     folder = Path(path)
     if not folder.is_dir():
-        raise ValueError(f"--dataset_path {path}: not a folder (convert the corpus with dataset_scripts/ first).")
+        raise UsageError(f"--dataset_path {path}: not a folder (convert the corpus with dataset_scripts/ first).")
     if (folder / "dataset_dict.json").is_file():
         return load_from_disk(str(folder))
     return load_dataset_folder(folder, config_name)
@@ -71,7 +72,7 @@ def relation_dataset_features(path: str, config_name: str | None, split: str) ->
 
     features = load_dataset_builder(str(folder), config_name).info.features
     if features is None:
-        raise ValueError(f"--dataset_path {path}: its card declares no features; convert the corpus with "
+        raise UsageError(f"--dataset_path {path}: its card declares no features; convert the corpus with "
                          "`finecl convert`, which writes them.")
     return features
 
@@ -81,7 +82,7 @@ def entity_markers(style: str) -> EntityMarkers | None:
     if style == "none":
         return None
     if style not in ENTITY_MARKER_STYLES:
-        raise ValueError(f"entity_markers={style!r} must be one of 'none', {', '.join(map(repr, ENTITY_MARKER_STYLES))}.")
+        raise UsageError(f"entity_markers={style!r} must be one of 'none', {', '.join(map(repr, ENTITY_MARKER_STYLES))}.")
     return ENTITY_MARKER_STYLES[style]
 
 
@@ -98,7 +99,7 @@ def prepare_data(args: RelationExtractionArguments, dataset: DatasetDict | None 
     """Resolve the task, carve the dev and training subset, tokenize, and load the Ign F1 training facts."""
     dataset = dataset if dataset is not None else load_relation_dataset(args.dataset_path, args.dataset_config_name)
     if args.train_split not in dataset:
-        raise ValueError(f"{args.dataset_path}: no split {args.train_split!r} (splits: {list(dataset)}).")
+        raise UsageError(f"{args.dataset_path}: no split {args.train_split!r} (splits: {list(dataset)}).")
     train_split = dataset[args.train_split]
     _check_level(train_split, args.relation_level, args.dataset_path)
     label_names = relation_label_names(train_split)
@@ -136,7 +137,7 @@ def prepare_data(args: RelationExtractionArguments, dataset: DatasetDict | None 
 def _check_level(split: Dataset, relation_level: str, path: str) -> None:
     expected = "sents" if relation_level == "document" else "tokens"
     if expected not in split.column_names:
-        raise ValueError(
+        raise DataError(
             f"{path}: relation_level={relation_level!r} needs a `{expected}` column; the dataset has "
             f"{split.column_names}."
         )

@@ -23,6 +23,7 @@ from transformers.utils import logging
 from ..checkpointing import resolve_resume_checkpoint
 from ..constants import find_no_relation_label
 from ..data.data_collator import DocumentRelationCollator, SentenceRelationCollator
+from ..errors import UsageError
 from ..modeling import FineCLForRelationExtraction
 from .arguments import RelationExtractionArguments
 from .evaluation import (
@@ -200,7 +201,7 @@ def run_fine_tuning(
     dev and test metric) to `output_dir`; with one seed the run goes to `output_dir` itself.
     """
     if training_args.output_dir is None:
-        raise ValueError("--output_dir is required.")
+        raise UsageError("--output_dir is required.")
     started = time.perf_counter()
     data = prepare_data(args, dataset)
     seeds = list(args.seeds or [training_args.seed])

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from datasets import Dataset
 
+from ..errors import UsageError
+
 logger = logging.getLogger(__name__)
 
 # Distinct streams of the same subset seed, so the dev hold-out and the training subset are not correlated.
@@ -52,7 +54,7 @@ def stratified_ranking(labels: Sequence[int], seed: int) -> np.ndarray:
 def stratified_sample(labels: Sequence[int], size: int, seed: int) -> np.ndarray:
     """The first `size` rows of `stratified_ranking(labels, seed)`, in ascending row order."""
     if not 0 <= size <= len(labels):
-        raise ValueError(f"Cannot sample {size} rows out of {len(labels)}.")
+        raise UsageError(f"Cannot sample {size} rows out of {len(labels)}.")
     return np.sort(stratified_ranking(labels, seed)[:size])
 
 
@@ -70,7 +72,7 @@ def stratification_labels(dataset: Dataset) -> list[int]:
             counts = Counter(relation["relation"] for relation in relations)
             labels.append(min(counts, key=lambda label: (-counts[label], label)) if counts else 0)
         return labels
-    raise ValueError(
+    raise UsageError(
         f"Cannot stratify a dataset with columns {dataset.column_names}: expected `relation` (sentence level) or "
         "`relations` (documents)."
     )
@@ -86,7 +88,7 @@ def hold_out_validation(dataset: Dataset, validation_size: float, seed: int) -> 
     """
     size = round(validation_size * len(dataset)) if validation_size < 1 else int(validation_size)
     if not 0 < size < len(dataset):
-        raise ValueError(f"validation_size={validation_size} leaves no dev or no training rows out of {len(dataset)}.")
+        raise UsageError(f"validation_size={validation_size} leaves no dev or no training rows out of {len(dataset)}.")
     validation_rows = stratified_sample(stratification_labels(dataset), size, seed * 2 + _VALIDATION_STREAM)
     training_rows = np.setdiff1d(np.arange(len(dataset)), validation_rows)
     return dataset.select(training_rows), dataset.select(validation_rows)
@@ -104,7 +106,7 @@ def training_subset(pool: Dataset, train_fraction: float, seed: int, reference_s
             exceeds the pool (100% after a dev hold-out) the whole pool is used.
     """
     if not 0 < train_fraction <= 1:
-        raise ValueError(f"train_fraction={train_fraction} must be in (0, 1].")
+        raise UsageError(f"train_fraction={train_fraction} must be in (0, 1].")
     reference_size = len(pool) if reference_size is None else reference_size
     size = max(1, round(train_fraction * reference_size))
     if size > len(pool):

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..constants import NO_RELATION_LABELS, RELATION_LEVELS, find_no_relation_label
+from ..errors import UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class BenchmarkTask:
     def check_labels(self, label_names: Sequence[str]) -> None:
         """Raise a `ValueError` naming the task's requirement when `label_names` do not fit it."""
         if not self.accepts_labels(label_names):
-            raise ValueError(
+            raise UsageError(
                 f"task={self.name!r} needs {self.label_requirement or 'other labels'}; the dataset's labels are "
                 f"{list(label_names)}."
             )
@@ -172,7 +173,7 @@ def register_task(task: BenchmarkTask, *, overwrite: bool = False) -> BenchmarkT
 def get_task(name: str) -> BenchmarkTask:
     """The registered task called `name`; a `ValueError` listing the registered ones otherwise."""
     if name not in TASKS:
-        raise ValueError(f"task={name!r} must be {AUTO_TASK!r} or one of {tuple(TASKS)}.")
+        raise UsageError(f"task={name!r} must be {AUTO_TASK!r} or one of {tuple(TASKS)}.")
     return TASKS[name]
 
 
@@ -207,10 +208,10 @@ def resolve_task(task: str, relation_level: str, label_names: Sequence[str]) -> 
         for candidate in TASKS.values():
             if candidate.relation_level == relation_level and candidate.accepts_labels(label_names):
                 return candidate.name
-        raise ValueError(f"No registered {relation_level}-level task accepts the labels {list(label_names)}.")
+        raise UsageError(f"No registered {relation_level}-level task accepts the labels {list(label_names)}.")
     resolved = get_task(task)
     if resolved.relation_level != relation_level:
-        raise ValueError(
+        raise UsageError(
             f"task={task!r} is a {resolved.relation_level}-level task and does not match relation_level="
             f"{relation_level!r}."
         )
@@ -276,12 +277,12 @@ def paper_recipe(relation_level: str, train_fraction: float, task: str) -> tuple
         `RelationExtractionArguments` fields.
     """
     if relation_level not in RELATION_LEVELS:
-        raise ValueError(f"relation_level={relation_level!r} must be one of {RELATION_LEVELS}.")
+        raise UsageError(f"relation_level={relation_level!r} must be one of {RELATION_LEVELS}.")
     if task == AUTO_TASK:
-        raise ValueError(f"task={task!r} must be resolved to one of {tuple(TASKS)} first.")
+        raise UsageError(f"task={task!r} must be resolved to one of {tuple(TASKS)} first.")
     resolved = get_task(task)
     if resolved.relation_level != relation_level:
-        raise ValueError(f"task={task!r} is a {resolved.relation_level}-level task, not {relation_level!r}.")
+        raise UsageError(f"task={task!r} is a {resolved.relation_level}-level task, not {relation_level!r}.")
     training, extraction = resolved.recipe.defaults(train_fraction)
     training.update(EVALUATION_SETUP, metric_for_best_model=resolved.headline_metric, greater_is_better=True)
     return training, extraction

@@ -26,6 +26,7 @@ from ..constants import (
     LEARNED_EPOCH_COLUMN,
     UPSAMPLED_COLUMN,
 )
+from ..errors import DataError, UsageError
 from .dataset import load_learning_order_documents, load_learning_order_instances
 from .scores import SCORES, cleanliness
 from .state import NOT_LEARNED, percent_learned_per_epoch
@@ -49,7 +50,7 @@ __all__ = [
 def _as_epochs(learned_epoch: Any) -> np.ndarray:
     epochs = np.asarray(learned_epoch, dtype=np.int64).reshape(-1)
     if epochs.size and epochs.min() < NOT_LEARNED:
-        raise ValueError(f"learned_epoch holds {int(epochs.min())}: epochs are >= 0, or -1 for never learned.")
+        raise DataError(f"learned_epoch holds {int(epochs.min())}: epochs are >= 0, or -1 for never learned.")
     return epochs
 
 
@@ -239,10 +240,10 @@ def instance_correctness(instances: Any, documents: Any | None, column: str) -> 
         }
         values = [by_uid.get(uid) for uid in instances["uid"]]
     else:
-        raise ValueError(f"correct_column={column!r} is neither a column of the instances nor of the documents' relations.")
+        raise DataError(f"correct_column={column!r} is neither a column of the instances nor of the documents' relations.")
     known = np.array([value is not None for value in values], dtype=bool)
     if not known.any():
-        raise ValueError(f"correct_column={column!r} is null for every instance: correctness is unknown.")
+        raise DataError(f"correct_column={column!r} is null for every instance: correctness is unknown.")
     return np.array([bool(value) for value in values], dtype=bool), known
 
 
@@ -282,7 +283,7 @@ def analyse(
     dataset = load_learning_order_instances(path)
     missing = [name for name in scores or () if not set(SCORES[name].columns) <= set(dataset.column_names)]
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"{path}: score(s) {missing} need column(s) the learning-order dataset lacks (it has "
             f"{dataset.column_names}); it was written before training-dynamics scores were recorded: re-run stage 1."
         )
@@ -301,7 +302,7 @@ def analyse(
         try:
             correct, known = instance_correctness(dataset, documents, correct_column)
         except ValueError as error:
-            raise ValueError(f"{path}: {error} (instance columns: {dataset.column_names}).") from None
+            raise DataError(f"{path}: {error} (instance columns: {dataset.column_names}).") from None
         # Precision is measured over the instances whose correctness is known (not the sampled no-relation pairs).
         report["subset_precision"] = subset_precision(epochs[known], correct[known], num_epochs)
         report["clean_label_auc"] = clean_label_auc(epochs[known], correct[known])

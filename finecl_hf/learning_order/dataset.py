@@ -44,6 +44,7 @@ from finecl_hf.constants import (
 from finecl_hf.constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
 from finecl_hf.constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
 from finecl_hf.data.loading import fingerprint_parquet_file, load_dataset_folder
+from finecl_hf.errors import DataError, UsageError
 
 from .scores import SCORES
 from .state import NOT_LEARNED
@@ -244,7 +245,7 @@ def load_learning_order_dataset(
     for config, role in ((INSTANCES_CONFIG, "the relation instances with their `learned_epoch`"),
                          (DOCUMENTS_CONFIG, "the documents the instances point to")):  # fmt: skip
         if config not in configs:
-            raise ValueError(
+            raise UsageError(
                 f"{path} is not a learning-order dataset of documents: it has no '{config}' config ({role}); its "
                 f"configs are {configs}. Stage 2 reads the folder that stage 1 (trainers/learning_order.py) writes "
                 "for a document-level corpus (DocRED format): run it on this dataset first."
@@ -254,7 +255,7 @@ def load_learning_order_dataset(
     _require_columns(f"{path} (config '{INSTANCES_CONFIG}', split '{split}')", instances, REQUIRED_INSTANCE_COLUMNS)
     _require_columns(f"{path} (config '{DOCUMENTS_CONFIG}', split '{split}')", documents, REQUIRED_DOCUMENT_COLUMNS)
     if not isinstance(instances.features["relation"], ClassLabel):
-        raise ValueError(
+        raise DataError(
             f"{path}: field 'relation' of config '{INSTANCES_CONFIG}' must be a ClassLabel, got "
             f"{instances.features['relation']}."
         )
@@ -292,7 +293,7 @@ def check_document_uids(instances: Dataset, documents: Dataset, source: str, chu
         position = pc.index(pc.fill_null(mismatch, True), True).as_py()
         if position >= 0:
             row = start + position
-            raise ValueError(
+            raise DataError(
                 f"{source}: record {row + 1} (index {row}), field 'document_uid' = {instance_uids[row].as_py()!r}, but "
                 f"its document_index {indices[row].as_py()} points to the document with uid "
                 f"{expected[position].as_py()!r} in config '{DOCUMENTS_CONFIG}': the two configs do not belong "
@@ -303,7 +304,7 @@ def check_document_uids(instances: Dataset, documents: Dataset, source: str, chu
 def _require_columns(source: str, dataset: Dataset, columns: tuple[str, ...]) -> None:
     missing = [name for name in columns if name not in dataset.column_names]
     if missing:
-        raise ValueError(f"{source}: missing field(s) {missing}; it has {dataset.column_names}.")
+        raise DataError(f"{source}: missing field(s) {missing}; it has {dataset.column_names}.")
 
 
 # ---------------------------------------------------------------------------------------------------------- oracle
@@ -324,11 +325,11 @@ def write_oracle_learning_order(
     from finecl_hf.data.relation_instances import RELATION_INSTANCES_CONFIG
 
     if num_epochs < 2:
-        raise ValueError(f"num_epochs={num_epochs} must be at least 2: clean and corrupted labels need two epochs.")
+        raise UsageError(f"num_epochs={num_epochs} must be at least 2: clean and corrupted labels need two epochs.")
     instances = load_dataset_folder(noisy_dataset, RELATION_INSTANCES_CONFIG, split=split)
     documents = load_dataset_folder(noisy_dataset, split=split)
     if "is_noisy" not in documents.features["relations"].feature:
-        raise ValueError(
+        raise UsageError(
             f"noisy_dataset={str(noisy_dataset)!r} has no `is_noisy` field in its relations: it is not a folder written "
             "by `write_noisy_corpus` (dataset_scripts/document_noise.py), so its noise mask is unknown."
         )

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..errors import DataError, UsageError
+
 logger = logging.get_logger(__name__)
 
 DEFAULT_TYPE_SMOOTHING = 1.0
@@ -169,7 +171,7 @@ def type_agreement(
     if smoothing <= 0:
         raise ValueError(f"smoothing={smoothing} must be > 0 (a leave-one-out estimate can otherwise be log 0).")
     if labels.size < 2:
-        raise ValueError(f"type_agreement needs at least 2 instances, got {labels.size}.")
+        raise DataError(f"type_agreement needs at least 2 instances, got {labels.size}.")
     _, signature_ids = np.unique(signatures, return_inverse=True)
     _, label_ids = np.unique(labels, return_inverse=True)
     num_signatures = int(signature_ids.max()) + 1
@@ -216,7 +218,7 @@ def neighbour_agreement(
     voters = torch.ones(count, dtype=torch.bool) if trusted is None else torch.as_tensor(np.asarray(trusted, dtype=bool))
     candidates = neighbour_candidates(voters.numpy(), group_tensor.numpy())
     if not 1 <= num_neighbours <= candidates:
-        raise ValueError(
+        raise UsageError(
             f"num_neighbours={num_neighbours} must lie between 1 and {candidates}, the (trusted) instances outside "
             "the largest group an instance can have as neighbours."
         )
@@ -252,7 +254,7 @@ def group_folds(groups: Sequence[int], folds: int, seed: int = 0) -> np.ndarray:
     groups = np.asarray(groups, dtype=np.int64)
     unique, inverse = np.unique(groups, return_inverse=True)
     if not 2 <= folds <= unique.size:
-        raise ValueError(f"folds={folds} must lie between 2 and the number of groups ({unique.size}).")
+        raise UsageError(f"folds={folds} must lie between 2 and the number of groups ({unique.size}).")
     return (np.random.default_rng(seed).permutation(unique.size) % folds)[inverse]
 
 
@@ -313,7 +315,7 @@ def rank_average(scores: Mapping[str, np.ndarray], weights: Mapping[str, float] 
     for name, values in scores.items():
         values = np.asarray(values, dtype=np.float64)
         if not np.isfinite(values).all():
-            raise ValueError(f"score {name!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values.")
+            raise DataError(f"score {name!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values.")
         ranks.append(_normalised_ranks(values))
         weight_of.append(1.0 if weights is None else float(weights.get(name, 1.0)))
     return np.average(ranks, axis=0, weights=weight_of)

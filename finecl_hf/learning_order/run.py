@@ -24,6 +24,7 @@ from finecl_hf.data.data_collator import (
 )
 from finecl_hf.data.loading import load_dataset_folder
 from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
+from finecl_hf.errors import DataError, UsageError
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
@@ -72,7 +73,7 @@ def no_relation_name(label_names: list[str], requested: str | None) -> str | Non
     """The no-relation class: the requested name (must exist), else the first of `no_relation`/`Other`/`NA` present."""
     if requested is not None:
         if requested not in label_names:
-            raise ValueError(f"no_relation_label={requested!r} is not a label of the dataset ({label_names[:5]}...).")
+            raise UsageError(f"no_relation_label={requested!r} is not a label of the dataset ({label_names[:5]}...).")
         return requested
     return find_no_relation_label(label_names)
 
@@ -86,7 +87,7 @@ def run_learning_order(
         instances = instances.select(range(min(data_args.max_train_samples, len(instances))))
     label_feature = instances.features.get(data_args.label_column)
     if not isinstance(label_feature, ClassLabel):
-        raise ValueError(
+        raise DataError(
             f"{data_args.dataset_path}: field {data_args.label_column!r} must be a ClassLabel column of relation "
             f"labels (columns: {instances.column_names})."
         )
@@ -103,7 +104,7 @@ def run_learning_order(
         logger.warning(f"{dropped} of {len(instances)} instances dropped: head or tail lost to max_length={data_args.max_length}.")
 
     if not len(train_dataset):
-        raise ValueError(
+        raise DataError(
             f"{data_args.dataset_path}: all {len(instances)} instances lost their head or tail to "
             f"max_length={data_args.max_length}: nothing is left to learn; raise --max_length."
         )
@@ -139,8 +140,6 @@ def corpus_evidence(
     Features are encoded lazily (on first use, after training) with the frozen `--evidence_encoder` (default: the
     backbone) at stage 1's `--max_length`, so every instance stage 1 kept has them.
     """
-    from finecl_hf.errors import UsageError
-
     labels = np.asarray(instances[data_args.label_column], dtype=np.int64)
     if documents is not None:
         groups = np.asarray(instances["document_index"], dtype=np.int64)
@@ -196,7 +195,6 @@ def _entity_type_signatures(instances: Dataset, documents: Dataset | None) -> np
 
 def _feature_encoder(instances: Dataset, documents: Dataset | None, data_args: LearningOrderArguments, model_path: str):
     """A callable encoding the instances' frozen features; the encoder folder is loaded (and checked) now."""
-    from finecl_hf.errors import UsageError
     from finecl_hf.probing.encoder import load_frozen_encoder
     from finecl_hf.probing.features import TokenizationSettings, encode_document_instances, encode_split
 
@@ -225,7 +223,7 @@ def _check_unique_uids(instances: Dataset, dataset_path: str) -> None:
     if len(repeated):
         uid = repeated[0]["values"].as_py()
         rows = [row for row, value in enumerate(uids.to_pylist()) if value == uid]
-        raise ValueError(
+        raise DataError(
             f"{dataset_path}: rows {rows}, field 'uid': {uid!r} is repeated ({len(repeated)} repeated uid(s) in all); "
             "every instance needs its own uid."
         )

@@ -19,13 +19,15 @@ from finecl_hf.data.sentences import sentence_rows
 from finecl_hf.data.tokenization import tokenize_sentences
 from finecl_hf.paths import data_dir
 
+from ..errors import UsageError
+
 SEMEVAL_SPLIT_FILES = {"train": "TRAIN_FILE.TXT", "test": "TEST_FILE_FULL.TXT"}
 
 
 def read_semeval_split(split: str) -> Dataset:
     """SemEval `train` (8,000 sentences) or `test` (2,717) in the data layer's sentence schema."""
     if split not in SEMEVAL_SPLIT_FILES:
-        raise ValueError(f"split={split!r} is invalid: SemEval has {sorted(SEMEVAL_SPLIT_FILES)}.")
+        raise UsageError(f"split={split!r} is invalid: SemEval has {sorted(SEMEVAL_SPLIT_FILES)}.")
     names = semeval_label_names()
     source = SplitSource(split, data_dir() / "semeval2010_task8" / SEMEVAL_SPLIT_FILES[split])
     label_index = {name: index for index, name in enumerate(names)}

@@ -21,6 +21,7 @@ from transformers.utils import logging
 logger = logging.get_logger(__name__)
 
 from ..constants import NOT_LEARNED
+from ..errors import DataError, UsageError
 
 STATE_FILE_NAME = "learning_order.npz"
 # Arrays of the training-dynamics statistics (dtype); checkpoints written before they existed lack them.
@@ -208,16 +209,16 @@ class LearningOrderState:
         """
         path = Path(directory) / STATE_FILE_NAME
         if not path.is_file():
-            raise ValueError(
+            raise UsageError(
                 f"{path} is missing: the checkpoint was not written by LearningOrderTrainer, so its learning order "
                 "cannot be resumed."
             )
         with np.load(path) as saved:
             learned_epoch = saved["learned_epoch"]
             if learned_epoch.dtype != np.int16 or learned_epoch.ndim != 1:
-                raise ValueError(f"{path}: field 'learned_epoch' must be a 1-D int16 array, got {learned_epoch.dtype}.")
+                raise DataError(f"{path}: field 'learned_epoch' must be a 1-D int16 array, got {learned_epoch.dtype}.")
             if num_instances is not None and learned_epoch.shape[0] != num_instances:
-                raise ValueError(
+                raise UsageError(
                     f"{path}: field 'learned_epoch' holds {learned_epoch.shape[0]} instances but the training dataset "
                     f"has {num_instances}: resume with the dataset the checkpoint was trained on."
                 )
@@ -236,11 +237,11 @@ class LearningOrderState:
                 return state
             if len(present) != len(DYNAMICS_ARRAYS):
                 missing = sorted(set(DYNAMICS_ARRAYS) - set(present))
-                raise ValueError(f"{path}: field(s) {missing} missing; the file is damaged (it has {saved.files}).")
+                raise DataError(f"{path}: field(s) {missing} missing; the file is damaged (it has {saved.files}).")
             for name, dtype in DYNAMICS_ARRAYS.items():
                 values = saved[name]
                 if values.dtype != dtype or values.shape != learned_epoch.shape:
-                    raise ValueError(
+                    raise DataError(
                         f"{path}: field {name!r} must be a {np.dtype(dtype).name} array of {learned_epoch.shape[0]} "
                         f"entries, got {values.dtype} of shape {values.shape}."
                     )

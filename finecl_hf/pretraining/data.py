@@ -32,6 +32,7 @@ from ..constants import LEARNED_EPOCH_COLUMN, NO_RELATION
 from ..constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
 from ..constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
 from ..data.tokenization import tokenize_documents
+from ..errors import DataError
 from ..learning_order.dataset import load_learning_order_dataset, read_learning_order_metadata
 from ..weighting import CorpusWeights, get_weighting
 from .ordering import PAPER_ORDER, corpus_weights, eq5_epoch_bounds, eq5_epochs
@@ -69,10 +70,10 @@ def read_column(dataset: Dataset, name: str, dtype: np.dtype, source: str = "dat
     position = 0
     for chunk in column.chunks:
         if chunk.null_count:
-            raise ValueError(f"{source}: field {name!r} has {chunk.null_count} missing value(s).")
+            raise DataError(f"{source}: field {name!r} has {chunk.null_count} missing value(s).")
         part = chunk.to_numpy(zero_copy_only=False)
         if part.size and (part.min() < limits.min or part.max() > limits.max):
-            raise ValueError(f"{source}: field {name!r} has values outside the range of {np.dtype(dtype).name}.")
+            raise DataError(f"{source}: field {name!r} has values outside the range of {np.dtype(dtype).name}.")
         values[position : position + part.size] = part
         position += part.size
     return values
@@ -180,7 +181,7 @@ class PreTrainingData:
             with open(names_file, encoding="utf-8") as handle:
                 loaded = json.load(handle)
             if not isinstance(loaded, dict):
-                raise ValueError(f"{names_file}: expected a JSON object mapping relation labels to names.")
+                raise DataError(f"{names_file}: expected a JSON object mapping relation labels to names.")
             mapping.update(loaded)
         return [str(mapping.get(label, label)) for label in self.relation_label_names]
 
@@ -272,7 +273,7 @@ def _check_entities_exist(index: RelationInstanceIndex, num_entities: np.ndarray
         bad = np.flatnonzero(entities >= num_entities[index.document])
         if bad.size:
             row = int(bad[0])
-            raise ValueError(
+            raise DataError(
                 f"{source}: instance of document {int(index.document[row])}, field {name!r} = {int(entities[row])} "
                 f"is not an entity of that document (it has {int(num_entities[index.document[row]])})."
             )

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasets import Dataset, Value
 
+from ..errors import DataError, UsageError
 from ..learning_order.scores import SCORES, cleanliness
 from ..weighting import CorpusWeights, get_weighting
 
@@ -110,8 +111,6 @@ def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[s
     available = instances.column_names
     missing = [name for name in score.columns if name not in available]
     if missing:
-        from ..errors import UsageError
-
         # The folder is not what the argument reads (an exit-2 usage error), not a malformed file.
         raise UsageError(
             f"{source}: --order_by {order_by} needs the column(s) {missing}, which this learning-order dataset lacks "
@@ -125,7 +124,7 @@ def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[s
         expected = SCORES[name].dtype if name in SCORES else "bool"
         feature = instances.features[name]
         if not _is_numeric(feature, allow_bool=expected == "bool"):
-            raise ValueError(
+            raise DataError(
                 f"{source}: column {name!r} (read for --order_by {order_by}) is {feature}, but a numeric column "
                 f"({expected}, one value per instance) was expected; the learning-order dataset was not written by "
                 "stage 1 or was edited."
@@ -133,14 +132,14 @@ def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[s
         column = instances.data.column(name)
         if column.null_count:
             row = pc.index(pc.is_null(column), True).as_py()
-            raise ValueError(
+            raise DataError(
                 f"{source}: record {row + 1} (index {row}), column {name!r} is missing (null); --order_by {order_by} needs a value for every "
                 "instance."
             )
         values = column.to_numpy(zero_copy_only=False)
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             row = int(np.flatnonzero(~np.isfinite(values))[0])
-            raise ValueError(
+            raise DataError(
                 f"{source}: record {row + 1} (index {row}), column {name!r} = {values[row]}: --order_by {order_by} needs finite values "
                 f"(expected {expected}). NaN means stage 1 never observed the instance (a run stopped by max_steps "
                 "before a whole epoch?); re-run stage 1 for whole epochs."
@@ -211,8 +210,6 @@ def corpus_weights(
             constant score, too few relation instances, no two groups to separate).
     """
     import torch
-
-    from ..errors import UsageError
 
     scores = cleanliness(order_by, read_score_columns(instances, order_by, source))
     ranked = np.ones(scores.shape, dtype=bool) if no_relation_id is None else relation != no_relation_id

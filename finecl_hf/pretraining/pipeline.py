@@ -10,6 +10,7 @@ from transformers import AutoTokenizer, TrainerCallback
 from transformers.utils import logging
 
 from ..distributed import finish_distributed
+from ..errors import UsageError
 from ..modeling import FineCLForPreTraining
 from ..weighting import get_weighting
 from .arguments import CONFIG_FIELDS, FineCLPreTrainingArguments
@@ -48,7 +49,7 @@ def build_pretrainer(
     `FineCLConfig.min/max_learned_epoch` (k_min, k_max of eq. 5) are set from the learning-order data.
     """
     if not args.learning_order_dataset:
-        raise ValueError("learning_order_dataset is required: the folder (or Hub id) written by stage 1.")
+        raise UsageError("learning_order_dataset is required: the folder (or Hub id) written by stage 1.")
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path)
     # Rank 0 tokenizes first; the other ranks then read its Arrow cache instead of tokenizing again.
     with args.main_process_first(desc="preparing the pre-training data"):

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..errors import DataError
 from ..losses import NO_INDEX
 
 logger = logging.get_logger(__name__)
@@ -113,7 +114,7 @@ class RelationInstanceIndex:
             columns["weight"] = weight
         lengths = {name: len(values) for name, values in columns.items()}
         if len(set(lengths.values())) != 1:
-            raise ValueError(f"{source}: columns have different lengths: {lengths}.")
+            raise DataError(f"{source}: columns have different lengths: {lengths}.")
         _check_range(source, "document_index", document, 0, num_documents)
         _check_range(source, "head", head, 0, np.iinfo(np.int32).max)
         _check_range(source, "tail", tail, 0, np.iinfo(np.int32).max)
@@ -130,7 +131,7 @@ class RelationInstanceIndex:
         if weight is not None:
             arrays["weight"] = np.asarray(weight).astype(np.float32, copy=False)
             if not (np.isfinite(arrays["weight"]).all() and (arrays["weight"] >= 0).all()):
-                raise ValueError(f"{source}: instance weights must be finite and >= 0.")
+                raise DataError(f"{source}: instance weights must be finite and >= 0.")
         if np.any(arrays["document"][1:] < arrays["document"][:-1]):
             order = np.argsort(arrays["document"], kind="stable")
             for name in arrays:
@@ -272,7 +273,7 @@ def _check_range(source: str, field: str, values: np.ndarray, low: int, high: in
         return
     bad = np.flatnonzero((values < low) | (values >= high))
     row = int(bad[0])
-    raise ValueError(
+    raise DataError(
         f"{source}: record {row + 1} (index {row}), field {field!r} = {values[row]} is out of range: it must be in [{low}, {high}) "
         f"({bad.size} bad row(s) in all)."
     )

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from .arguments import ProbeArguments
 from .encoder import load_frozen_encoder
 from .probe import ProbeResult, check_probe_inputs, class_labels, compare_probes, probe_encoder
@@ -69,7 +70,7 @@ def _checked_splits(args: ProbeArguments, name: str, settings):
     shot_split, test_split = args.shot_split or task.shot_split, args.test_split or task.test_split
     for argument, split in (("shot_split", shot_split), ("test_split", test_split)):
         if split not in dataset:
-            raise ValueError(f"{argument}={split!r} is not a split of the {name} dataset (splits: {list(dataset)}).")
+            raise UsageError(f"{argument}={split!r} is not a split of the {name} dataset (splits: {list(dataset)}).")
     shot_labels, label_names = class_labels(dataset[shot_split], f"shot_split={shot_split!r}")
     test_labels, _ = class_labels(dataset[test_split], f"test_split={test_split!r}")
     check_probe_inputs(

@@ -34,6 +34,7 @@ from transformers.utils.logging import tqdm
 
 from ..data.data_collator import SentenceRelationCollator
 from ..data.tokenization import tokenize_documents
+from ..errors import DataError
 from ..finetuning.preparation import tokenize_split
 from .encoder import FrozenRelationEncoder
 
@@ -158,7 +159,7 @@ def encode_document_instances(
     pairs = instances.select_columns(list(_INSTANCE_COLUMNS)).to_dict()
     document = np.asarray(pairs["document_index"], dtype=np.int64)
     if document.size and (document.min() < 0 or document.max() >= len(documents)):
-        raise ValueError(f"{description}: document_index outside 0..{len(documents) - 1}.")
+        raise DataError(f"{description}: document_index outside 0..{len(documents) - 1}.")
     count = offsets[document + 1] - offsets[document]
     head, tail = np.asarray(pairs["head"], dtype=np.int64), np.asarray(pairs["tail"], dtype=np.int64)
     valid = (head >= 0) & (head < count) & (tail >= 0) & (tail < count)

@@ -26,6 +26,7 @@ from datasets import ClassLabel, Dataset, DatasetDict
 from safetensors.numpy import load_file, save_file
 from transformers.utils import logging
 
+from ..errors import UsageError
 from .classifier import DEFAULT_MAX_ITERATIONS, DEFAULT_WEIGHT_DECAY, fit_linear_probe
 from .encoder import FrozenRelationEncoder, load_frozen_encoder
 from .features import TokenizationSettings, encode_split, split_fingerprint
@@ -229,7 +230,7 @@ def class_labels(rows: Dataset, argument: str) -> tuple[np.ndarray, list[str]]:
     """The `relation` ids of a sentence split and its label names."""
     feature = rows.features.get("relation")
     if not isinstance(feature, ClassLabel):
-        raise ValueError(
+        raise UsageError(
             f"{argument}: field 'relation' must be a ClassLabel column of relation labels (columns: {rows.column_names})."
         )
     return np.asarray(rows["relation"], dtype=np.int64), list(feature.names)
@@ -252,7 +253,7 @@ def check_probe_inputs(
     unseen = sorted(set(np.unique(test_labels).tolist()) - set(classes.tolist()))
     if unseen:
         names = ", ".join(repr(label_names[label]) for label in unseen[:5])
-        raise ValueError(
+        raise UsageError(
             f"test_split={test_split!r} holds {len(unseen)} class(es) that shot_split={shot_split!r} lacks ({names}"
             f"{', ...' if len(unseen) > 5 else ''}): a linear probe cannot predict a class it never saw, so these "
             "test examples could only count as errors. Probe on splits with the same classes; nothing was written."
@@ -260,7 +261,7 @@ def check_probe_inputs(
     short = classes[counts[classes] < shots]
     if short.size and not allow_fewer_shots:
         worst = short[np.argmin(counts[short])]
-        raise ValueError(
+        raise UsageError(
             f"shots={shots} is more than class {label_names[worst]!r} has in shot_split={shot_split!r} "
             f"({counts[worst]} examples; {short.size} class(es) have fewer than {shots}): draws of k examples per "
             f"class need k <= {int(counts[classes].min())} here. Lower shots, or let such classes contribute all "
@@ -303,7 +304,7 @@ def probe_encoder(
     shot_labels, label_names = class_labels(shot_rows, f"shot_split={shot_split!r}")
     test_labels, test_label_names = class_labels(test_rows, f"test_split={test_split!r}")
     if test_label_names != label_names:
-        raise ValueError(
+        raise UsageError(
             f"test_split={test_split!r} and shot_split={shot_split!r} have different label sets; they must share "
             "one ClassLabel (convert them together)."
         )
@@ -472,7 +473,7 @@ def probe_task_encoder(
     dataset = dataset if dataset is not None else definition.load(dataset_path)
     for argument, split in (("shot_split", definition.shot_split), ("test_split", definition.test_split)):
         if split not in dataset:
-            raise ValueError(f"{argument}={split!r} is not a split of the {task} dataset (splits: {list(dataset)}).")
+            raise UsageError(f"{argument}={split!r} is not a split of the {task} dataset (splits: {list(dataset)}).")
     return probe_encoder(
         model_name_or_path,
         dataset[definition.shot_split],

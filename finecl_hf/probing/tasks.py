@@ -25,6 +25,7 @@ from datasets import DatasetDict
 from ..data.conversion import SplitSource
 from ..data.opennre import convert_opennre
 from ..data.semeval import SEMEVAL_FILES, convert_semeval
+from ..errors import UsageError
 from ..finetuning.preparation import load_relation_dataset
 from ..paths import data_dir
 
@@ -86,7 +87,7 @@ PROBE_TASKS = {
 
 def probe_task(name: str) -> ProbeTask:
     if name not in PROBE_TASKS:
-        raise ValueError(f"task={name!r} is not a probe task; choose one of {', '.join(PROBE_TASKS)}.")
+        raise UsageError(f"task={name!r} is not a probe task; choose one of {', '.join(PROBE_TASKS)}.")
     return PROBE_TASKS[name]
 
 

@@ -85,7 +85,7 @@ def test_bad_order_by_input_is_one_clear_paragraph_and_writes_nothing(
     arguments = stage2_arguments(folder, tiny_backbone, output_dir, tmp_path / "cache")
     outcome = run_cli("trainers/pretrain.py", [*arguments, "--order_by", case.order_by, *case.weighting])
     # Under FINECL_DEBUG the error arrives as the exception; its class sets the exit status (UsageError: 2).
-    assert outcome.returncode == 1 and outcome.message.startswith("UsageError" if case.exit_status == 2 else "ValueError"), (
+    assert outcome.returncode == 1 and outcome.message.startswith("UsageError" if case.exit_status == 2 else "DataError"), (
         outcome.describe()
     )
     for name in (str(folder), *case.names):
