@@ -286,6 +286,12 @@ def test_gradient_accumulation_of_two_batches_equals_one_batch_of_double_size(tm
 # Upsampling
 
 
+def test_documents_per_batch_leaves_sentence_corpora_in_batches_of_instances(tmp_path):
+    trainer = make_trainer(tmp_path, tiny_dataset(num_rows=20), documents_per_batch=4, per_device_train_batch_size=8)
+    sizes = [len(batch["labels"]) for batch in trainer.get_train_dataloader()]
+    assert sizes == [8, 8, 4]  # no `document_index`: the Trainer's batches, not 4 one-sentence "documents"
+
+
 def test_class_balance_weights_follow_the_count_power_and_average_one_over_the_instances():
     labels = [1] * 6 + [2] * 2 + [3]  # class 0 absent
     for power in (0.0, 0.5, 1.0):

@@ -96,3 +96,24 @@ def test_a_weighting_registered_after_import_is_a_valid_command_line_choice(monk
     assert parse_arguments([*base, "--weighting", "halves"]).weighting == "halves"
     with pytest.raises(ValueError, match="'halvez' is invalid: it must be one of .*'halves'"):
         parse_arguments([*base, "--weighting", "halvez"])
+
+
+def test_stage1_defaults_to_the_tuned_recipe_and_the_paper_is_one_option_away(tmp_path):
+    from finecl_hf.commands.learning_order import parse_arguments
+    from finecl_hf.learning_order.recipes import STAGE1_RECIPES
+
+    base = ["--dataset_path", "data", "--output_dir", str(tmp_path / "out")]
+
+    def values(training_args):
+        return {name: getattr(training_args, name) for name in STAGE1_RECIPES["paper"]}
+
+    assert values(parse_arguments(base)[1]) == STAGE1_RECIPES["tuned"]
+    assert values(parse_arguments([*base, "--recipe", "paper"])[1]) == STAGE1_RECIPES["paper"]
+    # An option given explicitly wins over the recipe, on the command line and in an argument file alike.
+    data_args, training_args = parse_arguments([*base, "--recipe", "paper", "--num_train_epochs", "4"])
+    assert data_args.recipe == "paper" and training_args.num_train_epochs == 4 and training_args.learning_rate == 4e-5
+    file = tmp_path / "stage1.json"
+    file.write_text(json.dumps({"dataset_path": "data", "output_dir": str(tmp_path / "out"), "recipe": "paper",
+                                "learning_rate": 1e-4}))
+    _, from_file = parse_arguments([str(file)])
+    assert from_file.learning_rate == 1e-4 and from_file.num_train_epochs == 15 and from_file.warmup_steps == 0.1

@@ -31,8 +31,20 @@ def build_parser():
 
 
 def parse_arguments(argv: Sequence[str]) -> tuple[Any, Any]:
-    """`(LearningOrderArguments, LearningOrderTrainingArguments)` from the command line or one .json/.yaml file."""
-    return build_parser().parse(argv)
+    """`(LearningOrderArguments, LearningOrderTrainingArguments)` from the command line or one .json/.yaml file.
+
+    `--recipe` sets the defaults of the training options not given (`finecl_hf.learning_order.recipes`): the
+    dataclasses' own defaults are the `tuned` recipe; another recipe's values are installed as parser defaults and
+    the arguments parsed again, so an option given explicitly always wins.
+    """
+    from finecl_hf.learning_order.recipes import DEFAULT_RECIPE, STAGE1_RECIPES
+
+    parser = build_parser()
+    data_args, training_args = parser.parse(argv)
+    if data_args.recipe == DEFAULT_RECIPE:
+        return data_args, training_args
+    parser.set_defaults(**STAGE1_RECIPES[data_args.recipe])
+    return parser.parse(argv)
 
 
 def check_inputs(data_args, training_args) -> None:

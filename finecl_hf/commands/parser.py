@@ -75,12 +75,13 @@ class FineCLArgumentParser(HfArgumentParser):
         return self.parse_mapping(read_argument_file(path), source=path)
 
     def parse_mapping(self, values: dict[str, Any], source: str) -> tuple[Any, ...]:
-        """The dataclasses from `{option: value}` (read from `source`), refusing keys no dataclass has."""
+        """The dataclasses from `{option: value}` (read from `source`), refusing keys no dataclass has; defaults
+        installed with `set_defaults` (a recipe's) apply to the keys not given, as on the command line."""
         known = {action.dest for action in self._actions}
         unknown = [key for key in values if key not in known]
         if unknown:
             raise UsageError(f"{source}: " + self._unknown_message(unknown, prefix=""))
-        return tuple(self.parse_dict(values))
+        return tuple(self.parse_dict({**self._defaults, **values}))
 
     def explicit_arguments(self, argv: Sequence[str]) -> dict[str, Any]:
         """`{option: value}` of the options `argv` gives (typed by their parsers), for an argument file that

@@ -43,16 +43,6 @@ NAME = "demo"
 class DemoArguments(PipelineArguments):
     """Paths and budgets of the demo; the defaults fit 2 CPU cores in about ten minutes."""
 
-    # Stage 1 in batches of whole documents: each document is encoded once per epoch, so 3 epochs over the 500
-    # documents take 195 s here (2 epochs in batches of 32 instances: 168 s) and detect the wrong distant labels
-    # better (best score ROC-AUC 0.714 vs 0.685; learned_epoch 0.624 vs 0.596; README, "Denoising benchmark").
-    learning_order_epochs: int = field(default=3, metadata={"help": "Stage-1 epochs k (paper: 15)."})
-    learning_order_learning_rate: float = field(default=5e-5, metadata={"help": "Stage-1 learning rate."})
-    learning_order_warmup_steps: float = field(default=0.0, metadata={"help": "Stage-1 warm-up steps or ratio."})
-    learning_order_documents_per_batch: int = field(
-        default=4, metadata={"help": "Stage-1 documents per step, all their instances (0: batches of 32 instances)."}
-    )
-
     finetune_train_fraction: float = field(default=0.1, metadata={"help": "Share of SemEval train used in stage 3."})
     finetune_epochs: float = field(default=5, metadata={"help": "Stage-3 epochs (paper at 10%%: 20)."})
     finetune_max_eval_samples: int | None = field(

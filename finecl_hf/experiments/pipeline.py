@@ -18,6 +18,7 @@ from typing import Any
 
 from finecl_hf.commands.errors import check_model_source
 from finecl_hf.errors import UsageError
+from finecl_hf.learning_order.recipes import DEFAULT_RECIPE, STAGE1_RECIPES
 from finecl_hf.corpora import CORPORA
 
 
@@ -25,6 +26,8 @@ def finecl_command() -> list[str]:
     """How to start `finecl` from this interpreter: its console script when installed beside it, else `-m`."""
     script = Path(sys.executable).parent / "finecl"
     return [str(script)] if script.is_file() else [sys.executable, "-m", "finecl_hf.commands"]
+
+TUNED_STAGE1 = STAGE1_RECIPES[DEFAULT_RECIPE]
 
 
 @dataclass
@@ -43,20 +46,24 @@ class PipelineArguments:
         default=1.0,
         metadata={"help": "No-relation pairs sampled per document for stage 1: min(#NA, ratio × #positive) (original code: 3)."},
     )
+    # Stage 1's budget: the `tuned` recipe (finecl_hf/learning_order/recipes.py), as `finecl learning-order` itself.
     learning_order_epochs: int = field(
-        default=2, metadata={"help": "Stage-1 epochs k (paper: 15; 2 keep the demo within minutes on 2 CPU cores)."}
+        default=int(TUNED_STAGE1["num_train_epochs"]), metadata={"help": "Stage-1 epochs k (paper: 15)."}
     )
     learning_order_max_length: int = field(default=256, metadata={"help": "Stage-1 sub-word tokens per document."})
     learning_order_max_instances: int | None = field(
         default=None, metadata={"help": "Use only the first N relation instances in stage 1 (default: all)."}
     )
-    learning_order_learning_rate: float = field(default=4e-5, metadata={"help": "Stage-1 learning rate (paper: 4e-5)."})
+    learning_order_learning_rate: float = field(
+        default=TUNED_STAGE1["learning_rate"], metadata={"help": "Stage-1 learning rate (paper: 4e-5)."}
+    )
     learning_order_warmup_steps: float = field(
-        default=0.1, metadata={"help": "Stage-1 warm-up: steps, or a ratio of all steps when below 1 (paper: 0.1)."}
+        default=TUNED_STAGE1["warmup_steps"],
+        metadata={"help": "Stage-1 warm-up: steps, or a ratio of all steps when below 1 (paper: 0.1)."},
     )
     learning_order_documents_per_batch: int = field(
-        default=0,
-        metadata={"help": "Stage-1 batches of all the instances of N documents (0: batches of 32 instances, the paper)."},
+        default=TUNED_STAGE1["documents_per_batch"],
+        metadata={"help": "Stage-1 steps over all the instances of N documents (0: batches of 32 instances, the paper)."},
     )
     pretrain_steps: int = field(default=20, metadata={"help": "Stage-2 optimizer steps (paper: 6,000)."})
     pretrain_batch_size: int = field(default=4, metadata={"help": "Stage-2 documents per optimizer step (paper: 768)."})

@@ -62,12 +62,6 @@ class ReproduceArguments(PipelineArguments):
         metadata={"help": "Stage-2 seeds: an arm the design runs with N seeds takes the first N."},
     )
     noise_seed: int = field(default=0, metadata={"help": "Seed of the label corruption of the noisy corpora."})
-    learning_order_epochs: int = field(default=3, metadata={"help": "Stage-1 epochs k (paper: 15)."})
-    learning_order_learning_rate: float = field(default=5e-5, metadata={"help": "Stage-1 learning rate."})
-    learning_order_warmup_steps: float = field(default=0.0, metadata={"help": "Stage-1 warm-up steps or ratio."})
-    learning_order_documents_per_batch: int = field(
-        default=4, metadata={"help": "Stage-1 documents per step (each encoded once per epoch)."}
-    )
     pretrain_steps: int | None = field(
         default=None, metadata={"help": "Stage-2 optimizer steps per arm (default: the preset's; paper: 6,000)."}
     )

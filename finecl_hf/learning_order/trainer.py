@@ -314,16 +314,14 @@ class LearningOrderTrainer(AtomicCheckpointMixin, Trainer):
         return super()._get_train_sampler(train_dataset)
 
     def get_train_dataloader(self) -> DataLoader:
-        """With `documents_per_batch > 0`: batches of whole documents (`DocumentBatchSampler`); else the Trainer's.
-
-        Rows without `document_index` (sentence-level data) are each their own document.
-        """
+        """With `documents_per_batch > 0` and instances of documents (rows with `document_index`): batches of whole
+        documents (`DocumentBatchSampler`); else the Trainer's batches of `per_device_train_batch_size` rows."""
         documents_per_batch = int(getattr(self.args, "documents_per_batch", 0) or 0)
-        if documents_per_batch <= 0:
-            return super().get_train_dataloader()
         dataset = self.train_dataset
         columns = getattr(dataset, "column_names", None) or []
-        document_index = dataset["document_index"] if "document_index" in columns else np.arange(len(dataset))
+        if documents_per_batch <= 0 or "document_index" not in columns:
+            return super().get_train_dataloader()
+        document_index = dataset["document_index"]
         loader = DataLoader(
             dataset,
             batch_sampler=DocumentBatchSampler(document_index, documents_per_batch, seed=self.args.seed),
