@@ -98,7 +98,7 @@ def test_a_weighting_registered_after_import_is_a_valid_command_line_choice(monk
         parse_arguments([*base, "--weighting", "halvez"])
 
 
-def test_stage1_defaults_to_the_tuned_recipe_and_the_paper_is_one_option_away(tmp_path):
+def test_stage1_defaults_to_the_paper_and_the_tuned_recipe_is_one_option_away(tmp_path):
     from finecl_hf.commands.learning_order import parse_arguments
     from finecl_hf.learning_order.recipes import STAGE1_RECIPES
 
@@ -107,13 +107,13 @@ def test_stage1_defaults_to_the_tuned_recipe_and_the_paper_is_one_option_away(tm
     def values(training_args):
         return {name: getattr(training_args, name) for name in STAGE1_RECIPES["paper"]}
 
-    assert values(parse_arguments(base)[1]) == STAGE1_RECIPES["tuned"]
-    assert values(parse_arguments([*base, "--recipe", "paper"])[1]) == STAGE1_RECIPES["paper"]
+    assert values(parse_arguments(base)[1]) == STAGE1_RECIPES["paper"]
+    assert values(parse_arguments([*base, "--recipe", "tuned"])[1]) == STAGE1_RECIPES["tuned"]
     # An option given explicitly wins over the recipe, on the command line and in an argument file alike.
-    data_args, training_args = parse_arguments([*base, "--recipe", "paper", "--num_train_epochs", "4"])
-    assert data_args.recipe == "paper" and training_args.num_train_epochs == 4 and training_args.learning_rate == 4e-5
+    data_args, training_args = parse_arguments([*base, "--recipe", "tuned", "--num_train_epochs", "4"])
+    assert data_args.recipe == "tuned" and training_args.num_train_epochs == 4 and training_args.learning_rate == 5e-5
     file = tmp_path / "stage1.json"
-    file.write_text(json.dumps({"dataset_path": "data", "output_dir": str(tmp_path / "out"), "recipe": "paper",
+    file.write_text(json.dumps({"dataset_path": "data", "output_dir": str(tmp_path / "out"), "recipe": "tuned",
                                 "learning_rate": 1e-4}))
     _, from_file = parse_arguments([str(file)])
-    assert from_file.learning_rate == 1e-4 and from_file.num_train_epochs == 15 and from_file.warmup_steps == 0.1
+    assert from_file.learning_rate == 1e-4 and from_file.num_train_epochs == 3 and from_file.warmup_steps == 0

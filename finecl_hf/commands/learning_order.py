@@ -34,8 +34,8 @@ def parse_arguments(argv: Sequence[str]) -> tuple[Any, Any]:
     """`(LearningOrderArguments, LearningOrderTrainingArguments)` from the command line or one .json/.yaml file.
 
     `--recipe` sets the defaults of the training options not given (`finecl_hf.learning_order.recipes`): the
-    dataclasses' own defaults are the `tuned` recipe; another recipe's values are installed as parser defaults and
-    the arguments parsed again, so an option given explicitly always wins.
+    dataclasses' own defaults are the paper's; another recipe's values are installed as parser defaults and the
+    arguments parsed again, so an option given explicitly always wins.
     """
     from finecl_hf.learning_order.recipes import DEFAULT_RECIPE, STAGE1_RECIPES
 

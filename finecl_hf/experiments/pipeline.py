@@ -18,7 +18,7 @@ from typing import Any
 
 from finecl_hf.commands.errors import check_model_source
 from finecl_hf.errors import UsageError
-from finecl_hf.learning_order.recipes import DEFAULT_RECIPE, STAGE1_RECIPES
+from finecl_hf.learning_order.recipes import STAGE1_RECIPES, TUNED_RECIPE
 from finecl_hf.corpora import CORPORA
 
 
@@ -27,7 +27,7 @@ def finecl_command() -> list[str]:
     script = Path(sys.executable).parent / "finecl"
     return [str(script)] if script.is_file() else [sys.executable, "-m", "finecl_hf.commands"]
 
-TUNED_STAGE1 = STAGE1_RECIPES[DEFAULT_RECIPE]
+TUNED_STAGE1 = STAGE1_RECIPES[TUNED_RECIPE]
 
 
 @dataclass
@@ -46,7 +46,7 @@ class PipelineArguments:
         default=1.0,
         metadata={"help": "No-relation pairs sampled per document for stage 1: min(#NA, ratio × #positive) (original code: 3)."},
     )
-    # Stage 1's budget: the `tuned` recipe (finecl_hf/learning_order/recipes.py), as `finecl learning-order` itself.
+    # Stage 1's budget: the `tuned` recipe (finecl_hf/learning_order/recipes.py), chosen for this CPU budget.
     learning_order_epochs: int = field(
         default=int(TUNED_STAGE1["num_train_epochs"]), metadata={"help": "Stage-1 epochs k (paper: 15)."}
     )

@@ -1,9 +1,9 @@
 """Arguments of stage 1 (learning-order denoising), for `HfArgumentParser`.
 
 `LearningOrderArguments` says what to train on and how to export; `LearningOrderTrainingArguments` is a
-`TrainingArguments` with the learning-order options the trainer reads, whose defaults are the `tuned` recipe
-(`finecl_hf.learning_order.recipes`: 3 epochs, lr 5e-5, no warm-up, 4 documents per step); `--recipe paper` gives the
-paper's (Appendix A.1: 15 epochs, batch 32, lr 4e-5, AdamW, weight decay 0, 10% warm-up) to every option not given.
+`TrainingArguments` with the learning-order options the trainer reads, whose defaults are the paper's (Appendix A.1:
+15 epochs, batch 32, lr 4e-5, AdamW, weight decay 0, 10% warm-up); `--recipe tuned` gives the recipe the denoising
+benchmark chose for a CPU budget (`finecl_hf.learning_order.recipes`) to every option not given.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from transformers import TrainingArguments
 
 from .recipes import DEFAULT_RECIPE, STAGE1_RECIPES
 
-TUNED = STAGE1_RECIPES[DEFAULT_RECIPE]
+PAPER = STAGE1_RECIPES[DEFAULT_RECIPE]
 LEARNING_ORDER_MODES = ("batch", "epoch")
 
 
@@ -61,9 +61,9 @@ class LearningOrderArguments:
         default=DEFAULT_RECIPE,
         metadata={
             "choices": list(STAGE1_RECIPES),
-            "help": "Defaults of the training options not given explicitly: `tuned` (chosen on the denoising "
-            "benchmark's tuning corpora: 3 epochs, lr 5e-5, no warm-up, 4 documents per step) or `paper` "
-            "(Appendix A.1: 15 epochs, batch 32, lr 4e-5, 10%% warm-up).",
+            "help": "Defaults of the training options not given explicitly: `paper` (Appendix A.1: 15 epochs, batch "
+            "32, lr 4e-5, 10%% warm-up) or `tuned` (chosen on the denoising benchmark's tuning corpora for a CPU "
+            "budget: 3 epochs, lr 5e-5, no warm-up, all the instances of 4 documents per step).",
         },
     )
     max_length: int = field(default=512, metadata={"help": "Maximum number of sub-word tokens per sentence/document."})
@@ -113,9 +113,9 @@ class LearningOrderArguments:
 
 @dataclass
 class LearningOrderTrainingArguments(TrainingArguments):
-    """`TrainingArguments` with the `tuned` stage-1 defaults (`STAGE1_RECIPES`) and the learning-order options.
+    """`TrainingArguments` with the paper's stage-1 defaults and the learning-order options.
 
-    For the paper's settings from Python: `LearningOrderTrainingArguments(output_dir=..., **STAGE1_RECIPES["paper"])`.
+    The benchmark's CPU recipe from Python: `LearningOrderTrainingArguments(output_dir=..., **STAGE1_RECIPES["tuned"])`.
 
     The trainer overrides what it needs regardless of the values given: `remove_unused_columns=False` (the
     `instance_index` column must reach the collator), `label_names=["labels"]` and `dataloader_drop_last=False`.
@@ -153,17 +153,17 @@ class LearningOrderTrainingArguments(TrainingArguments):
         },
     )
     documents_per_batch: int = field(
-        default=TUNED["documents_per_batch"],
+        default=PAPER["documents_per_batch"],
         metadata={
-            "help": "For relation instances of documents (rows with `document_index`): N > 0 (default 4) trains each "
-            "step on all the instances of N documents, so each document is encoded once per epoch instead of once per "
-            "batch its instances fall into (batch sizes then vary with the documents; benchmarks/"
-            "bench_learning_order.py --documents measures the epoch cost). 0 (the paper): batches of "
-            "--per_device_train_batch_size instances. Sentence-level corpora always use the latter."
+            "help": "0 (the paper): batches of --per_device_train_batch_size instances. N > 0 (the `tuned` recipe: 4), "
+            "for relation instances of documents (rows with `document_index`): each step trains on all the instances "
+            "of N documents, so each document is encoded once per epoch instead of once per batch its instances fall "
+            "into (batch sizes then vary with the documents; benchmarks/bench_learning_order.py --documents measures "
+            "the epoch cost). Sentence-level corpora always use batches of instances."
         },
     )
     class_balance: float = field(
-        default=TUNED["class_balance"],
+        default=PAPER["class_balance"],
         metadata={
             "help": "Class-balanced loss: class c's cross-entropy weight is proportional to count_c ** -B, scaled so that "
             "the weights average 1 over the training instances. 0 (default, the paper): plain cross-entropy; 0.5: "
@@ -174,14 +174,14 @@ class LearningOrderTrainingArguments(TrainingArguments):
     epoch_pass_batch_size: int = field(
         default=128, metadata={"help": "Batch size of the epoch-mode pass over the training set (no gradients)."}
     )
-    num_train_epochs: float = field(default=TUNED["num_train_epochs"], metadata={"help": "Number of epochs k (paper: 15)."})
+    num_train_epochs: float = field(default=PAPER["num_train_epochs"], metadata={"help": "Number of epochs k (paper: 15)."})
     per_device_train_batch_size: int = field(
-        default=TUNED["per_device_train_batch_size"], metadata={"help": "Instances per batch and device (paper: 32)."}
+        default=PAPER["per_device_train_batch_size"], metadata={"help": "Instances per batch and device (paper: 32)."}
     )
-    learning_rate: float = field(default=TUNED["learning_rate"], metadata={"help": "AdamW learning rate (paper: 4e-5)."})
+    learning_rate: float = field(default=PAPER["learning_rate"], metadata={"help": "AdamW learning rate (paper: 4e-5)."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay (paper: 0)."})
     warmup_steps: float = field(
-        default=TUNED["warmup_steps"],
+        default=PAPER["warmup_steps"],
         metadata={"help": "Linear warm-up: steps, or a ratio of all steps when in [0, 1) (paper: 0.1, i.e. 10 percent)."},
     )
     save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint (`no`, `steps`, `epoch`)."})
