@@ -45,18 +45,11 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
     from finecl_hf.finetuning.evaluation import relation_label_names, resolve_task
     from finecl_hf.finetuning.preparation import relation_dataset_features
 
-    from .parser import ARGUMENT_FILE_SUFFIXES, read_argument_file
-
     argv = list(argv)
     parser = build_parser()
-    config_file = argv[0] if len(argv) == 1 and argv[0].endswith(ARGUMENT_FILE_SUFFIXES) else None
-    explicit = read_argument_file(config_file) if config_file else None
     # The recipe's defaults depend on the task, read from the dataset: a first parse finds the dataset; the second,
-    # below, checks every option and value.
-    if explicit is not None:
-        preliminary, preliminary_training = parser.parse_mapping(explicit, source=config_file)
-    else:
-        preliminary, preliminary_training = parser.parse(argv)
+    # below, applies the recipe as parser defaults (to argument files too) and checks every option and value.
+    preliminary, preliminary_training = parser.parse(argv)
     check_dataset_folder("--dataset_path", preliminary.dataset_path,
                          expected="a dataset folder written by `finecl convert`")
     check_output_dir("--output_dir", preliminary_training.output_dir)
@@ -72,15 +65,8 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
         training_defaults, extraction_defaults = paper_recipe(
             preliminary.relation_level, preliminary.train_fraction, task
         )
-        if explicit is not None:
-            explicit = {**training_defaults, **extraction_defaults, **explicit}
-        else:
-            parser.set_defaults(**training_defaults, **extraction_defaults)
-    if explicit is not None:
-        extraction_args, training_args = parser.parse_mapping(explicit, source=config_file)
-    else:
-        extraction_args, training_args = parser.parse(argv)
-    return extraction_args, training_args
+        parser.set_defaults(**training_defaults, **extraction_defaults)
+    return parser.parse(argv)
 
 
 def main(argv: Sequence[str] | None = None):

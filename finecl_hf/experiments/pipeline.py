@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from finecl_hf.commands.errors import check_model_source
+from finecl_hf.corpora import CORPORA
 from finecl_hf.errors import UsageError
 from finecl_hf.learning_order.recipes import STAGE1_RECIPES, TUNED_RECIPE
-from finecl_hf.corpora import CORPORA
 
 
 def finecl_command() -> list[str]:
     """How to start `finecl` from this interpreter: its console script when installed beside it, else `-m`."""
     script = Path(sys.executable).parent / "finecl"
     return [str(script)] if script.is_file() else [sys.executable, "-m", "finecl_hf.commands"]
+
 
 TUNED_STAGE1 = STAGE1_RECIPES[TUNED_RECIPE]
 
