@@ -240,8 +240,13 @@ def test_comparisons_are_paired_by_seed_and_find_the_planted_effects(finished_ex
     ceiling = by_pair[("noise_0.5", "oracle_drop", "erica")]
     assert ceiling["seeds"] == [42, 43] and ceiling["n"] == 2 * SETTINGS.num_draws
     assert 20 < ceiling["difference"] < 30 and ceiling["ci_low"] > 0
+    assert [item["seed"] for item in ceiling["per_seed"]] == [42, 43]
+    per_seed = [item["difference"] for item in ceiling["per_seed"]]
+    assert ceiling["difference"] == pytest.approx(sum(per_seed) / 2, abs=1e-3)  # the pooled estimate is their mean
+    assert all(item["ci_low"] <= item["difference"] <= item["ci_high"] for item in ceiling["per_seed"])
     oracle = by_pair[("noise_0.5", "oracle", "erica")]
     assert oracle["seeds"] == [42] and oracle["n"] == SETTINGS.num_draws  # one seed in the full design
+    assert "per_seed" not in oracle
     assert 30 < by_pair[("clean", "erica", "none")]["difference"] < 40
     equal = by_pair[("natural", CHOSEN_ARM, "erica")]
     assert equal["ci_low"] < 0 < equal["ci_high"], "equal accuracies must give a CI around 0"
@@ -271,6 +276,8 @@ def test_report_writes_tables_json_and_plots(finished_experiment):
     assert [point["step"] for point in saved["budget_curve"]] == [0, 10, 20]
     markdown = (layout.root / "results.md").read_text()
     assert "| noise_0.5 | wiki80 | oracle − erica |" in markdown
+    ceiling = next(item for item in saved["comparisons"] if item["a"] == "oracle_drop" and item["corpus"] == "noise_0.5")
+    assert f"| {report.per_seed_text(ceiling)} |" in markdown and report.per_seed_text(ceiling).count(",") == 1
     assert f"`{CHOSEN_ARM}` wins back" in markdown and "## Share of the noise cost won back" in markdown
     assert markdown.index("## Headline comparisons") < markdown.index("## Probe of every encoder")
     assert "| natural/finecl/seed-42 |" not in markdown  # never probed: absent, not a made-up row

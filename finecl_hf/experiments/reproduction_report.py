@@ -69,10 +69,15 @@ def paired_comparisons(args: ReproduceArguments, probes: dict[str, dict[str, Any
         comparison = compare_probe_groups(a, b, headline_metric(task))
         comparisons.append({
             "corpus": corpus, "probe": task, "a": a_name, "b": b_name, "metric": headline_metric(task),
-            "difference": round(comparison.difference.estimate, 4),
-            "ci_low": round(comparison.difference.low, 4), "ci_high": round(comparison.difference.high, 4),
-            "n": comparison.n, "seeds": seeds, "num_test_examples": comparison.num_test_examples,
+            **difference_fields(comparison), "n": comparison.n, "seeds": seeds,
+            "num_test_examples": comparison.num_test_examples,
         })  # fmt: skip
+        if len(a) > 1:  # with three seeds the pooled CI's seed resampling is coarse: show each seed's difference too
+            partners = b * len(a) if len(b) == 1 else b
+            comparisons[-1]["per_seed"] = [
+                {"seed": seed, **difference_fields(compare_probe_groups([left], [right], headline_metric(task)))}
+                for seed, left, right in zip(seeds, a, partners)
+            ]
 
     arms = [arm for arm in args.planned_arms() if arm.key in probes]
     for corpus in ordered_corpora(args):
@@ -92,6 +97,13 @@ def paired_comparisons(args: ReproduceArguments, probes: dict[str, dict[str, Any
                     compare(corpus, task, name, BASELINE_ARM, seeds, [by_seed[seed] for seed in seeds],
                             [baseline[seed] for seed in seeds])  # fmt: skip
     return comparisons
+
+
+def difference_fields(comparison) -> dict[str, float]:
+    """A `PairedComparison`'s difference and 95% CI, in points, as report fields."""
+    interval = comparison.difference
+    return {"difference": round(interval.estimate, 4), "ci_low": round(interval.low, 4),
+            "ci_high": round(interval.high, 4)}  # fmt: skip
 
 
 def noise_costs(args: ReproduceArguments, probes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -253,7 +265,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         probe_table(results, tasks),
         "## Paired comparisons",
         "Difference a − b in points (Wiki80: accuracy; SemEval: official macro-F1), 95% CI over draws and test "
-        "examples, and over pre-training seeds where an arm has several (`seeds`).",
+        "examples, and over pre-training seeds where an arm has several (`seeds`, resampled with replacement; "
+        "`each seed` gives every seed's own difference, since three seeds make that resampling coarse).",
         comparison_table(results["comparisons"]),
     ]
     if results.get("won_back"):
@@ -302,10 +315,16 @@ def probe_table(results: dict[str, Any], tasks: list[str]) -> str:
 
 def comparison_table(comparisons: list[dict[str, Any]]) -> str:
     rows = [[item["corpus"], item["probe"], f"{item['a']} − {item['b']}", f"{item['difference']:+.2f}",
-             f"[{item['ci_low']:+.2f}, {item['ci_high']:+.2f}]", ", ".join(map(str, item["seeds"])), item["n"],
-             "yes" if item["ci_low"] > 0 or item["ci_high"] < 0 else "no"] for item in comparisons]
-    return markdown_table(["corpus", "probe", "a − b", "difference", "95% CI", "seeds", "n draws", "CI excludes 0"],
-                          rows)
+             f"[{item['ci_low']:+.2f}, {item['ci_high']:+.2f}]", ", ".join(map(str, item["seeds"])),
+             per_seed_text(item), item["n"], "yes" if item["ci_low"] > 0 or item["ci_high"] < 0 else "no"]
+            for item in comparisons]  # fmt: skip
+    header = ["corpus", "probe", "a − b", "difference", "95% CI", "seeds", "each seed", "n draws", "CI excludes 0"]
+    return markdown_table(header, rows)
+
+
+def per_seed_text(comparison: dict[str, Any]) -> str:
+    """Each seed's own difference, e.g. `+0.68, +1.02, +0.31` (– with one seed)."""
+    return ", ".join(f"{item['difference']:+.2f}" for item in comparison.get("per_seed", [])) or "–"
 
 
 def oracle_share_text(comparisons: list[dict[str, Any]]) -> str:
