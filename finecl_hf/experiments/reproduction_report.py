@@ -69,15 +69,12 @@ def paired_comparisons(args: ReproduceArguments, probes: dict[str, dict[str, Any
         comparison = compare_probe_groups(a, b, headline_metric(task))
         comparisons.append({
             "corpus": corpus, "probe": task, "a": a_name, "b": b_name, "metric": headline_metric(task),
-            **difference_fields(comparison), "n": comparison.n, "seeds": seeds,
+            **difference_fields(comparison.difference), "n": comparison.n, "seeds": seeds,
             "num_test_examples": comparison.num_test_examples,
         })  # fmt: skip
-        if len(a) > 1:  # with three seeds the pooled CI's seed resampling is coarse: show each seed's difference too
-            partners = b * len(a) if len(b) == 1 else b
-            comparisons[-1]["per_seed"] = [
-                {"seed": seed, **difference_fields(compare_probe_groups([left], [right], headline_metric(task)))}
-                for seed, left, right in zip(seeds, a, partners)
-            ]
+        if comparison.per_seed:  # with three seeds the pooled CI's seed resampling is coarse: show each seed's too
+            comparisons[-1]["per_seed"] = [{"seed": seed, **difference_fields(interval)}
+                                           for seed, interval in zip(seeds, comparison.per_seed)]  # fmt: skip
 
     arms = [arm for arm in args.planned_arms() if arm.key in probes]
     for corpus in ordered_corpora(args):
@@ -99,9 +96,8 @@ def paired_comparisons(args: ReproduceArguments, probes: dict[str, dict[str, Any
     return comparisons
 
 
-def difference_fields(comparison) -> dict[str, float]:
-    """A `PairedComparison`'s difference and 95% CI, in points, as report fields."""
-    interval = comparison.difference
+def difference_fields(interval) -> dict[str, float]:
+    """A difference's estimate and 95% CI (an `Interval`, in points) as report fields."""
     return {"difference": round(interval.estimate, 4), "ci_low": round(interval.low, 4),
             "ci_high": round(interval.high, 4)}  # fmt: skip
 

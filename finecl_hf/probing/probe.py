@@ -200,7 +200,8 @@ class PairedComparison:
     """`a − b` of one metric on the same draws and test set, in points, with its bootstrap CI.
 
     `n` is the number of paired draws (summed over seeds for `compare_probe_groups`, whose `a`/`b` then list the
-    encoders); `num_test_examples` the size of the test set both were scored on.
+    encoders); `num_test_examples` the size of the test set both were scored on; `per_seed` each seed's own difference
+    and CI (over draws and test examples) when the comparison pools several seeds, empty otherwise.
     """
 
     a: str | list[str]
@@ -209,6 +210,7 @@ class PairedComparison:
     difference: Interval
     n: int
     num_test_examples: int
+    per_seed: list[Interval] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -418,16 +420,20 @@ def compare_probe_groups(
         - resampled_means(right.predictions, right.references, metric, groups[metric], draw_weights, example_weights)
         for left, right in zip(a, b)
     ], axis=1)  # fmt: skip
+    estimates = [float(np.mean(left.per_draw[metric] - right.per_draw[metric])) for left, right in zip(a, b)]
+    per_seed = [Interval.from_resamples(estimate / 100, differences[:, index], settings.confidence_level).scaled(100)
+                for index, estimate in enumerate(estimates)]  # fmt: skip
     if len(a) > 1:
         rng = np.random.default_rng([settings.seed if seed is None else seed, _SEED_STREAM])
         seed_weights = rng.multinomial(len(a), np.full(len(a), 1 / len(a)), size=settings.num_resamples)
         resamples = (differences * seed_weights).sum(1) / len(a)
+        interval = Interval.from_resamples(float(np.mean(estimates)) / 100, resamples, settings.confidence_level)
+        interval = interval.scaled(100)
     else:
-        resamples = differences[:, 0]
-    estimate = float(np.mean([np.mean(left.per_draw[metric] - right.per_draw[metric]) for left, right in zip(a, b)]))
-    interval = Interval.from_resamples(estimate / 100, resamples, settings.confidence_level).scaled(100)
+        interval, per_seed = per_seed[0], []
     name = lambda results: results[0].encoder if len(results) == 1 else [result.encoder for result in results]  # noqa: E731
-    return PairedComparison(name(a), name(b), metric, interval, settings.num_draws * len(a), int(a[0].references.shape[0]))
+    return PairedComparison(name(a), name(b), metric, interval, settings.num_draws * len(a),
+                            int(a[0].references.shape[0]), per_seed)  # fmt: skip
 
 
 def _compact(values: np.ndarray) -> np.ndarray:

@@ -30,7 +30,6 @@ for corpus in CORPORA:
         for name in NAMES:
             cols = {c: np.asarray(t[c]) for c in (*SCORES[name].columns, *getattr(SCORES[name], "optional", ())) if c in t}
             row[name] = float(roc_auc_score(y, np.asarray(cleanliness(name, cols))[known]))
-        card = open(run + "/learning_order/README.md").read() if glob.glob(run + "/learning_order/README.md") else ""
         results.setdefault(corpus, {})[recipe] = {"roc_auc": row, "labels": int(known.sum())}
 lines = ["| corpus | recipe | `learned_epoch` | best dynamics | `combined` | Δ `combined` vs main |", "|---|---|---|---|---|---|"]
 for corpus, by_recipe in results.items():
