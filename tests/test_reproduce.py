@@ -42,7 +42,7 @@ def test_default_plan_runs_every_arm_where_it_applies():
     arms = {arm.key for arm in args.planned_arms()}
     expected = {f"noise_0.5/{name}/seed-{seed}" for name in ("erica", "finecl", CHOSEN_ARM, "oracle_drop")
                 for seed in (42, 43)}  # fmt: skip
-    expected |= {f"{corpus}/{name}/seed-42" for corpus in ("clean", "noise_0.3", "natural") for name in ("erica", "finecl")}
+    expected |= {f"{corpus}/{name}/seed-42" for corpus in ("clean", "natural") for name in ("erica", "finecl")}
     assert arms == expected
     assert (args.pretrain_steps, args.output_dir) == (150, "outputs/reproduce")
 
