@@ -147,9 +147,10 @@ DESIGNS: dict[str, Design] = {
             "`make reproduce`: under two hours on 2 CPU cores; the full design's headline arms at noise 0.5 (two "
             "seeds), ERICA and FineCL on clean and natural (one seed); drops noise 0.3, ed_mlm, oracle, the other "
             "weighting and the chosen arm off noise 0.5",
-            # Sized by the step times measured on 2026-12-03 (stage 2 at ~2.1 s/step, ~95 s a probe, stage 1 5-13 min
-            # a corpus): twelve arms at 150 steps and three stage-1 runs come to about 1 h 50 min; noise 0.3 (one more
-            # stage 1 and two arms, ~25 min) does not fit beside them and runs in the full design.
+            # Sized by the step times the full design measured on 2026-12-03 (stage 2 at 1.5-2.1 s/step, 74-116 s a
+            # probe, stage 1 5-9 min a corpus): twelve arms at 150 steps and three stage-1 runs come to about 1 h 40
+            # min; noise 0.3 (one more stage 1 and two arms, ~20 min) would leave no margin, so only the full design
+            # runs it.
             {
                 "noise_0.5": {BASELINE_ARM: 2, "finecl": 2, CHOSEN_ARM: 2, CEILING_ARM: 2},
                 "clean": {BASELINE_ARM: 1, "finecl": 1},
