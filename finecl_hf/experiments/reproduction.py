@@ -22,7 +22,8 @@ CPU-sized experiment (`make reproduce`, under two hours on 2 cores), resumable s
    never on a reported test set).
 
 Two designs: `--preset default` (`make reproduce`, under two hours on 2 CPU cores) and `--preset full` (issue 19's
-design, 300 steps and three seeds, about six hours (6 h 12 min measured): it resumes where it stopped, so it may span working sessions).
+design, 300 steps and three seeds, about six hours (6 h 12 min measured): it resumes where it stopped, so it may span
+working sessions).
 
 Opt-in, costlier views: `--fine_tune_corpora` fine-tunes the corpus's ERICA and FineCL encoders (and the encoder
 without relation pre-training) on SemEval at `--train_fractions`; `--table2` runs the paper's Table 2 experiment
