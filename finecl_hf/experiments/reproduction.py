@@ -70,7 +70,9 @@ def run_steps(
     """Run every unfinished step; returns seconds per step title.
 
     A step already done reports the time it took when it ran, if `timings_file` recorded it (0 otherwise); the file
-    is rewritten after every step, so an interrupted run keeps the times of the steps it finished.
+    is rewritten after every step, so an interrupted run keeps the times of the steps it finished. A step that has a
+    recorded time but runs again (its output was lost, e.g. a stage 1 whose dataset a fresh machine lacks) adds its
+    new time to the old, so the total is the time the run really took; with `overwrite` the new time replaces it.
     """
     recorded = json.loads(timings_file.read_text()) if timings_file is not None and timings_file.is_file() else {}
     seconds = {}
@@ -79,7 +81,8 @@ def run_steps(
             print(f"[{number}/{len(steps)}] {step.title}: already done ({step.marker}), skipped", flush=True)
             seconds[step.title] = recorded.get(step.title, 0.0)
             continue
-        seconds[step.title] = recorded[step.title] = run_step(
+        earlier = 0.0 if overwrite else recorded.get(step.title, 0.0)
+        seconds[step.title] = recorded[step.title] = earlier + run_step(
             number, len(steps), step.title, step.command, environment, arguments_folder
         )
         if timings_file is not None:
