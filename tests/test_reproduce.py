@@ -163,9 +163,10 @@ def test_finished_steps_are_skipped_and_a_failing_step_stops_the_run(tmp_path, c
     }
     assert "already done" in capsys.readouterr().out
     timings.write_text(json.dumps({"quick": 100.0}))  # recorded, but its output is gone: it runs again
-    rerun = reproduce.run_steps([reproduce.Step("quick", ok, tmp_path / "never.json")], False, timings_file=timings)
+    unfinished = [reproduce.Step("quick", ok, tmp_path / "never.json")]
+    rerun = reproduce.run_steps(unfinished, overwrite=False, timings_file=timings)
     assert rerun["quick"] == json.loads(timings.read_text())["quick"] > 100.0  # the new time adds to the old
-    fresh = reproduce.run_steps([reproduce.Step("quick", ok, tmp_path / "never.json")], True, timings_file=timings)
+    fresh = reproduce.run_steps(unfinished, overwrite=True, timings_file=timings)
     assert 0 < fresh["quick"] < 100.0  # --overwrite starts the step's time afresh
     with pytest.raises(SystemExit, match="FAILED \\(exit 3\\)"):
         reproduce.run_steps([reproduce.Step("unfinished", fail, tmp_path / "missing.json")], overwrite=False)
