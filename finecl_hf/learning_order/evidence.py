@@ -25,6 +25,7 @@ import torch
 from transformers.utils import logging
 
 from ..errors import DataError, UsageError
+from .neighbours import NeighbourCandidates, NeighbourIndexSettings, exhaustive_candidates, search_candidates
 
 logger = logging.get_logger(__name__)
 
@@ -32,6 +33,8 @@ DEFAULT_TYPE_SMOOTHING = 1.0
 DEFAULT_NEIGHBOURS = 10
 DEFAULT_FOLDS = 5
 DEFAULT_OUT_OF_SAMPLE_WEIGHT_DECAY = 1e-2
+DEFAULT_MAX_FIT_ROWS = 50_000
+PREDICT_BATCH = 65_536
 UNKNOWN_TYPE = "?"
 
 
@@ -50,6 +53,10 @@ class EvidenceSettings:
         refine_share: the `combined` score's second round recounts the evidence from the instances its first round
             ranks above this share (0: one round).
         seed: of the folds.
+        max_fit_rows: each `out_of_sample` fold's classifier is fitted on at most this many training instances, a
+            seeded subsample above it (every instance is still scored): the fit's time and memory stop growing with
+            the corpus. Above every corpus of the denoising benchmark's (at most 47k training instances a fold).
+        neighbour_index: how `neighbour_agreement` searches (`finecl_hf.learning_order.neighbours`).
     """
 
     num_neighbours: int = DEFAULT_NEIGHBOURS
@@ -60,6 +67,8 @@ class EvidenceSettings:
     neighbours_from_own_document: bool = True
     refine_share: float = 0.3
     seed: int = 0
+    max_fit_rows: int = DEFAULT_MAX_FIT_ROWS
+    neighbour_index: NeighbourIndexSettings = field(default_factory=NeighbourIndexSettings)
 
 
 @dataclass
@@ -83,6 +92,9 @@ class CorpusEvidence:
     signatures: np.ndarray | None = None
     features: np.ndarray | Callable[[], np.ndarray] | None = None
     settings: EvidenceSettings = field(default_factory=EvidenceSettings)
+    # Computed once, read by every round of every score.
+    _candidates: NeighbourCandidates | None = field(default=None, init=False, repr=False)
+    _encoded_rows: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def missing(self, need: str) -> str | None:
         """Why `need` (`entity_types` or `features`) is unavailable, `None` when it is there."""
@@ -94,7 +106,14 @@ class CorpusEvidence:
 
     def frozen_features(self) -> np.ndarray:
         if callable(self.features):
-            self.features = np.asarray(self.features(), dtype=np.float32)
+            self.features = self.features()
+            if self.features.dtype != np.float32:
+                self.features = self.features.astype(np.float32)
+        if self.features.shape[0] != self.labels.size:
+            raise DataError(
+                f"the frozen features have {self.features.shape[0]} rows for {self.labels.size} instances (a stale "
+                "features file? delete it and run again)."
+            )
         return self.features
 
     def type_agreement(self, trusted: np.ndarray | None = None) -> np.ndarray:
@@ -107,13 +126,19 @@ class CorpusEvidence:
         return None if self.settings.neighbours_from_own_document else self.groups
 
     def neighbour_agreement(self, trusted: np.ndarray | None = None) -> np.ndarray:
-        """`neighbour_agreement` of every instance with features (NaN otherwise), voters `trusted` when given."""
+        """`neighbour_agreement` of every instance with features (NaN otherwise), voters `trusted` when given.
+
+        The index is searched once (`neighbour_candidates`); every round reads the same candidates."""
         groups = self.neighbour_groups
 
         def vote(rows: np.ndarray, features: np.ndarray) -> np.ndarray:
+            if self._candidates is None:
+                self._candidates = search_candidates(
+                    features, _num_candidates(self.settings), self.settings.neighbour_index, "neighbours"
+                )
             return neighbour_agreement(
                 features, self.labels[rows], None if groups is None else groups[rows], self.settings.num_neighbours,
-                None if trusted is None else trusted[rows],
+                None if trusted is None else trusted[rows], candidates=self._candidates,
             )  # fmt: skip
 
         return self._on_encoded_rows(vote)
@@ -121,23 +146,38 @@ class CorpusEvidence:
     def out_of_sample(self, trusted: np.ndarray | None = None) -> np.ndarray:
         """`out_of_sample_probability` of every instance with features (NaN otherwise), fitted on `trusted` ones."""
         def fit(rows: np.ndarray, features: np.ndarray) -> np.ndarray:
-            if self.signatures is not None:
-                features = np.concatenate([features, type_one_hots(self.signatures)[rows]], axis=1)
+            codes = None if self.signatures is None else type_one_hot_codes(self.signatures[rows])
             settings = self.settings
             return out_of_sample_probability(
                 features, self.labels[rows], self.groups[rows], self.num_classes, settings.folds,
                 settings.weight_decay, settings.max_iterations, settings.seed, None if trusted is None else trusted[rows],
+                one_hot_codes=codes, max_fit_rows=settings.max_fit_rows,
             )  # fmt: skip
 
         return self._on_encoded_rows(fit)
 
     def _on_encoded_rows(self, score: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-        """`score` on the instances that have features; NaN for the others."""
+        """`score` on the instances that have features; NaN for the others (the features are copied only when some
+        instance has none)."""
         features = self.frozen_features()
-        rows = np.flatnonzero(~np.isnan(features).any(axis=1))
+        if self._encoded_rows is None:
+            self._encoded_rows = encoded_rows(features)
+        rows = self._encoded_rows
         values = np.full(self.labels.size, np.nan)
-        values[rows] = score(rows, features[rows])
+        values[rows] = score(rows, features if rows.size == len(features) else features[rows])
         return values
+
+
+def encoded_rows(features: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    """Rows of `features` without NaN (checked in batches: no `[instances, dim]` mask)."""
+    valid = np.empty(len(features), dtype=bool)
+    for start in range(0, len(features), batch_size):
+        valid[start : start + batch_size] = ~np.isnan(features[start : start + batch_size]).any(axis=1)
+    return np.flatnonzero(valid)
+
+
+def _num_candidates(settings: EvidenceSettings) -> int:
+    return settings.neighbour_index.candidate_factor * settings.num_neighbours + 1
 
 
 def type_signatures(head_types: Sequence[str | None], tail_types: Sequence[str | None]) -> np.ndarray:
@@ -187,56 +227,82 @@ def type_agreement(
     return np.log(conditional) - np.log(marginal)
 
 
-def _unit_rows(features: np.ndarray) -> torch.Tensor:
-    """Standardised (per dimension) then L2-normalised rows: cosine similarity after removing the common offset."""
-    values = torch.as_tensor(np.asarray(features, dtype=np.float32))
-    values = (values - values.mean(0)) / values.std(0, unbiased=False).clamp_min(1e-6)
-    return torch.nn.functional.normalize(values, dim=1)
-
-
 def neighbour_agreement(
     features: np.ndarray,
     labels: Sequence[int],
     groups: Sequence[int] | None = None,
     num_neighbours: int = DEFAULT_NEIGHBOURS,
     trusted: np.ndarray | None = None,
-    batch_size: int = 2048,
+    *,
+    candidates: NeighbourCandidates | None = None,
+    index: NeighbourIndexSettings = NeighbourIndexSettings(),
+    batch_size: int = PREDICT_BATCH,
 ) -> np.ndarray:
     """Similarity-weighted share of the instance's `num_neighbours` nearest neighbours that carry its label.
 
-    Neighbours are found by cosine similarity of standardised features. With `groups` (document per instance),
-    instances of the instance's own group are never its neighbours: a document's other pairs share its context, and
-    a label copied from another pair of the same document (distant supervision's commonest error) would otherwise
-    vote for itself. Weights are the similarities clipped at 0 (all-zero weights: the plain share). `trusted` (bool
-    per instance): only these instances can be neighbours.
+    Neighbours are found by cosine similarity of standardised features (`finecl_hf.learning_order.neighbours`: exact
+    up to `index.exact_search_max` instances, an IVF index above). With `groups` (document per instance), instances
+    of the instance's own group are never its neighbours: a document's other pairs share its context, and a label
+    copied from another pair of the same document (distant supervision's commonest error) would otherwise vote for
+    itself. Weights are the similarities clipped at 0 (all-zero weights: the plain share). `trusted` (bool per
+    instance): only these instances can be neighbours. `candidates`: a search done before (`search_candidates` of
+    these features), reused.
     """
-    labels_tensor = torch.as_tensor(np.asarray(labels, dtype=np.int64))
-    count = labels_tensor.numel()
+    labels = np.asarray(labels, dtype=np.int64)
+    count = labels.size
     if features.shape[0] != count:
         raise ValueError(f"features ({features.shape[0]} rows) and labels ({count}) must have one entry per instance.")
-    group_tensor = torch.as_tensor(np.asarray(groups, dtype=np.int64)) if groups is not None else torch.arange(count)
-    voters = torch.ones(count, dtype=torch.bool) if trusted is None else torch.as_tensor(np.asarray(trusted, dtype=bool))
-    candidates = neighbour_candidates(voters.numpy(), group_tensor.numpy())
-    if not 1 <= num_neighbours <= candidates:
+    group_of = np.asarray(groups, dtype=np.int64) if groups is not None else np.arange(count)
+    voters = np.ones(count, dtype=bool) if trusted is None else np.asarray(trusted, dtype=bool)
+    available = neighbour_candidates(voters, group_of)
+    if not 1 <= num_neighbours <= available:
         raise UsageError(
-            f"num_neighbours={num_neighbours} must lie between 1 and {candidates}, the (trusted) instances outside "
+            f"num_neighbours={num_neighbours} must lie between 1 and {available}, the (trusted) instances outside "
             "the largest group an instance can have as neighbours."
         )
-    unit = _unit_rows(features)
-    scores = torch.empty(count, dtype=torch.float64)
+    if candidates is None:
+        candidates = search_candidates(features, index.candidate_factor * num_neighbours + 1, index)
+    scores = np.empty(count, dtype=np.float64)
     for start in range(0, count, batch_size):
-        rows = slice(start, min(start + batch_size, count))
-        similarity = unit[rows] @ unit.T
-        similarity[group_tensor[rows, None] == group_tensor[None, :]] = -float("inf")  # itself, its own group
-        similarity[:, ~voters] = -float("inf")
-        top, neighbours = similarity.topk(num_neighbours, dim=1)
-        weights = top.clamp_min(0).double()
-        agree = (labels_tensor[neighbours] == labels_tensor[rows, None]).double()
-        plain = agree.mean(1)
+        rows = np.arange(start, min(start + batch_size, count))
+        ids, similarities = _nearest_eligible(candidates, rows, group_of, voters, num_neighbours)
+        weights = np.clip(similarities, 0.0, None).astype(np.float64)
+        agree = (labels[ids] == labels[rows, None]).astype(np.float64)
         total = weights.sum(1)
-        weighted = (weights * agree).sum(1) / total.clamp_min(1e-12)
-        scores[rows] = torch.where(total > 0, weighted, plain)
-    return scores.numpy()
+        weighted = (weights * agree).sum(1) / np.maximum(total, 1e-12)
+        scores[rows] = np.where(total > 0, weighted, agree.mean(1))
+    return scores
+
+
+def _nearest_eligible(
+    candidates: NeighbourCandidates, rows: np.ndarray, group_of: np.ndarray, voters: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`(ids, similarities)` `[rows, k]` of each row's k most similar voters outside its group: the first eligible
+    candidates, and for rows with fewer than k eligible candidates an exhaustive search."""
+    ids, similarities = candidates.ids[rows], candidates.similarities[rows]
+    present = ids >= 0
+    safe = np.where(present, ids, 0)
+    eligible = present & voters[safe] & (group_of[safe] != group_of[rows, None])
+    rank = np.cumsum(eligible, axis=1)
+    chosen = eligible & (rank <= k)
+    short = rank[:, -1] < k
+    out_ids = np.empty((rows.size, k), dtype=np.int64)
+    out_similarities = np.empty((rows.size, k), dtype=np.float32)
+    full = np.flatnonzero(~short)
+    # chosen holds exactly k True per full row, in candidate (= similarity) order
+    out_ids[full] = ids[full][chosen[full]].reshape(-1, k)
+    out_similarities[full] = similarities[full][chosen[full]].reshape(-1, k)
+    if short.any():
+        lacking = rows[short]
+        own_group = np.bincount(group_of[voters], minlength=int(group_of.max()) + 1)[group_of[lacking]]
+        wide_ids, wide_similarities = exhaustive_candidates(
+            candidates.standardiser, lacking, k + int(own_group.max()), eligible=voters
+        )
+        keep = (wide_ids >= 0) & (group_of[np.maximum(wide_ids, 0)] != group_of[lacking, None])
+        keep &= np.cumsum(keep, axis=1) <= k
+        out_ids[short] = wide_ids[keep].reshape(-1, k)
+        out_similarities[short] = wide_similarities[keep].reshape(-1, k)
+    return out_ids, out_similarities
 
 
 def neighbour_candidates(voters: np.ndarray, groups: np.ndarray | None = None) -> int:
@@ -268,41 +334,74 @@ def out_of_sample_probability(
     max_iterations: int = 100,
     seed: int = 0,
     trusted: np.ndarray | None = None,
+    *,
+    one_hot_codes: tuple[np.ndarray, int] | None = None,
+    max_fit_rows: int | None = DEFAULT_MAX_FIT_ROWS,
+    batch_size: int = PREDICT_BATCH,
 ) -> np.ndarray:
     """P(given label) from multinomial logistic regressions cross-fitted by group: no instance is scored by a model
     that saw it, nor any instance of its group. `trusted` (bool per instance): fit only on these.
 
-    `features` may already hold extra evidence (e.g. type one-hots, `type_one_hots`); the classifier is
-    `finecl_hf.probing.classifier.fit_linear_probe` (standardised features, L-BFGS, L2 penalty `weight_decay`).
+    `one_hot_codes` (`type_one_hot_codes`): categorical evidence appended to the features as one-hots, built per
+    batch (never an `[instances, dim + width]` copy). Each fold's classifier is fitted on at most `max_fit_rows`
+    of its training instances (a seeded subsample above it; `None`: all) and applied to the held-out fold in
+    batches. The classifier is `finecl_hf.probing.classifier.fit_linear_probe` (standardised features, L-BFGS, L2
+    penalty `weight_decay`).
     """
     from finecl_hf.probing.classifier import fit_linear_probe
 
     labels = np.asarray(labels, dtype=np.int64)
     fold_of = group_folds(groups, folds, seed)
-    inputs = torch.as_tensor(np.asarray(features, dtype=np.float32))
-    targets = torch.as_tensor(labels)
     probability = np.empty(labels.size, dtype=np.float64)
     fitted = np.ones(labels.size, dtype=bool) if trusted is None else np.asarray(trusted, dtype=bool)
+    sampler = np.random.default_rng(seed)
     for fold in range(folds):
         held_out = fold_of == fold
-        train = torch.as_tensor(~held_out & fitted)
-        probe = fit_linear_probe(inputs[train], targets[train], num_classes, weight_decay, max_iterations, threads=None)
-        with torch.no_grad():
-            held_probabilities = torch.softmax(probe.logits(inputs[held_out]), dim=-1)
-        probability[held_out] = held_probabilities[torch.arange(int(held_out.sum())), targets[held_out]].double().numpy()
+        train = np.flatnonzero(~held_out & fitted)
+        if max_fit_rows is not None and train.size > max_fit_rows:
+            train = np.sort(sampler.choice(train, max_fit_rows, replace=False))
+        inputs = torch.from_numpy(_design_rows(features, one_hot_codes, train))
+        probe = fit_linear_probe(inputs, torch.from_numpy(labels[train]), num_classes, weight_decay, max_iterations, threads=None)
+        del inputs
+        held = np.flatnonzero(held_out)
+        for start in range(0, held.size, batch_size):
+            rows = held[start : start + batch_size]
+            with torch.no_grad():
+                logits = probe.logits(torch.from_numpy(_design_rows(features, one_hot_codes, rows)))
+                chosen = torch.log_softmax(logits, dim=-1).gather(1, torch.from_numpy(labels[rows])[:, None])
+            probability[rows] = chosen.exp().squeeze(1).double().numpy()
     return probability
+
+
+def _design_rows(features: np.ndarray, one_hot_codes: tuple[np.ndarray, int] | None, rows: np.ndarray) -> np.ndarray:
+    """`features[rows]`, with the rows' one-hots appended when `one_hot_codes` is given (float32)."""
+    values = np.asarray(features[rows], dtype=np.float32)
+    if one_hot_codes is None:
+        return values
+    codes, width = one_hot_codes
+    hots = np.zeros((rows.size, width), dtype=np.float32)
+    np.put_along_axis(hots, codes[rows], 1.0, axis=1)
+    return np.concatenate([values, hots], axis=1)
+
+
+def type_one_hot_codes(signatures: Sequence[str]) -> tuple[np.ndarray, int]:
+    """`(codes [instances, 3], width)`: the column of head type, tail type and signature in the one-hot layout of
+    `type_one_hots` (head types, then tail types, then signatures)."""
+    signatures = np.asarray(signatures, dtype=object)
+    distinct, signature_ids = np.unique(signatures, return_inverse=True)
+    parts = [np.array([signature.split("->")[side] for signature in distinct], dtype=object) for side in (0, 1)]
+    codes, offset = [], 0
+    for values in (parts[0][signature_ids], parts[1][signature_ids], signatures):
+        _, ids = np.unique(values, return_inverse=True)
+        codes.append(ids.reshape(-1) + offset)
+        offset += int(ids.max()) + 1 if ids.size else 0
+    return np.stack(codes, axis=1).astype(np.int64), offset
 
 
 def type_one_hots(signatures: Sequence[str]) -> np.ndarray:
     """One-hot of head type, of tail type and of the signature (`[instances, T_head + T_tail + S]`, float32)."""
-    signatures = np.asarray(signatures, dtype=object)
-    heads = np.array([signature.split("->")[0] for signature in signatures], dtype=object)
-    tails = np.array([signature.split("->")[1] for signature in signatures], dtype=object)
-    blocks = []
-    for values in (heads, tails, signatures):
-        _, ids = np.unique(values, return_inverse=True)
-        blocks.append(np.eye(int(ids.max()) + 1, dtype=np.float32)[ids])
-    return np.concatenate(blocks, axis=1)
+    codes, width = type_one_hot_codes(signatures)
+    return _design_rows(np.zeros((len(codes), 0), dtype=np.float32), (codes, width), np.arange(len(codes)))
 
 
 def rank_average(scores: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
@@ -322,18 +421,12 @@ def rank_average(scores: Mapping[str, np.ndarray], weights: Mapping[str, float] 
 
 
 def _normalised_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks in [0, 1], ties sharing their mean rank."""
     if values.size < 2:
         return np.full(values.size, 0.5)
-    order = np.argsort(values, kind="stable")
-    sorted_values = values[order]
-    # mean rank of each tie group
-    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [values.size]])
-    ranks = np.empty(values.size)
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end - 1) / 2.0
-    return ranks / (values.size - 1)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first + (counts - 1) / 2.0)[inverse.reshape(-1)] / (values.size - 1)
 
 
 __all__ = [
@@ -349,6 +442,8 @@ __all__ = [
     "out_of_sample_probability",
     "rank_average",
     "type_agreement",
+    "encoded_rows",
+    "type_one_hot_codes",
     "type_one_hots",
     "type_signatures",
 ]

@@ -24,11 +24,13 @@ from finecl_hf.data.data_collator import (
 )
 from finecl_hf.data.loading import load_dataset_folder
 from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
+from finecl_hf.distributed import patient_group, wait_for_main_process
 from finecl_hf.errors import DataError, UsageError
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
 from .evidence import CorpusEvidence, EvidenceSettings, neighbour_candidates, type_signatures
+from .neighbours import require_faiss
 from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
 from .dataset import LearningOrderRunInfo, export_learning_order
@@ -150,6 +152,8 @@ def corpus_evidence(
     requested = set(data_args.scores or SCORES)
     wants_features = any(SCORES[name].needs == FEATURES for name in requested)
     if data_args.uses_features and wants_features:
+        if "neighbour_agreement" in requested:
+            require_faiss()  # now, not after training: the error names the extra to install
         features = _feature_encoder(instances, documents, data_args, model_path)
     evidence = CorpusEvidence(
         labels, groups, num_classes, signatures, features,
@@ -279,14 +283,54 @@ def _finish(
     label_names: list[str],
     no_relation: str | None,
 ) -> LearningOrderResult:
+    # The scores and the export are the main process's work, done once per job: the learning order is gathered on
+    # every process already, and the evidence (encoding, neighbour index, cross-fitted classifiers) would otherwise be
+    # computed by each. The others wait for it on a group that outlasts the default 30-minute timeout.
+    waiting = patient_group()
+    result = None
+    if trainer.is_world_process_zero():
+        result = _score_and_export(trainer, instances, documents, evidence, data_args, training_args, model_path,
+                                   label_names, no_relation)  # fmt: skip
+    wait_for_main_process(waiting)
+    if result is None:  # another process: the learning order, without the scores
+        learned = trainer.learning_order.learned_epoch.copy()
+        final, upsampled = _upsampled(learned, instances, data_args, training_args, trainer.num_epochs, label_names, no_relation)
+        result = LearningOrderResult(final, upsampled, percent_learned_per_epoch(learned, trainer.num_epochs), None)
+    return result
+
+
+def _upsampled(
+    learned: np.ndarray,
+    instances: Dataset,
+    data_args: LearningOrderArguments,
+    training_args: LearningOrderTrainingArguments,
+    num_epochs: int,
+    label_names: list[str],
+    no_relation: str | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`(learned epoch after upsampling, upsampled mask)` (eq. 4's class upsampling)."""
+    labels = np.asarray(instances[data_args.label_column])
+    ignored = [label_names.index(no_relation)] if no_relation is not None and not training_args.record_no_relation else []
+    return upsample_classes(
+        learned, labels, training_args.upsample_min_percent, num_epochs, training_args.seed, ignore_labels=ignored
+    )
+
+
+def _score_and_export(
+    trainer: LearningOrderTrainer,
+    instances: Dataset,
+    documents: Dataset | None,
+    evidence: CorpusEvidence,
+    data_args: LearningOrderArguments,
+    training_args: LearningOrderTrainingArguments,
+    model_path: str,
+    label_names: list[str],
+    no_relation: str | None,
+) -> LearningOrderResult:
     num_epochs = trainer.num_epochs
     learned = trainer.learning_order.learned_epoch.copy()
     per_epoch = percent_learned_per_epoch(learned, num_epochs)
-    labels = np.asarray(instances[data_args.label_column])
-    ignored = [label_names.index(no_relation)] if no_relation is not None and not training_args.record_no_relation else []
-    final, upsampled = upsample_classes(
-        learned, labels, training_args.upsample_min_percent, num_epochs, training_args.seed, ignore_labels=ignored
-    )
+    final, upsampled = _upsampled(learned, instances, data_args, training_args, num_epochs, label_names, no_relation)
     scores, seconds = compute_score_columns(ScoreInputs(trainer.learning_order, evidence), data_args.scores)
     result = LearningOrderResult(final, upsampled, per_epoch, None, score_columns=scores, score_seconds=seconds)
     if data_args.correct_column is not None:
@@ -297,21 +341,20 @@ def _finish(
         result.score_auc = {
             name: mann_whitney_auc(cleanliness(name, scores)[known], correct[known]) for name in scores
         }
-    if trainer.is_world_process_zero():
-        output_dir = Path(data_args.learning_order_dir or Path(training_args.output_dir) / "learning_order")
-        run_info = LearningOrderRunInfo(
-            model_name_or_path=model_path, num_epochs=num_epochs, mode=training_args.mode, seed=training_args.seed,
-            percent_learned_per_epoch=per_epoch, upsample_min_percent=training_args.upsample_min_percent,
-            num_upsampled=int(upsampled.sum()), record_no_relation=training_args.record_no_relation,
-            source_dataset=data_args.dataset_path, subset_precision=result.subset_precision,
-            clean_label_auc=result.clean_label_auc, documents_per_batch=training_args.documents_per_batch,
-            score_auc=result.score_auc, score_seconds={name: round(value, 2) for name, value in seconds.items()},
-            evidence_encoder=(data_args.evidence_encoder or model_path) if evidence.features is not None else None,
-        )
-        result.output_dir = export_learning_order(
-            instances, final, upsampled, output_dir, run_info, documents=documents, scores=scores
-        )
-        print(render_summary(result))
+    output_dir = Path(data_args.learning_order_dir or Path(training_args.output_dir) / "learning_order")
+    run_info = LearningOrderRunInfo(
+        model_name_or_path=model_path, num_epochs=num_epochs, mode=training_args.mode, seed=training_args.seed,
+        percent_learned_per_epoch=per_epoch, upsample_min_percent=training_args.upsample_min_percent,
+        num_upsampled=int(upsampled.sum()), record_no_relation=training_args.record_no_relation,
+        source_dataset=data_args.dataset_path, subset_precision=result.subset_precision,
+        clean_label_auc=result.clean_label_auc, documents_per_batch=training_args.documents_per_batch,
+        score_auc=result.score_auc, score_seconds={name: round(value, 2) for name, value in seconds.items()},
+        evidence_encoder=(data_args.evidence_encoder or model_path) if evidence.features is not None else None,
+    )
+    result.output_dir = export_learning_order(
+        instances, final, upsampled, output_dir, run_info, documents=documents, scores=scores
+    )
+    print(render_summary(result))
     return result
 
 

@@ -356,9 +356,11 @@ def compute_score_columns(
                 raise ValueError(f"cleanliness score {name!r} cannot be computed: {reason}.")
             logger.info(f"cleanliness score {name!r} skipped: {reason}.")
             continue
+        logger.info(f"cleanliness score {name!r}: computing ({score.needs}).")
         start = time.perf_counter()
         values = np.asarray(score.compute(inputs))
         seconds[name] = time.perf_counter() - start
+        logger.info(f"cleanliness score {name!r}: {values.size} instances in {seconds[name]:.1f} s.")
         columns[name] = values.astype(score.dtype)
         if name in COMBINED_COMPONENTS:
             inputs.oriented[name] = _finite_or_median(cleanliness(name, columns))
