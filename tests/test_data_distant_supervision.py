@@ -12,6 +12,7 @@ from finecl_hf.data.conversion import SplitSource
 from finecl_hf.data.distant_supervision import (
     CASE_INSENSITIVE_MATCH,
     EXACT_MATCH,
+    CorpusNames,
     FactIndex,
     label_distantly,
     normalise_name,
@@ -114,7 +115,25 @@ def test_numbers_on_the_shipped_redocred_documents(shared_data_dir, tmp_path):
     assert statistics.confirmed_by_gold == 1323 and round(statistics.confirmed_fraction, 3) == 0.701
     card_statistics = read_dataset_card_metadata(tmp_path / "out")["statistics"]
     assert card_statistics["distant_labels"] == 1888 and card_statistics["facts"] == 52293
+    # Only facts naming two names of the corpus are held (the 1888 labels above are what the full index gives).
+    assert 0 < card_statistics["facts_matching_corpus_names"] < 52293 / 5
     documents = load_dataset(str(tmp_path / "out"), split="test", cache_dir=str(tmp_path / "cache"))
     assert sum(len(gold) for gold in documents["gold_relations"]) == 17448
     confirmed = sum(bool(t["confirmed_by_gold"]) for relations in documents["relations"] for t in relations)
     assert confirmed == 1323
+
+
+def test_the_index_keeps_only_facts_the_corpus_can_match_and_matches_as_the_full_one(tmp_path):
+    rows = [{"entities": [{"mentions": [{"name": "Paris"}, {"name": "the city"}]}, {"mentions": [{"name": "France"}]}]},
+            {"entities": [{"mentions": [{"name": "BERLIN"}]}, {"mentions": [{"name": "Germany"}]}]}]  # fmt: skip
+    facts = [["Paris", "France", "P17"], ["berlin", "germany", "P17"], ["Rome", "Italy", "P17"],
+             ["Paris", "Italy", "P17"], ["France", "Paris", "P36"]]  # fmt: skip
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(facts))
+    names = CorpusNames.of_documents(iter(rows))
+    full, kept = FactIndex.from_file(path, RELATIONS), FactIndex.from_file(path, RELATIONS, names)
+    assert (full.num_facts, full.num_indexed) == (5, 5) and (kept.num_facts, kept.num_indexed) == (5, 3)
+    assert ("Rome", "Italy") not in kept.exact and ("paris", "italy") not in kept.normalised
+    for row in rows:
+        entity_names = [{mention["name"] for mention in entity["mentions"]} for entity in row["entities"]]
+        assert kept.match_pairs(entity_names) == full.match_pairs(entity_names)

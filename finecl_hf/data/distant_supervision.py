@@ -19,6 +19,7 @@ more (see `dataset_scripts/README.md` and the test suite for the current numbers
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,6 +53,8 @@ from .readers import iter_json_records
 from .relation_instances import DEFAULT_NA_RATIO, DEFAULT_SEED
 from .schema import NO_RELATION, document_features, triple_uid
 
+logger = logging.getLogger(__name__)
+
 EXACT_MATCH = "exact"
 CASE_INSENSITIVE_MATCH = "case-insensitive"
 DISTANT_DESCRIPTION = (
@@ -74,20 +77,35 @@ def normalise_name(name: str) -> str:
 
 @dataclass
 class FactIndex:
-    """Facts indexed by (head name, tail name), exactly and case-normalised."""
+    """Facts indexed by (head name, tail name), exactly and case-normalised.
+
+    Attributes:
+        num_facts: valid facts read (or added).
+        num_indexed: facts kept in the index: all of them, or with `names` those whose head and tail names both occur
+            in the corpus (exactly or case-normalised): no other fact can label a pair.
+    """
 
     exact: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     normalised: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     num_facts: int = 0
+    num_indexed: int = 0
 
-    def add(self, head: str, tail: str, relation: str) -> None:
-        self.exact[head, tail].add(relation)
-        self.normalised[normalise_name(head), normalise_name(tail)].add(relation)
+    def add(self, head: str, tail: str, relation: str, names: CorpusNames | None = None) -> None:
         self.num_facts += 1
+        normalised = normalise_name(head), normalise_name(tail)
+        keep_exact = names is None or (head in names.exact and tail in names.exact)
+        keep_normalised = names is None or (normalised[0] in names.normalised and normalised[1] in names.normalised)
+        if keep_exact:
+            self.exact[head, tail].add(relation)
+        if keep_normalised:
+            self.normalised[normalised].add(relation)
+        self.num_indexed += keep_exact or keep_normalised
 
     @classmethod
-    def from_file(cls, path: str | Path, known_relations: Iterable[str]) -> FactIndex:
-        """Read a JSON list (plain or gzipped) of ``[head name, tail name, relation id]`` facts.
+    def from_file(cls, path: str | Path, known_relations: Iterable[str], names: CorpusNames | None = None) -> FactIndex:
+        """Read a JSON list (plain or gzipped) of ``[head name, tail name, relation id]`` facts, streamed; with
+        `names` (`CorpusNames.of_documents`) only the facts that can match the corpus are kept, so the index grows with
+        the corpus, not with the knowledge base.
 
         Raises `InvalidRecordError` (file, fact index, field) on a malformed fact or an unknown relation id.
         """
@@ -102,7 +120,7 @@ class FactIndex:
                 )
             if fact[2] not in known or fact[2] == NO_RELATION:
                 raise InvalidRecordError(path, position, "[2]", f"unknown relation label {fact[2]!r}")
-            index.add(*fact)
+            index.add(*fact, names=names)
         return index
 
     def match_pairs(self, entity_names: Sequence[set[str]]) -> dict[tuple[int, int, str], str]:
@@ -133,6 +151,24 @@ class FactIndex:
                         if head != tail:
                             labels.update({(head, tail, relation): kind for relation in relations})
         return labels
+
+
+@dataclass
+class CorpusNames:
+    """The mention names of a corpus, exactly and case-normalised: the only names a fact can match."""
+
+    exact: set[str] = field(default_factory=set)
+    normalised: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of_documents(cls, rows: Iterable[dict]) -> CorpusNames:
+        """Names of documents-schema rows (streamed: one pass, the rows are not kept)."""
+        names = cls()
+        for row in rows:
+            for entity in row["entities"]:
+                names.exact.update(mention["name"] for mention in entity["mentions"])
+        names.normalised = {normalise_name(name) for name in names.exact}
+        return names
 
 
 @dataclass
@@ -230,10 +266,15 @@ def label_distantly(
     rel_info = read_rel_info(rel_info_file)
     label_names = docred_label_names(rel_info)
     label_index = {name: index for index, name in enumerate(label_names)}
-    facts = FactIndex.from_file(facts_file, rel_info)
+    # Two passes over the documents: their names first, so that only facts that can match are held in memory.
+    names = CorpusNames.of_documents(
+        row for source in sources for row, _ in docred_documents(source, label_index, SkippedRecords() if skip_invalid else None)
+    )
+    facts = FactIndex.from_file(facts_file, rel_info, names)
+    logger.info(f"{facts_file}: {facts.num_indexed} of {facts.num_facts} facts name two names of the corpus.")
     skipped = SkippedRecords()
     distant_statistics = DistantStatistics()
-    card_statistics: dict[str, Any] = {"facts": facts.num_facts}
+    card_statistics: dict[str, Any] = {"facts": facts.num_facts, "facts_matching_corpus_names": facts.num_indexed}
     corpus = CorpusInfo(
         **{
             **vars(DOCRED_CORPUS),
@@ -271,6 +312,7 @@ def label_distantly(
 
 __all__ = [
     "CASE_INSENSITIVE_MATCH",
+    "CorpusNames",
     "DISTANT_DESCRIPTION",
     "EXACT_MATCH",
     "DistantStatistics",

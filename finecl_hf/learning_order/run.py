@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ def run_learning_order(
     if data_args.correct_column is not None:  # checked now, not after hours of training
         instance_correctness(instances, documents, data_args.correct_column)
     kept = instances.select(train_dataset[SOURCE_ROW_COLUMN]).remove_columns(SOURCE_ROW_COLUMN)
-    evidence = corpus_evidence(kept, documents, data_args, len(label_names), model_path, training_args.seed)
+    evidence = corpus_evidence(kept, documents, data_args, len(label_names), model_path, training_args.seed, training_args)
     set_seed(training_args.seed)  # the classifier's new heads are initialised from the global generators
     trainer = LearningOrderTrainer(
         model=_classifier(model_path, label_names, no_relation),
@@ -135,12 +136,14 @@ def corpus_evidence(
     num_classes: int,
     model_path: str,
     seed: int = 0,
+    training_args: LearningOrderTrainingArguments | None = None,
 ) -> CorpusEvidence:
     """The evidence scores' inputs for `instances` (checked now, before any training: a score named in
     `--scores` that the corpus cannot give, k larger than the corpus, an encoder folder that cannot be loaded).
 
     Features are encoded lazily (on first use, after training) with the frozen `--evidence_encoder` (default: the
-    backbone) at stage 1's `--max_length`, so every instance stage 1 kept has them.
+    backbone) at stage 1's `--max_length`, so every instance stage 1 kept has them; with `training_args`, on its
+    device and into its output folder (`_feature_encoder`).
     """
     labels = np.asarray(instances[data_args.label_column], dtype=np.int64)
     if documents is not None:
@@ -154,7 +157,7 @@ def corpus_evidence(
     if data_args.uses_features and wants_features:
         if "neighbour_agreement" in requested:
             require_faiss()  # now, not after training: the error names the extra to install
-        features = _feature_encoder(instances, documents, data_args, model_path)
+        features = _feature_encoder(instances, documents, data_args, model_path, training_args)
     evidence = CorpusEvidence(
         labels, groups, num_classes, signatures, features,
         EvidenceSettings(num_neighbours=data_args.num_neighbours, folds=data_args.out_of_sample_folds, seed=seed),
@@ -197,24 +200,82 @@ def _entity_type_signatures(instances: Dataset, documents: Dataset | None) -> np
     return type_signatures(heads, tails)
 
 
-def _feature_encoder(instances: Dataset, documents: Dataset | None, data_args: LearningOrderArguments, model_path: str):
-    """A callable encoding the instances' frozen features; the encoder folder is loaded (and checked) now."""
+FEATURES_FILE = "evidence_features.npy"
+FEATURES_KEY_FILE = "evidence_features.json"
+
+
+def _feature_encoder(
+    instances: Dataset,
+    documents: Dataset | None,
+    data_args: LearningOrderArguments,
+    model_path: str,
+    training_args: LearningOrderTrainingArguments | None = None,
+):
+    """A callable giving the instances' frozen features; the encoder folder is loaded (and checked) now.
+
+    The encoder runs on the training device (`bf16`/`fp16` as the training arguments ask). With `training_args`,
+    the features go to `<output_dir>/evidence_features.npy`, read back memory-mapped; a later run into the same
+    folder (a resumed one) whose encoder, instances and `max_length` are the same reuses the file instead of
+    encoding again (`evidence_features.json` holds what it was computed from).
+    """
     from finecl_hf.probing.encoder import load_frozen_encoder
-    from finecl_hf.probing.features import TokenizationSettings, encode_document_instances, encode_split
 
     argument = "--evidence_encoder" if data_args.evidence_encoder else "--model_name_or_path"
+    device, dtype = _encoder_device(training_args)
     try:
-        encoder = load_frozen_encoder(data_args.evidence_encoder or model_path, argument=argument)
+        encoder = load_frozen_encoder(data_args.evidence_encoder or model_path, argument=argument, device=device, dtype=dtype)
     except ValueError as error:
         raise UsageError(str(error)) from error
+    folder = None if training_args is None else Path(training_args.output_dir)
+    return lambda: _features_file(encoder, instances, documents, data_args.max_length, folder)
 
-    def encode() -> np.ndarray:
-        if documents is not None:
-            return encode_document_instances(encoder, instances, documents, max_length=data_args.max_length).features
-        settings = TokenizationSettings(max_length=data_args.max_length)
-        return encode_split(encoder, instances, settings=settings, description="instances").features
 
-    return encode
+def _encoder_device(training_args: LearningOrderTrainingArguments | None) -> tuple[Any, Any]:
+    if training_args is None:
+        return None, None
+    import torch
+
+    dtype = torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else None
+    return training_args.device, dtype
+
+
+def _features_file(encoder, instances: Dataset, documents: Dataset | None, max_length: int, folder: Path | None):
+    """The features, from the run folder's features file when it was computed from the same inputs."""
+    from finecl_hf.probing.features import TokenizationSettings, arrow_fingerprint, encode_document_instances, encode_split
+
+    if documents is not None:
+        inputs = {"instances": arrow_fingerprint(instances, ("document_index", "head", "tail")),
+                  "documents": arrow_fingerprint(documents, ("sents", "entities"))}  # fmt: skip
+    else:
+        inputs = {"instances": arrow_fingerprint(instances, ("tokens", "head", "tail"))}
+    key = {"encoder": encoder.fingerprint, "max_length": max_length, "rows": len(instances), **inputs}
+    if folder is not None:
+        path, key_path = folder / FEATURES_FILE, folder / FEATURES_KEY_FILE
+        if path.is_file() and key_path.is_file() and json.loads(key_path.read_text()) == key:
+            features = np.load(path, mmap_mode="r")
+            if features.shape == (len(instances), encoder.feature_size):
+                logger.info(f"evidence features reused from {path} ({features.shape[0]} instances).")
+                return features
+        folder.mkdir(parents=True, exist_ok=True)
+        key_path.unlink(missing_ok=True)  # the key is written last: a file without one is never reused
+        partial = folder / f".{FEATURES_FILE}.partial.npy"
+    else:
+        partial = None
+    if documents is not None:
+        features = encode_document_instances(
+            encoder, instances, documents, max_length=max_length, output_file=partial
+        ).features
+    else:
+        settings = TokenizationSettings(max_length=max_length)
+        features = encode_split(encoder, instances, settings=settings, description="instances").features
+        if partial is not None:
+            np.save(partial, features)
+    if partial is None:
+        return features
+    del features
+    partial.replace(path)
+    key_path.write_text(json.dumps(key, indent=1))
+    return np.load(path, mmap_mode="r")
 
 
 def _check_unique_uids(instances: Dataset, dataset_path: str) -> None:

@@ -58,16 +58,21 @@ class FrozenRelationEncoder:
     def feature_size(self) -> int:
         return 2 * self.model.config.encoder.hidden_size
 
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
     @torch.inference_mode()
     def pair_features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """`[rows, 2 · hidden]` features of a `SentenceRelationCollator` batch (entity 2i is row i's head, 2i+1 its
-        tail)."""
+        tail), computed on the encoder's device."""
+        on_device = {name: value.to(self.device) for name, value in batch.items() if isinstance(value, torch.Tensor)}
         _, entities = self.model.encode_entities(
-            batch["input_ids"],
-            batch["attention_mask"],
-            batch["mention_spans"],
-            batch["mention_entity_ids"],
-            batch.get("token_type_ids"),
+            on_device["input_ids"],
+            on_device["attention_mask"],
+            on_device["mention_spans"],
+            on_device["mention_entity_ids"],
+            on_device.get("token_type_ids"),
         )
         return entities.reshape(-1, self.feature_size).float()
 
@@ -96,8 +101,14 @@ def _not_an_encoder(argument: str, value: str, reason: str) -> ValueError:
     )
 
 
-def load_frozen_encoder(name_or_path: str | Path, argument: str = "model_name_or_path") -> FrozenRelationEncoder:
-    """Load a plain encoder folder or a FineCL checkpoint as a frozen relation encoder.
+def load_frozen_encoder(
+    name_or_path: str | Path,
+    argument: str = "model_name_or_path",
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> FrozenRelationEncoder:
+    """Load a plain encoder folder or a FineCL checkpoint as a frozen relation encoder, on `device` (default: the
+    CPU) in `dtype` (default: the checkpoint's; bf16/fp16 where the caller asks for it; features come out float32).
 
     Raises:
         ValueError: naming `argument` and the value when the folder does not hold a loadable encoder and tokenizer.
@@ -127,6 +138,8 @@ def load_frozen_encoder(name_or_path: str | Path, argument: str = "model_name_or
     finally:
         logging.set_verbosity(previous_verbosity)
     model.eval().requires_grad_(False)
+    if device is not None or dtype is not None:
+        model.to(device=device, dtype=dtype)
     return FrozenRelationEncoder(model, tokenizer, value, encoder_fingerprint(folder))
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from datasets import Dataset
 from safetensors.numpy import load_file, save_file
@@ -41,6 +43,8 @@ from .encoder import FrozenRelationEncoder
 logger = logging.get_logger(__name__)
 
 ROW_COLUMN = "probe_row"
+FINGERPRINT_BATCH = 10_000
+INSTANCE_BATCH = 65_536  # instances whose features are assembled at once
 _INPUT_COLUMNS = ("tokens", "head", "tail")
 _DOCUMENT_COLUMNS = ("sents", "entities")
 _INSTANCE_COLUMNS = ("document_index", "head", "tail")
@@ -61,6 +65,18 @@ def split_fingerprint(rows: Dataset, columns: tuple[str, ...] = _INPUT_COLUMNS) 
     for row in zip(*(values[name] for name in columns)):
         digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
         digest.update(b"\n")
+    return digest.hexdigest()[:16]
+
+
+def arrow_fingerprint(rows: Dataset, columns: tuple[str, ...]) -> str:
+    """sha256 prefix of the `columns` of `rows` as Arrow IPC bytes, batch by batch (the rows' order and selection
+    respected): a content hash without a Python copy of the rows."""
+    digest = hashlib.sha256()
+    for batch in rows.select_columns(list(columns)).with_format("arrow").iter(batch_size=FINGERPRINT_BATCH):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_table(batch)
+        digest.update(sink.getvalue())
     return digest.hexdigest()[:16]
 
 
@@ -144,37 +160,58 @@ def encode_document_instances(
     documents_per_batch: int = 8,
     cache_dir: str | Path | bool | None = None,
     description: str = "documents",
+    output_file: str | Path | None = None,
 ) -> SplitFeatures:
     """Features [e_head; e_tail] of document-level relation instances (`document_index`, `head`, `tail` columns;
     `documents` in the schema of `finecl_hf.data.schema`).
 
     Entities are encoded once per document (`encode_document_entities`, cached by the documents' text and entities,
     not by their labels: corpora that relabel the same documents share one encoding). An instance whose head or tail
-    has no mention within the first `max_length` sub-words gets NaN (counted, logged).
+    has no mention within the first `max_length` sub-words gets NaN (counted, logged). With `output_file` the
+    features are assembled batch by batch into that `.npy` file and returned memory-mapped (no `[instances, dim]`
+    array in memory).
     """
     entities, offsets, seconds, cache_file = encode_document_entities(
         encoder, documents, max_length=max_length, documents_per_batch=documents_per_batch, cache_dir=cache_dir,
         description=description,
     )
-    pairs = instances.select_columns(list(_INSTANCE_COLUMNS)).to_dict()
+    pairs = instances.select_columns(list(_INSTANCE_COLUMNS)).with_format("numpy")
     document = np.asarray(pairs["document_index"], dtype=np.int64)
     if document.size and (document.min() < 0 or document.max() >= len(documents)):
         raise DataError(f"{description}: document_index outside 0..{len(documents) - 1}.")
-    count = offsets[document + 1] - offsets[document]
     head, tail = np.asarray(pairs["head"], dtype=np.int64), np.asarray(pairs["tail"], dtype=np.int64)
-    valid = (head >= 0) & (head < count) & (tail >= 0) & (tail < count)
-    features = np.full((len(instances), encoder.feature_size), np.nan, dtype=np.float32)
-    features[valid] = np.concatenate(
-        [entities[offsets[document] + head][valid], entities[offsets[document] + tail][valid]], axis=1
-    )
-    encoded = ~np.isnan(features).any(axis=1)
-    features[~encoded] = np.nan  # half a pair is no pair
+    shape = (len(instances), encoder.feature_size)
+    if output_file is None:
+        features = np.empty(shape, dtype=np.float32)
+    else:
+        features = np.lib.format.open_memmap(output_file, mode="w+", dtype=np.float32, shape=shape)
+    encoded = np.empty(len(instances), dtype=bool)
+    for start in range(0, len(instances), INSTANCE_BATCH):
+        rows = slice(start, min(start + INSTANCE_BATCH, len(instances)))
+        features[rows], encoded[rows] = _pair_features(entities, offsets, document[rows], head[rows], tail[rows])
+    if output_file is not None:
+        features.flush()
     if not encoded.all():
         logger.warning(
             f"{description}: {int((~encoded).sum())} of {len(instances)} instances have no features (head or tail has "
             f"no mention within the first {max_length} sub-words of its document)."
         )
     return SplitFeatures(features, encoded, np.ones(len(instances), dtype=bool), seconds, cache_file)
+
+
+def _pair_features(
+    entities: np.ndarray, offsets: np.ndarray, document: np.ndarray, head: np.ndarray, tail: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`([e_head; e_tail] [instances, 2 · hidden], encoded mask)`; NaN rows where either entity is missing."""
+    count = offsets[document + 1] - offsets[document]
+    valid = (head >= 0) & (head < count) & (tail >= 0) & (tail < count)
+    safe_head = offsets[document] + np.where(valid, head, 0)
+    safe_tail = offsets[document] + np.where(valid, tail, 0)
+    features = np.concatenate([entities[safe_head], entities[safe_tail]], axis=1)
+    features[~valid] = np.nan
+    encoded = ~np.isnan(features).any(axis=1)
+    features[~encoded] = np.nan  # half a pair is no pair
+    return features, encoded
 
 
 def encode_document_entities(
@@ -190,7 +227,7 @@ def encode_document_entities(
     cache_file)`; document d's entity e is row `offsets[d] + e`, NaN where no mention survived truncation."""
     settings = TokenizationSettings(max_length=max_length, entity_markers="none")
     key = json.dumps(
-        {"encoder": encoder.fingerprint, "documents": split_fingerprint(documents, _DOCUMENT_COLUMNS),
+        {"encoder": encoder.fingerprint, "documents": arrow_fingerprint(documents, _DOCUMENT_COLUMNS),
          "settings": vars(settings)}, sort_keys=True,
     )
     cache_file = _cache_file(cache_dir, "entities-" + hashlib.sha256(key.encode()).hexdigest()[:20])
@@ -211,13 +248,16 @@ def _encode_documents(
     columns = documents.select_columns(["sents", "entities", "relations"])
     tokenized, _ = tokenize_documents(columns, encoder.tokenizer, max_length=max_length)
     tokenized = tokenized.select_columns(["input_ids", "mention_token_spans", "num_entities"])
-    counts = np.asarray(tokenized["num_entities"], dtype=np.int64)
+    arrow = tokenized.with_format("arrow")
+    counts = np.asarray(arrow["num_entities"], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     hidden = encoder.feature_size // 2
     entities = np.full((int(offsets[-1]), hidden), np.nan, dtype=np.float32)
     padder = SentenceRelationCollator(encoder.tokenizer)  # its `pad` only: right padding with an attention mask
     # Documents of similar lengths share a batch: little padding.
-    order = np.argsort([len(ids) for ids in tokenized["input_ids"]], kind="stable").tolist()
+    lengths = np.asarray(pc.list_value_length(arrow["input_ids"]), dtype=np.int64)
+    order = np.argsort(lengths, kind="stable").tolist()
+    device = encoder.device
     for start in tqdm(range(0, len(order), documents_per_batch), desc=f"Encoding {description}", unit="batch"):
         batch_documents = order[start : start + documents_per_batch]
         rows = tokenized[batch_documents]
@@ -233,9 +273,10 @@ def _encode_documents(
         batch = padder.pad(rows["input_ids"])
         with torch.inference_mode():
             _, pooled = encoder.model.encode_entities(
-                batch["input_ids"], batch["attention_mask"], torch.tensor(spans).view(-1, 3), torch.tensor(mention_entities)
-            )
-        entities[list(rows_of_entities)] = pooled.float().numpy()
+                batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                torch.tensor(spans, device=device).view(-1, 3), torch.tensor(mention_entities, device=device),
+            )  # fmt: skip
+        entities[list(rows_of_entities)] = pooled.float().cpu().numpy()
     return entities, offsets
 
 
@@ -274,7 +315,7 @@ def _encode_rows(
     for start in tqdm(range(0, len(order), batch_size), desc=f"Encoding {description}", unit="batch"):
         batch_rows = tokenized.select(order[start : start + batch_size].tolist()).to_list()
         batch = collator(batch_rows)
-        output[[row[ROW_COLUMN] for row in batch_rows]] = encoder.pair_features(batch).numpy()
+        output[[row[ROW_COLUMN] for row in batch_rows]] = encoder.pair_features(batch).cpu().numpy()
     return output
 
 
@@ -292,6 +333,7 @@ def _save_atomically(
 __all__ = [
     "SplitFeatures",
     "TokenizationSettings",
+    "arrow_fingerprint",
     "default_cache_dir",
     "encode_document_entities",
     "encode_document_instances",

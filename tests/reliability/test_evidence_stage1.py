@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 from datasets import load_dataset
+from reliability_helpers import REPOSITORY, read_config, subprocess_env
+from reliability_runs import stage1_arguments
 
 from finecl_hf.learning_order.scores import SCORES
 
 EVIDENCE = ("type_agreement", "neighbour_agreement", "out_of_sample", "combined")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_stage1_exports_the_evidence_scores_with_their_card_rows_and_seconds(stage1_reference):
@@ -25,3 +38,63 @@ def test_stage1_exports_the_evidence_scores_with_their_card_rows_and_seconds(sta
         assert f"| `{name}` ({SCORES[name].dtype}) | {SCORES[name].formula} |" in card
     assert "Seconds of each score's own work:" in card and "`out_of_sample`" in card
     assert "evidence_encoder:" in card
+
+
+@pytest.mark.slow
+def test_two_processes_export_the_one_process_dataset_and_compute_the_evidence_once(
+    tmp_path, documents_dataset, tiny_backbone
+):
+    """`accelerate launch` with two CPU processes (gloo): the same exported learning order and evidence columns as one
+    process, and the evidence (its encoding pass and each score) computed by the main process alone."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    arguments = [*stage1_arguments(documents_dataset, tiny_backbone, one), "--save_strategy", "no"]
+    single = subprocess.run([sys.executable, str(REPOSITORY / "trainers/learning_order.py"), *arguments],
+                            capture_output=True, text=True, cwd=REPOSITORY, env=subprocess_env(), timeout=600)  # fmt: skip
+    assert single.returncode == 0, single.stderr[-3000:]
+    launch = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
+        "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+        str(REPOSITORY / "trainers/learning_order.py"),
+        *stage1_arguments(documents_dataset, tiny_backbone, two), "--save_strategy", "no",
+        # half the per-device batch: the same 8 instances make each optimizer step
+        "--per_device_train_batch_size", "4",
+    ]  # fmt: skip
+    double = subprocess.run(launch, capture_output=True, text=True, cwd=REPOSITORY, env=subprocess_env(), timeout=900)
+    assert double.returncode == 0, double.stderr[-3000:]
+
+    first, second = (read_config(run / "learning_order", "instances") for run in (one, two))
+    assert first["uid"] == second["uid"]
+    for name in EVIDENCE:  # they never depend on the training
+        np.testing.assert_allclose(second[name], first[name], rtol=1e-6, atol=1e-7, err_msg=name)
+    for name in ("learned_epoch", "upsampled"):
+        assert second[name] == first[name], name
+    # computed once: one encoding pass and one log line per score, from the main process
+    for output in (single.stderr, double.stderr):
+        assert output.count("cleanliness score 'neighbour_agreement': computing") == 1
+        assert output.count("Encoding documents") >= 1
+    assert double.stderr.count("Searching neighbours: 100%") == single.stderr.count("Searching neighbours: 100%")
+
+
+@pytest.mark.slow
+def test_a_resumed_run_reuses_the_features_file_and_a_changed_input_does_not(tmp_path, documents_dataset, tiny_backbone):
+    output_dir = tmp_path / "run"
+    arguments = [*stage1_arguments(documents_dataset, tiny_backbone, output_dir), "--save_strategy", "no"]
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        completed = subprocess.run([sys.executable, str(REPOSITORY / "trainers/learning_order.py"), *arguments, *extra],
+                                   capture_output=True, text=True, cwd=REPOSITORY, env=subprocess_env(), timeout=600)  # fmt: skip
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        return completed
+
+    first = run()
+    assert "Encoding documents" in first.stderr and "evidence features reused" not in first.stderr
+    features = np.load(output_dir / "evidence_features.npy")
+    assert features.shape[0] == len(read_config(output_dir / "learning_order", "instances")["uid"])
+    scores = read_config(output_dir / "learning_order", "instances")
+    again = run()
+    assert "evidence features reused" in again.stderr and "Encoding documents" not in again.stderr
+    for name in EVIDENCE:
+        np.testing.assert_array_equal(read_config(output_dir / "learning_order", "instances")[name], scores[name])
+    # Another max_length encodes again: a features file is only read for the inputs it was computed from.
+    changed = run("--max_length", "48")
+    assert "evidence features reused" not in changed.stderr and "Encoding documents" in changed.stderr

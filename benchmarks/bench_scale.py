@@ -1,0 +1,282 @@
+#!/usr/bin/env python
+"""How the cost of stage 1's evidence grows with the corpus: wall time and peak memory per component, growth exponents.
+
+Features-only mode (`--mode features`, the default): `n` instances of `d`-dimensional frozen features with planted
+clusters and planted wrong labels, no encoder needed. Each relation owns `--clusters_per_relation` cluster centres;
+an instance's features are its true relation's centre (scaled by `--cluster_scale`) plus unit Gaussian noise; documents
+group `--instances_per_document` consecutive instances; `--noise` of the labels are replaced by another relation
+(the instance keeps its true relation's entity types, as a distant-supervision error does). The features are written
+once per size to a float32 `.npy` file and read back memory-mapped, as stage 1 reads its features file.
+
+For each size one child process computes every evidence score through the score registry
+(`finecl_hf.learning_order.scores.compute_score_columns`: `type_agreement`, `neighbour_agreement`, `out_of_sample`,
+`combined` with its second round) and reports each score's wall time, the peak RSS while it ran (sampled every 0.05 s;
+memory-mapped feature pages count, as `ru_maxrss` counts them) and its ROC-AUC against the planted truth. The first
+score to touch the features pays for reading them.
+
+```bash
+python benchmarks/bench_scale.py                                       # n = 30,000 / 300,000 / 1,500,000, d = 768
+python benchmarks/bench_scale.py --sizes 30000 300000 --dim 128        # quicker
+make bench-scale                                                       # the README table
+```
+
+Writes `<results_dir>/scale_features.{json,md,png}`: the table, each component's growth exponent between the two
+largest sizes (log time / log n) and over all sizes, and a log-log plot. `--gpu` is refused here (no GPU build of
+faiss or accelerator in this project's CI); see the README's "Scaling up".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+COMPONENTS = ("type_agreement", "neighbour_agreement", "out_of_sample", "combined")
+ENTITY_TYPES = ("PER", "ORG", "LOC", "TIME")
+
+
+# ------------------------------------------------------------------------------------------------- planted corpus
+def write_planted_corpus(folder: Path, count: int, dim: int, args: argparse.Namespace) -> Path:
+    """Features `.npy` (float32, written in blocks) and `labels.npz` (labels, truth, groups, signatures)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(args.seed)
+    relations, per_relation = args.relations, args.clusters_per_relation
+    centres = rng.normal(0.0, args.cluster_scale, (relations * per_relation, dim)).astype(np.float32)
+    cluster = rng.integers(0, relations * per_relation, count)
+    true = cluster % relations
+    wrong = rng.random(count) < args.noise
+    labels = np.where(wrong, (true + rng.integers(1, relations, count)) % relations, true)
+    head_type = rng.integers(0, len(ENTITY_TYPES), relations)
+    tail_type = rng.integers(0, len(ENTITY_TYPES), relations)
+    features = np.lib.format.open_memmap(folder / "features.npy", mode="w+", dtype=np.float32, shape=(count, dim))
+    for start in range(0, count, 65_536):
+        stop = min(start + 65_536, count)
+        features[start:stop] = centres[cluster[start:stop]] + rng.standard_normal((stop - start, dim), dtype=np.float32)
+    features.flush()
+    del features
+    np.savez(
+        folder / "labels.npz", labels=labels, clean=~wrong, groups=np.arange(count) // args.instances_per_document,
+        head_type=head_type[true], tail_type=tail_type[true], relations=np.array(relations),
+    )  # fmt: skip
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------- one measured run
+class PeakSampler:
+    """Peak RSS of this process while each phase runs (`/proc/self/statm`, every `interval` seconds)."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.phase, self.peaks = interval, "start", {}
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self.page
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            value = self.rss()
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), value)
+            time.sleep(self.interval)
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+        self.peaks[phase] = max(self.peaks.get(phase, 0), self.rss())
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure(folder: Path, result_file: Path) -> None:
+    """Child process: every evidence score of the planted corpus in `folder`, timed, RSS sampled per score."""
+    from finecl_hf.learning_order import scores as registry
+    from finecl_hf.learning_order.analysis import mann_whitney_auc
+    from finecl_hf.learning_order.evidence import CorpusEvidence, EvidenceSettings, type_signatures
+
+    with PeakSampler() as sampler:
+        stored = np.load(folder / "labels.npz")
+        signatures = type_signatures(
+            np.array(ENTITY_TYPES)[stored["head_type"]], np.array(ENTITY_TYPES)[stored["tail_type"]]
+        )
+        evidence = CorpusEvidence(
+            stored["labels"], stored["groups"], int(stored["relations"]), signatures,
+            lambda: np.load(folder / "features.npy", mmap_mode="r"), EvidenceSettings(),
+        )  # fmt: skip
+        baseline = sampler.rss()
+        inputs = registry.ScoreInputs(None, evidence)
+        timings = {}
+        original = dict(registry.SCORES)
+        for name in COMPONENTS:  # wrap each compute so the sampler knows which score runs
+            score = original[name]
+
+            def timed(inputs, score=score, name=name):
+                sampler.enter(name)
+                start = time.perf_counter()
+                values = score.compute(inputs)
+                timings[name] = time.perf_counter() - start
+                return values
+
+            registry.SCORES[name] = type(score)(**{**score.__dict__, "compute": timed})
+        columns, _ = registry.compute_score_columns(inputs, list(COMPONENTS))
+        sampler.enter("end")
+    clean = stored["clean"]
+    result = {
+        "instances": int(clean.size),
+        "baseline_rss_bytes": baseline,
+        "components": {
+            name: {
+                "seconds": round(timings[name], 2),
+                "peak_rss_bytes": sampler.peaks.get(name, 0),
+                "roc_auc": round(float(mann_whitney_auc(columns[name].astype(np.float64), clean)), 4),
+            }
+            for name in COMPONENTS
+        },
+        "evidence_seconds": round(sum(timings.values()), 2),
+        "peak_rss_bytes": max(sampler.peaks.values()),
+        "exact_search": int(clean.size) <= evidence.settings.neighbour_index.exact_search_max,
+    }
+    result_file.write_text(json.dumps(result, indent=1))
+
+
+# ------------------------------------------------------------------------------------------------- report
+def growth_exponents(sizes: list[int], seconds: list[float]) -> dict[str, float | None]:
+    """log-log slope between the two largest sizes and the least-squares slope over all."""
+    if len(sizes) < 2:
+        return {"largest_two": None, "all": None}
+    logs_n, logs_t = np.log(sizes), np.log(np.maximum(seconds, 1e-3))
+    last = float((logs_t[-1] - logs_t[-2]) / (logs_n[-1] - logs_n[-2]))
+    slope = float(np.polyfit(logs_n, logs_t, 1)[0])
+    return {"largest_two": round(last, 3), "all": round(slope, 3)}
+
+
+def report(runs: list[dict], args: argparse.Namespace, command: str) -> dict:
+    sizes = [run["instances"] for run in runs]
+    summary = {"command": command, "dim": args.dim, "runs": runs, "growth": {}}
+    for name in (*COMPONENTS, "evidence"):
+        seconds = [run["evidence_seconds"] if name == "evidence" else run["components"][name]["seconds"] for run in runs]
+        summary["growth"][name] = growth_exponents(sizes, seconds)
+    return summary
+
+
+def markdown(summary: dict) -> str:
+    runs = summary["runs"]
+    header = "| component | " + " | ".join(f"n = {run['instances']:,}" for run in runs) + " | growth (two largest) | growth (all) |"
+    lines = [
+        f"# Evidence scores at scale (features-only, d = {summary['dim']})", "",
+        f"Command: `{summary['command']}`", "",
+        "Wall seconds / peak RSS (GB) / ROC-AUC against the planted truth, per score (each score's own work; "
+        "`combined` is its second round, the first being the other scores).", "",
+        header, "|---|" + "---|" * (len(runs) + 2),
+    ]  # fmt: skip
+    for name in COMPONENTS:
+        cells = [
+            f"{run['components'][name]['seconds']:.1f} s / {run['components'][name]['peak_rss_bytes'] / 1e9:.2f} GB / "
+            f"{run['components'][name]['roc_auc']:.3f}"
+            for run in runs
+        ]
+        growth = summary["growth"][name]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + f" | n^{growth['largest_two']} | n^{growth['all']} |")
+    growth = summary["growth"]["evidence"]
+    lines.append(
+        "| **all scores** | " + " | ".join(f"**{run['evidence_seconds']:.0f} s / {run['peak_rss_bytes'] / 1e9:.2f} GB**" for run in runs)
+        + f" | n^{growth['largest_two']} | n^{growth['all']} |"
+    )
+    lines += ["", "Neighbour search: " + ", ".join(
+        f"n = {run['instances']:,} {'exact' if run['exact_search'] else 'IVF'}" for run in runs) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [run["instances"] for run in summary["runs"]]
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    for name in COMPONENTS:
+        axis.plot(sizes, [run["components"][name]["seconds"] for run in summary["runs"]], "o-", label=name)
+    axis.plot(sizes, [run["evidence_seconds"] for run in summary["runs"]], "k^-", label="all scores")
+    reference = np.array(sizes, dtype=float)
+    last = summary["runs"][0]["evidence_seconds"]
+    axis.plot(sizes, last * reference / reference[0], "k:", alpha=0.5, label="linear from the smallest")
+    axis.set_xscale("log"), axis.set_yscale("log")
+    axis.set_xlabel("instances"), axis.set_ylabel("wall seconds")
+    axis.set_title(f"Evidence scores, planted features (d = {summary['dim']}), 2 CPU cores")
+    axis.legend(fontsize=8), axis.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+# ------------------------------------------------------------------------------------------------- command line
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=["features"], default="features")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[30_000, 300_000, 1_500_000])
+    parser.add_argument("--dim", type=int, default=768)
+    parser.add_argument("--relations", type=int, default=96)
+    parser.add_argument("--clusters_per_relation", type=int, default=3)
+    parser.add_argument("--cluster_scale", type=float, default=0.2)
+    parser.add_argument("--instances_per_document", type=int, default=15)
+    parser.add_argument("--noise", type=float, default=0.3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work_dir", type=Path, default=None, help="Where the planted features go (default: a temp dir).")
+    parser.add_argument("--results_dir", type=Path, default=REPOSITORY / "docs" / "results" / "scale")
+    parser.add_argument("--gpu", action="store_true", help="Measure on the accelerator (refused: none here).")
+    parser.add_argument("--measure", type=Path, nargs=2, help=argparse.SUPPRESS)  # child: corpus folder, result file
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.measure:
+        measure(*args.measure)
+        return 0
+    if args.gpu:
+        print("bench_scale.py: error: --gpu needs an accelerator; none is available here.", file=sys.stderr)
+        return 2
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    runs = []
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as work:
+        for size in sorted(args.sizes):
+            folder = write_planted_corpus(Path(work) / f"n{size}", size, args.dim, args)
+            result_file = folder / "result.json"
+            print(f"n = {size:,}: measuring ...", flush=True)
+            subprocess.run(
+                [sys.executable, __file__, "--measure", str(folder), str(result_file)], check=True, cwd=REPOSITORY
+            )
+            runs.append(json.loads(result_file.read_text()))
+            (folder / "features.npy").unlink()
+            print(json.dumps(runs[-1], indent=1), flush=True)
+            summary = report(runs, args, command)  # written after every size: a long run keeps what it measured
+            (args.results_dir / "scale_features.json").write_text(json.dumps(summary, indent=1))
+            (args.results_dir / "scale_features.md").write_text(markdown(summary))
+    plot(summary, args.results_dir / "scale_features.png")
+    print(markdown(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
