@@ -14,14 +14,27 @@ For each size one child process computes every evidence score through the score 
 memory-mapped feature pages count, as `ru_maxrss` counts them) and its ROC-AUC against the planted truth. The first
 score to touch the features pays for reading them.
 
+Corpus mode (`--mode corpus`): copies of the 500 shipped Re-DocRED documents (`$FINECL_DATA_DIR`) under new titles,
+with every entity name of a copy suffixed by its copy number (so names, facts and fingerprints differ between copies
+while relation, entity-type and length statistics stay those of Re-DocRED). Each component runs as its own command
+in a child process, timed and with its peak RSS (the process and its workers, `RUSAGE_CHILDREN`):
+
+- `convert`: `finecl convert docred` (documents + seeded no-relation samples);
+- `label`: `finecl convert distant-supervision` with a fact list `--fact_copies` (10) times DocRED's 52,293 facts (the
+  copies' facts renamed as their documents are, plus facts of names no document has);
+- `stage1`: `finecl learning-order --recipe tuned --max_steps 2` with the offline MiniLM on the converted folder, at
+  the sizes up to `--stage1_max_documents`: tokenization, two training steps, the evidence encoding, every score
+  and the export (the step list of the issue: its time is dominated by the evidence).
+
 ```bash
 python benchmarks/bench_scale.py                                       # n = 30,000 / 300,000 / 1,500,000, d = 768
 python benchmarks/bench_scale.py --sizes 30000 300000 --dim 128        # quicker
-make bench-scale                                                       # the README table
+python benchmarks/bench_scale.py --mode corpus --documents 500 5000 50000 --stage1_max_documents 2000
+make bench-scale                                                       # both, the README tables
 ```
 
-Writes `<results_dir>/scale_features.{json,md,png}`: the table, each component's growth exponent between the two
-largest sizes (log time / log n) and over all sizes, and a log-log plot. `--gpu` is refused here (no GPU build of
+Writes `<results_dir>/scale_features.{json,md,png}` (corpus mode: `scale_corpus.{json,md}`): the table, each
+component's growth exponent between the two largest sizes (log time / log n) and over all sizes, and a log-log plot. `--gpu` is refused here (no GPU build of
 faiss or accelerator in this project's CI); see the README's "Scaling up".
 """
 
@@ -31,6 +44,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -159,6 +173,141 @@ def measure(folder: Path, result_file: Path) -> None:
     result_file.write_text(json.dumps(result, indent=1))
 
 
+# ------------------------------------------------------------------------------------------------- corpus mode
+def write_corpus_copies(folder: Path, num_documents: int, fact_copies: int) -> tuple[Path, Path]:
+    """`documents.json` (copies of the shipped Re-DocRED documents) and `facts.json.gz` (DocRED's facts, renamed per
+    copy, `fact_copies` times as many)."""
+    import gzip
+
+    data_dir = Path(os.environ.get("FINECL_DATA_DIR", REPOSITORY.parent / "shared" / "data"))
+    with gzip.open(data_dir / "redocred" / "test_revised.json.gz", "rt") as source:
+        originals = json.load(source)
+    with gzip.open(data_dir / "docred" / "train_annotated.fact.json.gz", "rt") as source:
+        facts = json.load(source)
+    folder.mkdir(parents=True, exist_ok=True)
+    documents_path, facts_path = folder / "documents.json", folder / "facts.json.gz"
+    with open(documents_path, "w") as sink:
+        sink.write("[")
+        for position in range(num_documents):
+            copy, document = divmod(position, len(originals))
+            sink.write(("," if position else "") + json.dumps(_renamed(originals[document], copy)))
+        sink.write("]")
+    copies = -(-num_documents // len(originals))
+    with gzip.open(facts_path, "wt") as sink:
+        sink.write("[")
+        for fact_copy in range(fact_copies):
+            suffix = fact_copy if fact_copy < copies else f"kb{fact_copy}"  # beyond the documents' copies: no match
+            for position, (head, tail, relation) in enumerate(facts):
+                renamed = [_copy_name(head, suffix), _copy_name(tail, suffix), relation]
+                sink.write(("," if fact_copy or position else "") + json.dumps(renamed))
+        sink.write("]")
+    return documents_path, facts_path
+
+
+def _copy_name(name: str, copy: int | str) -> str:
+    return name if copy == 0 else f"{name} {copy}"
+
+
+def _renamed(document: dict, copy: int) -> dict:
+    if copy == 0:
+        return document
+    renamed = json.loads(json.dumps(document))
+    renamed["title"] = f"{document['title']} (copy {copy})"
+    for entity in renamed["vertexSet"]:
+        for mention in entity:
+            mention["name"] = _copy_name(mention["name"], copy)
+    return renamed
+
+
+def run_measured(command: list[str], log: Path) -> dict:
+    """Wall seconds and peak RSS (the process and every child it waited for) of `command`, run from a fresh parent
+    so that `RUSAGE_CHILDREN` holds this command alone; its output goes to `log`."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "start = time.perf_counter()\n"
+        "with open(sys.argv[1], 'w') as log:\n"
+        "    code = subprocess.run(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT).returncode\n"
+        "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, code)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe, str(log), *command], capture_output=True, text=True, cwd=REPOSITORY, check=True
+    )
+    seconds, peak, code = completed.stdout.split()
+    if int(code) != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({code}): {log.read_text()[-2000:]}")
+    return {"seconds": round(float(seconds), 1), "peak_rss_bytes": int(peak)}
+
+
+def measure_corpus(args: argparse.Namespace, command: str) -> dict:
+    finecl = [sys.executable, "-m", "finecl_hf.commands"]
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as work:
+        for size in sorted(args.documents):
+            folder = Path(work) / f"d{size}"
+            documents, facts = write_corpus_copies(folder, size, args.fact_copies)
+            row = {"documents": size}
+            row["convert"] = run_measured(
+                [*finecl, "convert", "docred", "--source", f"train={documents}", "--output", str(folder / "converted")],
+                folder / "convert.log",
+            )
+            row["label"] = run_measured(
+                [*finecl, "convert", "distant-supervision", "--source", f"train={documents}", "--facts", str(facts),
+                 "--output", str(folder / "distant")], folder / "label.log",
+            )  # fmt: skip
+            if size <= args.stage1_max_documents:
+                row["stage1"] = run_measured(
+                    [*finecl, "learning-order", "--dataset_path", str(folder / "converted"), "--recipe", "tuned",
+                     "--max_steps", "2", "--output_dir", str(folder / "stage1"), "--report_to", "none",
+                     "--save_strategy", "no", "--use_cpu"], folder / "stage1.log",
+                )  # fmt: skip
+                row["stage1"]["score_seconds"] = _score_seconds(folder / "stage1" / "learning_order")
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            summary = corpus_summary(rows, command)
+            (args.results_dir / "scale_corpus.json").write_text(json.dumps(summary, indent=1))
+            (args.results_dir / "scale_corpus.md").write_text(corpus_markdown(summary))
+            shutil.rmtree(folder)
+    return summary
+
+
+def _score_seconds(learning_order: Path) -> dict:
+    from finecl_hf.cards import read_dataset_card_metadata
+
+    try:
+        return read_dataset_card_metadata(learning_order).get("score_seconds") or {}
+    except (OSError, ValueError):
+        return {}
+
+
+def corpus_summary(rows: list[dict], command: str) -> dict:
+    growth = {}
+    for component in ("convert", "label", "stage1"):
+        measured = [row for row in rows if component in row]
+        growth[component] = growth_exponents(
+            [row["documents"] for row in measured], [row[component]["seconds"] for row in measured]
+        )
+    return {"command": command, "rows": rows, "growth": growth}
+
+
+def corpus_markdown(summary: dict) -> str:
+    rows = summary["rows"]
+    lines = [
+        "# Data path and stage 1 at scale (copies of the shipped Re-DocRED documents)", "",
+        f"Command: `{summary['command']}`", "",
+        "Wall seconds / peak RSS (GB) of each command, this machine (2 cores).", "",
+        "| component | " + " | ".join(f"{row['documents']:,} documents" for row in rows) + " | growth (two largest) | growth (all) |",
+        "|---|" + "---|" * (len(rows) + 2),
+    ]  # fmt: skip
+    for component in ("convert", "label", "stage1"):
+        cells = [
+            f"{row[component]['seconds']:.1f} s / {row[component]['peak_rss_bytes'] / 1e9:.2f} GB" if component in row else "–"
+            for row in rows
+        ]
+        growth = summary["growth"][component]
+        lines.append(f"| `{component}` | " + " | ".join(cells) + f" | n^{growth['largest_two']} | n^{growth['all']} |")
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------------------------------- report
 def growth_exponents(sizes: list[int], seconds: list[float]) -> dict[str, float | None]:
     """log-log slope between the two largest sizes and the least-squares slope over all."""
@@ -232,7 +381,10 @@ def plot(summary: dict, path: Path) -> None:
 # ------------------------------------------------------------------------------------------------- command line
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=["features"], default="features")
+    parser.add_argument("--mode", choices=["features", "corpus"], default="features")
+    parser.add_argument("--documents", type=int, nargs="+", default=[500, 5_000, 50_000], help="Corpus mode sizes.")
+    parser.add_argument("--stage1_max_documents", type=int, default=2_000, help="Corpus mode: stage 1 up to this size.")
+    parser.add_argument("--fact_copies", type=int, default=10, help="Corpus mode: fact list size, in DocRED's.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[30_000, 300_000, 1_500_000])
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--relations", type=int, default=96)
@@ -258,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.results_dir.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.mode == "corpus":
+        print(corpus_markdown(measure_corpus(args, command)))
+        return 0
     runs = []
     with tempfile.TemporaryDirectory(dir=args.work_dir) as work:
         for size in sorted(args.sizes):

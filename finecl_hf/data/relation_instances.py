@@ -11,7 +11,10 @@ row number) and never copy its text.
 from __future__ import annotations
 
 import random
+from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from datasets import Dataset
 
 from ..constants import RELATION_INSTANCES_CONFIG
@@ -119,7 +122,21 @@ def build_relation_instances(
     )
 
 
+def triple_values_by_uid(instances: Any, documents: Any, field: str) -> pa.Array:
+    """`field` of the documents' relation triple that each instance is (matched by triple `uid`), null for instances
+    that are no triple (sampled no-relation pairs): an Arrow join, without Python dicts of the whole corpus."""
+    relations = pc.list_flatten(documents.with_format("arrow")["relations"])
+    uids = pc.struct_field(relations, "uid")
+    values = pc.struct_field(relations, field)
+    if isinstance(uids, pa.ChunkedArray):
+        uids, values = uids.combine_chunks(), values.combine_chunks()
+    position = pc.index_in(instances.with_format("arrow")["uid"], value_set=uids)
+    taken = pc.take(values, position)
+    return taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+
+
 __all__ = [
+    "triple_values_by_uid",
     "DEFAULT_NA_RATIO",
     "DEFAULT_SEED",
     "RELATION_INSTANCES_CONFIG",

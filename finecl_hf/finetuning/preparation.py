@@ -87,12 +87,18 @@ def entity_markers(style: str) -> EntityMarkers | None:
 
 
 def tokenize_split(
-    rows: Dataset, tokenizer: PreTrainedTokenizerBase, relation_level: str, max_length: int, markers: str = "none"
+    rows: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    relation_level: str,
+    max_length: int,
+    markers: str = "none",
+    num_proc: int | None = None,
 ) -> Dataset:
     """Tokenize one split for `relation_level` with `finecl_hf.data.tokenization` (its statistics are logged there)."""
     if relation_level == "document":
-        return tokenize_documents(rows, tokenizer, max_length=max_length)[0]
-    return tokenize_sentences(rows, tokenizer, max_length=max_length, entity_markers=entity_markers(markers))[0]
+        return tokenize_documents(rows, tokenizer, max_length=max_length, num_proc=num_proc)[0]
+    markers = entity_markers(markers)
+    return tokenize_sentences(rows, tokenizer, max_length=max_length, entity_markers=markers, num_proc=num_proc)[0]
 
 
 def prepare_data(args: RelationExtractionArguments, dataset: DatasetDict | None = None) -> PreparedData:

@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..constants import (
     LEARNED_EPOCH_COLUMN,
     UPSAMPLED_COLUMN,
 )
+from ..data.relation_instances import triple_values_by_uid
 from ..errors import DataError, UsageError
 from .dataset import load_learning_order_documents, load_learning_order_instances
 from .scores import SCORES, cleanliness
@@ -233,18 +236,16 @@ def instance_correctness(instances: Any, documents: Any | None, column: str) -> 
     no-relation pairs, triples of documents without gold) are not known and left out of precision and AUC.
     """
     if column in instances.column_names:
-        values = instances[column]
+        values = instances.with_format("arrow")[column]
     elif documents is not None and column in documents.features["relations"].feature:
-        by_uid = {
-            triple["uid"]: triple[column] for triples in documents.select_columns(["relations"])["relations"] for triple in triples
-        }
-        values = [by_uid.get(uid) for uid in instances["uid"]]
+        values = triple_values_by_uid(instances, documents, column)
     else:
         raise DataError(f"correct_column={column!r} is neither a column of the instances nor of the documents' relations.")
-    known = np.array([value is not None for value in values], dtype=bool)
+    known = np.asarray(pc.is_valid(values), dtype=bool)
     if not known.any():
         raise DataError(f"correct_column={column!r} is null for every instance: correctness is unknown.")
-    return np.array([bool(value) for value in values], dtype=bool), known
+    correct = pc.fill_null(pc.cast(values, pa.bool_()), False)
+    return np.asarray(correct, dtype=bool), known
 
 
 def recorded_order(dataset: Any) -> tuple[np.ndarray, int]:

@@ -70,6 +70,11 @@ class LearningOrderArguments:
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep only the first N instances (quick experiments, tests)."}
     )
+    preprocessing_num_workers: int | None = field(
+        default=None,
+        metadata={"help": "Processes for tokenizing the instances or documents, for training and for the evidence "
+                  "encoder (`datasets.map(num_proc=...)`)."},
+    )
     learning_order_dir: str | None = field(
         default=None,
         metadata={"help": "Where the learning-order dataset is written (default: `<output_dir>/learning_order`)."},

@@ -322,7 +322,7 @@ def write_oracle_learning_order(
     no-relation pairs -1 (never learned, as stage 1 leaves them unless `--record_no_relation`). The documents config
     is the noisy folder's documents.
     """
-    from finecl_hf.data.relation_instances import RELATION_INSTANCES_CONFIG
+    from finecl_hf.data.relation_instances import RELATION_INSTANCES_CONFIG, triple_values_by_uid
 
     if num_epochs < 2:
         raise UsageError(f"num_epochs={num_epochs} must be at least 2: clean and corrupted labels need two epochs.")
@@ -333,14 +333,10 @@ def write_oracle_learning_order(
             f"noisy_dataset={str(noisy_dataset)!r} has no `is_noisy` field in its relations: it is not a folder written "
             "by `write_noisy_corpus` (dataset_scripts/document_noise.py), so its noise mask is unknown."
         )
-    noisy_by_uid = {
-        triple["uid"]: triple["is_noisy"] for triples in documents.select_columns(["relations"])["relations"] for triple in triples
-    }
-    last_epoch = num_epochs - 1
-    learned_epoch = np.array(
-        [NOT_LEARNED if uid not in noisy_by_uid else (last_epoch if noisy_by_uid[uid] else 0) for uid in instances["uid"]],
-        dtype=np.int64,
-    )
+    noisy = triple_values_by_uid(instances, documents, "is_noisy")  # null: a sampled no-relation pair
+    is_triple = np.asarray(noisy.is_valid(), dtype=bool)
+    is_noisy = np.asarray(noisy.fill_null(False), dtype=bool)
+    learned_epoch = np.where(is_triple, np.where(is_noisy, num_epochs - 1, 0), NOT_LEARNED).astype(np.int64)
     percent = np.array([np.mean(learned_epoch == epoch) * 100 for epoch in range(num_epochs)]).round(4).tolist()
     run_info = LearningOrderRunInfo(
         model_name_or_path="oracle: the true noise mask (no classifier)",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from datasets import ClassLabel, Dataset, get_dataset_config_names
 from transformers import AutoTokenizer, set_seed
@@ -30,7 +31,7 @@ from finecl_hf.errors import DataError, UsageError
 from finecl_hf.modeling import FineCLForRelationExtraction
 from finecl_hf.paths import offline_encoder_path
 
-from .evidence import CorpusEvidence, EvidenceSettings, neighbour_candidates, type_signatures
+from .evidence import UNKNOWN_TYPE, CorpusEvidence, EvidenceSettings, neighbour_candidates, type_signatures
 from .neighbours import require_faiss
 from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
@@ -186,10 +187,19 @@ def corpus_evidence(
 def _entity_type_signatures(instances: Dataset, documents: Dataset | None) -> np.ndarray | None:
     """`HEAD->TAIL` per instance, or `None` when the corpus has no entity types at all."""
     if documents is not None:
-        types = [[entity["type"] for entity in entities] for entities in documents.select_columns(["entities"])["entities"]]
-        pairs = instances.select_columns(["document_index", "head", "tail"]).to_dict()
-        heads = [types[document][head] for document, head in zip(pairs["document_index"], pairs["head"])]
-        tails = [types[document][tail] for document, tail in zip(pairs["document_index"], pairs["tail"])]
+        # Arrow all the way: every entity's type in one flat array, an instance's entity at its document's offset.
+        entities = documents.with_format("arrow")["entities"]
+        entities = entities.combine_chunks() if isinstance(entities, pa.ChunkedArray) else entities
+        types = pc.struct_field(entities.flatten(), "type")
+        offsets = np.asarray(entities.offsets, dtype=np.int64)
+        offsets -= offsets[0]  # a sliced array's offsets start where its flattened values do
+        pairs = instances.select_columns(["document_index", "head", "tail"]).with_format("numpy")
+        start = offsets[np.asarray(pairs["document_index"], dtype=np.int64)]
+        heads = types.take(start + np.asarray(pairs["head"], dtype=np.int64))
+        tails = types.take(start + np.asarray(pairs["tail"], dtype=np.int64))
+        if heads.null_count == len(heads) and tails.null_count == len(tails):
+            return None
+        return _joined_signatures(heads, tails)
     elif {"head", "tail"} <= set(instances.column_names) and "type" in instances.features["head"]:
         heads = [entity["type"] for entity in instances["head"]]
         tails = [entity["type"] for entity in instances["tail"]]
@@ -202,6 +212,12 @@ def _entity_type_signatures(instances: Dataset, documents: Dataset | None) -> np
 
 FEATURES_FILE = "evidence_features.npy"
 FEATURES_KEY_FILE = "evidence_features.json"
+
+
+def _joined_signatures(heads: pa.Array, tails: pa.Array) -> np.ndarray:
+    """`type_signatures` of Arrow type columns, joined by Arrow compute."""
+    heads, tails = (pc.fill_null(values, UNKNOWN_TYPE) for values in (heads, tails))
+    return np.asarray(pc.binary_join_element_wise(heads, tails, "->").to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _feature_encoder(
@@ -227,7 +243,8 @@ def _feature_encoder(
     except ValueError as error:
         raise UsageError(str(error)) from error
     folder = None if training_args is None else Path(training_args.output_dir)
-    return lambda: _features_file(encoder, instances, documents, data_args.max_length, folder)
+    workers = data_args.preprocessing_num_workers
+    return lambda: _features_file(encoder, instances, documents, data_args.max_length, folder, workers)
 
 
 def _encoder_device(training_args: LearningOrderTrainingArguments | None) -> tuple[Any, Any]:
@@ -239,7 +256,9 @@ def _encoder_device(training_args: LearningOrderTrainingArguments | None) -> tup
     return training_args.device, dtype
 
 
-def _features_file(encoder, instances: Dataset, documents: Dataset | None, max_length: int, folder: Path | None):
+def _features_file(
+    encoder, instances: Dataset, documents: Dataset | None, max_length: int, folder: Path | None, workers: int | None
+):
     """The features, from the run folder's features file when it was computed from the same inputs."""
     from finecl_hf.probing.features import TokenizationSettings, arrow_fingerprint, encode_document_instances, encode_split
 
@@ -263,11 +282,11 @@ def _features_file(encoder, instances: Dataset, documents: Dataset | None, max_l
         partial = None
     if documents is not None:
         features = encode_document_instances(
-            encoder, instances, documents, max_length=max_length, output_file=partial
+            encoder, instances, documents, max_length=max_length, output_file=partial, num_proc=workers
         ).features
     else:
         settings = TokenizationSettings(max_length=max_length)
-        features = encode_split(encoder, instances, settings=settings, description="instances").features
+        features = encode_split(encoder, instances, settings=settings, description="instances", num_proc=workers).features
         if partial is not None:
             np.save(partial, features)
     if partial is None:
@@ -325,11 +344,12 @@ def _tokenized_training_data(
     instances: Dataset, documents: Dataset | None, tokenizer: Any, data_args: LearningOrderArguments
 ) -> tuple[Dataset, Any]:
     """Tokenize with `finecl_hf.data.tokenization`; return the training rows and their collator."""
+    workers = data_args.preprocessing_num_workers
     if documents is None:
-        tokenized, _ = tokenize_sentences(instances, tokenizer, max_length=data_args.max_length)
+        tokenized, _ = tokenize_sentences(instances, tokenizer, max_length=data_args.max_length, num_proc=workers)
         return tokenized, SentenceRelationCollator(tokenizer, label_column=data_args.label_column)
-    tokenized_documents, _ = tokenize_documents(documents, tokenizer, max_length=data_args.max_length)
-    kept, _ = drop_instances_without_mentions(instances, tokenized_documents)
+    tokenized_documents, _ = tokenize_documents(documents, tokenizer, max_length=data_args.max_length, num_proc=workers)
+    kept, _ = drop_instances_without_mentions(instances, tokenized_documents, num_proc=workers)
     return kept, RelationInstanceCollator(tokenizer, tokenized_documents, return_instance_uids=False)
 
 

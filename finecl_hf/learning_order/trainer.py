@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
@@ -514,8 +515,8 @@ def _resolve_no_relation_id(model: torch.nn.Module, no_relation_id: int | None) 
 def _epoch_pass_order(dataset: Any) -> np.ndarray:
     """Row order of the epoch pass: longest first (less padding per batch), documents kept together."""
     column_names = getattr(dataset, "column_names", None) or []
-    if "input_ids" in column_names:
-        lengths = np.fromiter((len(ids) for ids in dataset["input_ids"]), dtype=np.int64, count=len(dataset))
+    if "input_ids" in column_names and hasattr(dataset, "with_format"):
+        lengths = np.asarray(pc.list_value_length(dataset.with_format("arrow")["input_ids"]), dtype=np.int64)
         return np.argsort(-lengths, kind="stable")
     if "document_index" in column_names:
         return np.argsort(np.asarray(dataset["document_index"]), kind="stable")

@@ -122,6 +122,7 @@ def encode_split(
     batch_size: int = 64,
     cache_dir: str | Path | bool | None = None,
     description: str = "split",
+    num_proc: int | None = None,
 ) -> SplitFeatures:
     """Features of the `needed` rows of a sentence split (all rows when `None`), from the cache where possible.
 
@@ -135,7 +136,7 @@ def encode_split(
     seconds = 0.0
     if missing.size:
         start = time.perf_counter()
-        features[missing] = _encode_rows(encoder, rows, missing, settings, batch_size, description)
+        features[missing] = _encode_rows(encoder, rows, missing, settings, batch_size, description, num_proc)
         seconds = time.perf_counter() - start
         attempted[missing] = True
         if cache_file is not None:
@@ -161,6 +162,7 @@ def encode_document_instances(
     cache_dir: str | Path | bool | None = None,
     description: str = "documents",
     output_file: str | Path | None = None,
+    num_proc: int | None = None,
 ) -> SplitFeatures:
     """Features [e_head; e_tail] of document-level relation instances (`document_index`, `head`, `tail` columns;
     `documents` in the schema of `finecl_hf.data.schema`).
@@ -173,7 +175,7 @@ def encode_document_instances(
     """
     entities, offsets, seconds, cache_file = encode_document_entities(
         encoder, documents, max_length=max_length, documents_per_batch=documents_per_batch, cache_dir=cache_dir,
-        description=description,
+        description=description, num_proc=num_proc,
     )
     pairs = instances.select_columns(list(_INSTANCE_COLUMNS)).with_format("numpy")
     document = np.asarray(pairs["document_index"], dtype=np.int64)
@@ -222,6 +224,7 @@ def encode_document_entities(
     documents_per_batch: int = 8,
     cache_dir: str | Path | bool | None = None,
     description: str = "documents",
+    num_proc: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, Path | None]:
     """Entity embeddings of every document: `(entities [Σ entities, hidden], offsets [documents + 1], seconds,
     cache_file)`; document d's entity e is row `offsets[d] + e`, NaN where no mention survived truncation."""
@@ -235,7 +238,7 @@ def encode_document_entities(
         stored = load_file(cache_file)
         return stored["entities"], stored["offsets"], 0.0, cache_file
     start = time.perf_counter()
-    entities, offsets = _encode_documents(encoder, documents, max_length, documents_per_batch, description)
+    entities, offsets = _encode_documents(encoder, documents, max_length, documents_per_batch, description, num_proc)
     seconds = time.perf_counter() - start
     if cache_file is not None:
         _save_atomically(cache_file, {"entities": entities, "offsets": offsets}, encoder, description)
@@ -243,10 +246,15 @@ def encode_document_entities(
 
 
 def _encode_documents(
-    encoder: FrozenRelationEncoder, documents: Dataset, max_length: int, documents_per_batch: int, description: str
+    encoder: FrozenRelationEncoder,
+    documents: Dataset,
+    max_length: int,
+    documents_per_batch: int,
+    description: str,
+    num_proc: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     columns = documents.select_columns(["sents", "entities", "relations"])
-    tokenized, _ = tokenize_documents(columns, encoder.tokenizer, max_length=max_length)
+    tokenized, _ = tokenize_documents(columns, encoder.tokenizer, max_length=max_length, num_proc=num_proc)
     tokenized = tokenized.select_columns(["input_ids", "mention_token_spans", "num_entities"])
     arrow = tokenized.with_format("arrow")
     counts = np.asarray(arrow["num_entities"], dtype=np.int64)
@@ -300,9 +308,12 @@ def _encode_rows(
     settings: TokenizationSettings,
     batch_size: int,
     description: str,
+    num_proc: int | None = None,
 ) -> np.ndarray:
     subset = rows.select(indices.tolist()).add_column(ROW_COLUMN, list(range(len(indices))))
-    tokenized = tokenize_split(subset, encoder.tokenizer, "sentence", settings.max_length, settings.entity_markers)
+    tokenized = tokenize_split(
+        subset, encoder.tokenizer, "sentence", settings.max_length, settings.entity_markers, num_proc=num_proc
+    )
     output = np.full((len(indices), encoder.feature_size), np.nan, dtype=np.float32)
     if not len(tokenized):
         return output
