@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-quick reproduce benchmarks bench-denoising clean
+.PHONY: install demo test test-quick reproduce benchmarks bench-denoising bench-scale clean
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ benchmarks: install
 # Denoising benchmark of issue 13 (README, "Denoising benchmark"): writes docs/results/denoising_*.
 bench-denoising: install
 	nice -n 10 $(PY) benchmarks/bench_denoising.py $(BENCH_DENOISING_ARGS)
+
+# Scale benchmark of issue 32 (README, "How stage 1 scales"): writes docs/results/scale/ (~45 min on 2 cores).
+bench-scale: install
+	$(PY) benchmarks/bench_scale.py --mode features
+	$(PY) benchmarks/bench_scale.py --mode corpus
+	$(PY) benchmarks/bench_scale.py --mode index
 
 clean:
 	rm -rf $(VENV) outputs build dist *.egg-info

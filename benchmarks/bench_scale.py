@@ -2,10 +2,12 @@
 """How the cost of stage 1's evidence grows with the corpus: wall time and peak memory per component, growth exponents.
 
 Features-only mode (`--mode features`, the default): `n` instances of `d`-dimensional frozen features with planted
-clusters and planted wrong labels, no encoder needed. Each relation owns `--clusters_per_relation` cluster centres;
-an instance's features are its true relation's centre (scaled by `--cluster_scale`) plus unit Gaussian noise; documents
-group `--instances_per_document` consecutive instances; `--noise` of the labels are replaced by another relation
-(the instance keeps its true relation's entity types, as a distant-supervision error does). The features are written
+clusters and planted wrong labels, no encoder needed. Encoder features have a low intrinsic dimension, so the clusters
+live in a `--latent_dim` (48) subspace: each relation owns `--clusters_per_relation` centres there (Gaussian, scale
+`--cluster_scale`), an instance is its cluster's centre plus unit Gaussian noise in the subspace, mapped to `d`
+dimensions by a fixed random basis, plus isotropic noise of scale `--isotropic_noise` in all `d`. Documents group
+`--instances_per_document` consecutive instances; `--noise` of the labels are replaced by another relation (the
+instance keeps its true relation's entity types, as a distant-supervision error does). The features are written
 once per size to a float32 `.npy` file and read back memory-mapped, as stage 1 reads its features file.
 
 For each size one child process computes every evidence score through the score registry
@@ -24,16 +26,23 @@ in a child process, timed and with its peak RSS (the process and its workers, `R
   copies' facts renamed as their documents are, plus facts of names no document has);
 - `stage1`: `finecl learning-order --recipe tuned --max_steps 2` with the offline MiniLM on the converted folder, at
   the sizes up to `--stage1_max_documents`: tokenization, two training steps, the evidence encoding, every score
-  and the export (the step list of the issue: its time is dominated by the evidence).
+  and the export (the step list of the issue: its time is dominated by the evidence);
+- `analyse`: `finecl analyse` of the exported learning-order dataset.
 
 ```bash
 python benchmarks/bench_scale.py                                       # n = 30,000 / 300,000 / 1,500,000, d = 768
 python benchmarks/bench_scale.py --sizes 30000 300000 --dim 128        # quicker
 python benchmarks/bench_scale.py --mode corpus --documents 500 5000 50000 --stage1_max_documents 2000
+python benchmarks/bench_scale.py --mode index       # exact vs IVF neighbours on real (MiniLM) features, noise_0.5
 make bench-scale                                                       # both, the README tables
 ```
 
-Writes `<results_dir>/scale_features.{json,md,png}` (corpus mode: `scale_corpus.{json,md}`): the table, each
+Index mode (`--mode index`): the approximate search against the exact one on real features (the denoising
+benchmark's `noise_0.5` corpus, MiniLM): ROC-AUC of `neighbour_agreement` with each and the recall of the
+approximate neighbours, the IVF index probing the share of its lists that the default probes at 1.5M instances.
+
+Writes `<results_dir>/scale_features.{json,md,png}` (corpus mode: `scale_corpus.{json,md}`, index mode:
+`scale_index.json`): the table, each
 component's growth exponent between the two largest sizes (log time / log n) and over all sizes, and a log-log plot. `--gpu` is refused here (no GPU build of
 faiss or accelerator in this project's CI); see the README's "Scaling up".
 """
@@ -60,6 +69,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 COMPONENTS = ("type_agreement", "neighbour_agreement", "out_of_sample", "combined")
+CORPUS_COMPONENTS = ("convert", "label", "stage1", "analyse")
 ENTITY_TYPES = ("PER", "ORG", "LOC", "TIME")
 
 
@@ -69,7 +79,8 @@ def write_planted_corpus(folder: Path, count: int, dim: int, args: argparse.Name
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     relations, per_relation = args.relations, args.clusters_per_relation
-    centres = rng.normal(0.0, args.cluster_scale, (relations * per_relation, dim)).astype(np.float32)
+    basis = (rng.standard_normal((args.latent_dim, dim), dtype=np.float32) / np.sqrt(args.latent_dim)).astype(np.float32)
+    centres = rng.normal(0.0, args.cluster_scale, (relations * per_relation, args.latent_dim)).astype(np.float32)
     cluster = rng.integers(0, relations * per_relation, count)
     true = cluster % relations
     wrong = rng.random(count) < args.noise
@@ -79,7 +90,9 @@ def write_planted_corpus(folder: Path, count: int, dim: int, args: argparse.Name
     features = np.lib.format.open_memmap(folder / "features.npy", mode="w+", dtype=np.float32, shape=(count, dim))
     for start in range(0, count, 65_536):
         stop = min(start + 65_536, count)
-        features[start:stop] = centres[cluster[start:stop]] + rng.standard_normal((stop - start, dim), dtype=np.float32)
+        latent = centres[cluster[start:stop]] + rng.standard_normal((stop - start, args.latent_dim), dtype=np.float32)
+        isotropic = args.isotropic_noise * rng.standard_normal((stop - start, dim), dtype=np.float32)
+        features[start:stop] = latent @ basis + isotropic
     features.flush()
     del features
     np.savez(
@@ -153,7 +166,8 @@ def measure(folder: Path, result_file: Path) -> None:
 
             registry.SCORES[name] = type(score)(**{**score.__dict__, "compute": timed})
         columns, _ = registry.compute_score_columns(inputs, list(COMPONENTS))
-        sampler.enter("end")
+        sampler.enter("recall")
+        recall = neighbour_recall(evidence)
     clean = stored["clean"]
     result = {
         "instances": int(clean.size),
@@ -169,6 +183,7 @@ def measure(folder: Path, result_file: Path) -> None:
         "evidence_seconds": round(sum(timings.values()), 2),
         "peak_rss_bytes": max(sampler.peaks.values()),
         "exact_search": int(clean.size) <= evidence.settings.neighbour_index.exact_search_max,
+        "neighbour_recall": recall,
     }
     result_file.write_text(json.dumps(result, indent=1))
 
@@ -261,6 +276,9 @@ def measure_corpus(args: argparse.Namespace, command: str) -> dict:
                      "--save_strategy", "no", "--use_cpu"], folder / "stage1.log",
                 )  # fmt: skip
                 row["stage1"]["score_seconds"] = _score_seconds(folder / "stage1" / "learning_order")
+                row["analyse"] = run_measured(
+                    [*finecl, "analyse", str(folder / "stage1" / "learning_order")], folder / "analyse.log"
+                )
             rows.append(row)
             print(json.dumps(row), flush=True)
             summary = corpus_summary(rows, command)
@@ -281,7 +299,7 @@ def _score_seconds(learning_order: Path) -> dict:
 
 def corpus_summary(rows: list[dict], command: str) -> dict:
     growth = {}
-    for component in ("convert", "label", "stage1"):
+    for component in CORPUS_COMPONENTS:
         measured = [row for row in rows if component in row]
         growth[component] = growth_exponents(
             [row["documents"] for row in measured], [row[component]["seconds"] for row in measured]
@@ -298,7 +316,7 @@ def corpus_markdown(summary: dict) -> str:
         "| component | " + " | ".join(f"{row['documents']:,} documents" for row in rows) + " | growth (two largest) | growth (all) |",
         "|---|" + "---|" * (len(rows) + 2),
     ]  # fmt: skip
-    for component in ("convert", "label", "stage1"):
+    for component in CORPUS_COMPONENTS:
         cells = [
             f"{row[component]['seconds']:.1f} s / {row[component]['peak_rss_bytes'] / 1e9:.2f} GB" if component in row else "–"
             for row in rows
@@ -306,6 +324,71 @@ def corpus_markdown(summary: dict) -> str:
         growth = summary["growth"][component]
         lines.append(f"| `{component}` | " + " | ".join(cells) + f" | n^{growth['largest_two']} | n^{growth['all']} |")
     return "\n".join(lines) + "\n"
+
+
+def neighbour_recall(evidence, queries: int = 1000) -> float:
+    """Share of the exact k nearest neighbours (exhaustive search) that the index's candidates hold, over a seeded
+    sample of instances: 1.0 for the exact index."""
+    from finecl_hf.learning_order.neighbours import exhaustive_candidates
+
+    candidates, k = evidence._candidates, evidence.settings.num_neighbours
+    rows = np.sort(np.random.default_rng(0).choice(len(candidates.ids), min(queries, len(candidates.ids)), replace=False))
+    exact_ids, _ = exhaustive_candidates(candidates.standardiser, rows, k + 1)
+    found = 0
+    for row, exact, approximate in zip(rows, exact_ids, candidates.ids[rows]):
+        nearest = [neighbour for neighbour in exact if neighbour != row][:k]
+        chosen = [neighbour for neighbour in approximate if neighbour not in (row, -1)][:k]
+        found += len(set(nearest) & set(chosen))
+    return round(found / (k * rows.size), 4)
+
+
+# ------------------------------------------------------------------------------------------------- index mode
+def measure_index(args: argparse.Namespace, command: str) -> dict:
+    """Exact against approximate neighbours on real features: the 500 shipped Re-DocRED documents with 50% of their
+    gold triples corrupted (the denoising benchmark's `noise_0.5`, seed 0), the offline MiniLM's [e_head; e_tail]
+    features; the IVF index probes the same share of its lists as the default does at `--index_instances`."""
+    from finecl_hf.data.conversion import SplitSource
+    from finecl_hf.data.document_noise import write_noisy_corpus
+    from finecl_hf.data.loading import load_dataset_folder
+    from finecl_hf.learning_order.analysis import instance_correctness, mann_whitney_auc
+    from finecl_hf.learning_order.evidence import CorpusEvidence, EvidenceSettings
+    from finecl_hf.learning_order.neighbours import NeighbourIndexSettings
+    from finecl_hf.paths import data_dir, offline_encoder_path
+    from finecl_hf.probing.encoder import load_frozen_encoder
+    from finecl_hf.probing.features import encode_document_instances
+
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as work:
+        folder = Path(work) / "noise_0.5"
+        write_noisy_corpus([SplitSource("train", data_dir() / "redocred" / "test_revised.json.gz")], folder,
+                           noise_rate=0.5, rel_info_file=data_dir() / "docred" / "rel_info.json", seed=0)  # fmt: skip
+        documents = load_dataset_folder(folder, split="train")
+        instances = load_dataset_folder(folder, "relation_instances", split="train")
+        correct, known = instance_correctness(instances, documents, "confirmed_by_gold")
+        encoder = load_frozen_encoder(offline_encoder_path())
+        features = encode_document_instances(encoder, instances, documents, max_length=512).features
+    labels = np.asarray(instances["relation"], dtype=np.int64)
+    groups = np.asarray(instances["document_index"], dtype=np.int64)
+    default = NeighbourIndexSettings()
+    lists = max(1, args.index_instances // default.list_size)
+    settings = {
+        "exact": default,
+        "ivf": NeighbourIndexSettings(exact_search_max=0, list_size=max(1, len(labels) // lists), probes=default.probes),
+    }
+    result = {"command": command, "instances": int(labels.size), "scored": int(known.sum()),
+              "probed_share": default.probes / lists, "arms": {}}  # fmt: skip
+    for name, index in settings.items():
+        evidence = CorpusEvidence(labels, groups, int(labels.max()) + 1, None, features,
+                                  EvidenceSettings(neighbour_index=index))  # fmt: skip
+        start = time.perf_counter()
+        scores = evidence.neighbour_agreement()
+        result["arms"][name] = {
+            "seconds": round(time.perf_counter() - start, 1),
+            "roc_auc": round(float(mann_whitney_auc(scores[known], correct[known])), 4),
+            "recall": neighbour_recall(evidence),
+        }
+    result["auc_difference"] = round(result["arms"]["ivf"]["roc_auc"] - result["arms"]["exact"]["roc_auc"], 4)
+    (args.results_dir / "scale_index.json").write_text(json.dumps(result, indent=1))
+    return result
 
 
 # ------------------------------------------------------------------------------------------------- report
@@ -351,8 +434,10 @@ def markdown(summary: dict) -> str:
         "| **all scores** | " + " | ".join(f"**{run['evidence_seconds']:.0f} s / {run['peak_rss_bytes'] / 1e9:.2f} GB**" for run in runs)
         + f" | n^{growth['largest_two']} | n^{growth['all']} |"
     )
-    lines += ["", "Neighbour search: " + ", ".join(
-        f"n = {run['instances']:,} {'exact' if run['exact_search'] else 'IVF'}" for run in runs) + "."]
+    lines += ["", "Neighbour search (recall@k of the k neighbours used against an exhaustive search, 1,000 sampled "
+              "instances): " + ", ".join(
+        f"n = {run['instances']:,} {'exact' if run['exact_search'] else 'IVF'} ({run.get('neighbour_recall', '–')})"
+        for run in runs) + "."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -381,7 +466,9 @@ def plot(summary: dict, path: Path) -> None:
 # ------------------------------------------------------------------------------------------------- command line
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=["features", "corpus"], default="features")
+    parser.add_argument("--mode", choices=["features", "corpus", "index"], default="features")
+    parser.add_argument("--index_instances", type=int, default=1_500_000,
+                        help="Index mode: probe the share of lists the default probes at this many instances.")
     parser.add_argument("--documents", type=int, nargs="+", default=[500, 5_000, 50_000], help="Corpus mode sizes.")
     parser.add_argument("--stage1_max_documents", type=int, default=2_000, help="Corpus mode: stage 1 up to this size.")
     parser.add_argument("--fact_copies", type=int, default=10, help="Corpus mode: fact list size, in DocRED's.")
@@ -389,7 +476,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--relations", type=int, default=96)
     parser.add_argument("--clusters_per_relation", type=int, default=3)
-    parser.add_argument("--cluster_scale", type=float, default=0.2)
+    parser.add_argument("--cluster_scale", type=float, default=0.6)
+    parser.add_argument("--latent_dim", type=int, default=48)
+    parser.add_argument("--isotropic_noise", type=float, default=0.3)
     parser.add_argument("--instances_per_document", type=int, default=15)
     parser.add_argument("--noise", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
@@ -412,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.mode == "corpus":
         print(corpus_markdown(measure_corpus(args, command)))
+        return 0
+    if args.mode == "index":
+        print(json.dumps(measure_index(args, command), indent=1))
         return 0
     runs = []
     with tempfile.TemporaryDirectory(dir=args.work_dir) as work:

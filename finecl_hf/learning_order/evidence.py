@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 import torch
 from transformers.utils import logging
 
@@ -212,7 +213,7 @@ def type_agreement(
         raise ValueError(f"smoothing={smoothing} must be > 0 (a leave-one-out estimate can otherwise be log 0).")
     if labels.size < 2:
         raise DataError(f"type_agreement needs at least 2 instances, got {labels.size}.")
-    _, signature_ids = np.unique(signatures, return_inverse=True)
+    signature_ids = _category_ids(signatures)
     _, label_ids = np.unique(labels, return_inverse=True)
     num_signatures = int(signature_ids.max()) + 1
     counted = np.ones(labels.size, dtype=bool) if trusted is None else np.asarray(trusted, dtype=bool)
@@ -225,6 +226,13 @@ def type_agreement(
     marginal = (per_signature + 1.0) / (counted.sum() - itself + num_signatures)
     conditional = (pair + smoothing * marginal) / (per_label + smoothing)
     return np.log(conditional) - np.log(marginal)
+
+
+def _category_ids(values: np.ndarray) -> np.ndarray:
+    """Dense ids of string categories by hashing (Arrow's dictionary encoding): linear, where `np.unique` on Python
+    strings sorts them."""
+    encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    return np.asarray(encoded.indices, dtype=np.int64)
 
 
 def neighbour_agreement(

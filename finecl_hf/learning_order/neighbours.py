@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from transformers.utils import logging
@@ -98,13 +99,26 @@ class FeatureStandardiser:
         norms = np.linalg.norm(values, axis=1, keepdims=True)
         return np.ascontiguousarray(values / np.maximum(norms, 1e-12), dtype=np.float32)
 
+    def norms(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Lengths of the standardised rows."""
+        values = (np.asarray(self.features[rows], dtype=np.float32) - self.mean) / self.scale
+        return np.maximum(np.linalg.norm(values, axis=1), 1e-12)
+
+    def similarities(self, queries: np.ndarray, candidates: np.ndarray, candidate_norms: np.ndarray) -> np.ndarray:
+        """Cosine similarities `[queries, K]` of standardised rows, the candidates' raw features read once: with
+        u = unit(query), ⟨u, (c − m)/s⟩ / ‖(c − m)/s‖ = (⟨u/s, c⟩ − ⟨u/s, m⟩) / ‖(c − m)/s‖."""
+        weights = self.unit(queries) / self.scale
+        raw = np.asarray(self.features[candidates.reshape(-1)], dtype=np.float32).reshape(*candidates.shape, -1)
+        dots = np.matmul(raw, weights[:, :, None])[..., 0] - (weights @ self.mean)[:, None]
+        return dots / candidate_norms
+
 
 @dataclass
 class NeighbourCandidates:
     """Each instance's most similar instances, most similar first.
 
     Attributes:
-        ids: `[instances, K]` int64 rows of the searched features (-1: no candidate in that slot).
+        ids: `[instances, K]` rows of the searched features (int32 below 2^31 instances; -1: no candidate there).
         similarities: `[instances, K]` float32 exact cosine similarities (-inf where `ids` is -1).
         exact: whether the candidates came from an exact search.
         standardiser: the features' standardisation (for a later exhaustive search of a few instances).
@@ -130,8 +144,8 @@ def search_candidates(
     standardiser = FeatureStandardiser(features)
     exact = count <= settings.exact_search_max
     start_time = time.perf_counter()
-    index = _build_index(faiss, standardiser, exact, settings)
-    ids = np.empty((count, num_candidates), dtype=np.int64)
+    index, norms = _build_index(faiss, standardiser, exact, settings)
+    ids = np.empty((count, num_candidates), dtype=np.int32 if count < 2**31 else np.int64)
     similarities = np.empty((count, num_candidates), dtype=np.float32)
     for start in tqdm(range(0, count, SEARCH_BATCH), desc=f"Searching {description}", unit="batch"):
         rows = slice(start, min(start + SEARCH_BATCH, count))
@@ -141,7 +155,7 @@ def search_candidates(
         else:
             for part in range(rows.start, rows.stop, RERANK_BATCH):
                 queries = np.arange(part, min(part + RERANK_BATCH, rows.stop))
-                ids[queries], similarities[queries] = _reranked(standardiser, queries, found[queries - rows.start])
+                ids[queries], similarities[queries] = _reranked(standardiser, queries, found[queries - rows.start], norms)
     logger.info(
         f"{description}: {num_candidates} candidates for each of {count} instances by an "
         f"{'exact' if exact else 'approximate (IVF)'} search in {time.perf_counter() - start_time:.1f} s."
@@ -149,7 +163,10 @@ def search_candidates(
     return NeighbourCandidates(ids, similarities, exact, standardiser)
 
 
-def _build_index(faiss: ModuleType, standardiser: FeatureStandardiser, exact: bool, settings: NeighbourIndexSettings):
+def _build_index(
+    faiss: ModuleType, standardiser: FeatureStandardiser, exact: bool, settings: NeighbourIndexSettings
+) -> tuple[Any, np.ndarray | None]:
+    """The filled index, and (IVF) the standardised length of every instance."""
     count, dim = standardiser.features.shape
     if exact:
         index = faiss.IndexFlatIP(dim)
@@ -160,16 +177,23 @@ def _build_index(faiss: ModuleType, standardiser: FeatureStandardiser, exact: bo
         sample = np.random.default_rng(settings.seed).choice(count, min(count, 50 * lists), replace=False)
         index.train(standardiser.unit(np.sort(sample)))
         index.nprobe = settings.probes
+    norms = None if exact else np.empty(count, dtype=np.float32)  # for the exact re-ranking of IVF candidates
     for start in range(0, count, SEARCH_BATCH):
-        index.add(standardiser.unit(slice(start, min(start + SEARCH_BATCH, count))))
-    return index
+        rows = slice(start, min(start + SEARCH_BATCH, count))
+        index.add(standardiser.unit(rows))
+        if norms is not None:
+            norms[rows] = standardiser.norms(rows)
+    return index, norms
 
 
-def _reranked(standardiser: FeatureStandardiser, queries: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`found` candidates of `queries` sorted by their exact similarities (recomputed from the features)."""
+def _reranked(
+    standardiser: FeatureStandardiser, queries: np.ndarray, found: np.ndarray, norms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`found` candidates of `queries` sorted by their exact similarities (recomputed from the features; `norms`:
+    every instance's standardised length)."""
     present = found >= 0
-    candidates = standardiser.unit(np.where(present, found, 0).reshape(-1)).reshape(*found.shape, -1)
-    similarity = np.einsum("qd,qkd->qk", standardiser.unit(queries), candidates)
+    safe = np.where(present, found, 0)
+    similarity = standardiser.similarities(queries, safe, norms[safe])
     similarity = np.where(present, similarity, -np.inf).astype(np.float32)
     order = np.argsort(-similarity, axis=1, kind="stable")
     return np.where(present, found, -1)[np.arange(len(found))[:, None], order], np.take_along_axis(similarity, order, 1)

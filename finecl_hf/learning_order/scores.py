@@ -253,7 +253,8 @@ SCORES: dict[str, CleanlinessScore] = _entries(
         dtype="float32",
         higher_is_cleaner=True,
         formula="Σ_j w_j [y_j = y] / Σ_j w_j over the k nearest neighbours j (cosine similarity w_j ≥ 0 of "
-        "standardised frozen [e_head; e_tail] features; the instance itself excluded; k = 10)",
+        "standardised frozen [e_head; e_tail] features; the instance itself excluded; k = 10; a faiss index: exact "
+        "up to 60,000 instances, IVF above)",
         description="Share of the instance's nearest neighbours in a frozen encoder's feature space (the backbone by "
         "default) that carry its label. Needs no classifier trained on the noisy labels.",
         reference="Bahri et al., ICML 2020 (deep k-NN); Zhu et al., ICML 2022 (SimiFeat)",

@@ -98,3 +98,20 @@ def test_a_resumed_run_reuses_the_features_file_and_a_changed_input_does_not(tmp
     # Another max_length encodes again: a features file is only read for the inputs it was computed from.
     changed = run("--max_length", "48")
     assert "evidence features reused" not in changed.stderr and "Encoding documents" in changed.stderr
+
+
+def test_stage1_without_faiss_names_the_extra_and_writes_nothing(tmp_path, documents_dataset, tiny_backbone):
+    blocker = tmp_path / "no-faiss"
+    blocker.mkdir()
+    (blocker / "faiss.py").write_text("raise ImportError('faiss is not installed (simulated)')\n")
+    output_dir = tmp_path / "run"
+    environment = subprocess_env()
+    environment["PYTHONPATH"] = f"{blocker}:{environment['PYTHONPATH']}"
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "trainers/learning_order.py"),
+         *stage1_arguments(documents_dataset, tiny_backbone, output_dir)],
+        capture_output=True, text=True, cwd=REPOSITORY, env=environment, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    assert 'pip install "finecl-hf[evidence]"' in completed.stderr and "Traceback" not in completed.stderr
+    assert not (output_dir / "learning_order").exists() and not list(output_dir.glob("checkpoint-*"))
