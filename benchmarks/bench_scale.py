@@ -32,7 +32,7 @@ in a child process, timed and with its peak RSS (the process and its workers, `R
 ```bash
 python benchmarks/bench_scale.py                                       # n = 30,000 / 300,000 / 1,500,000, d = 768
 python benchmarks/bench_scale.py --sizes 30000 300000 --dim 128        # quicker
-python benchmarks/bench_scale.py --mode corpus --documents 500 5000 50000 --stage1_max_documents 2000
+python benchmarks/bench_scale.py --mode corpus --documents 500 2000 5000 50000 --stage1_max_documents 2000
 python benchmarks/bench_scale.py --mode index       # exact vs IVF neighbours on real (MiniLM) features, noise_0.5
 make bench-scale                                                       # both, the README tables
 ```
@@ -469,7 +469,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=["features", "corpus", "index"], default="features")
     parser.add_argument("--index_instances", type=int, default=1_500_000,
                         help="Index mode: probe the share of lists the default probes at this many instances.")
-    parser.add_argument("--documents", type=int, nargs="+", default=[500, 5_000, 50_000], help="Corpus mode sizes.")
+    parser.add_argument("--documents", type=int, nargs="+", default=[500, 2_000, 5_000, 50_000], help="Corpus mode sizes.")
     parser.add_argument("--stage1_max_documents", type=int, default=2_000, help="Corpus mode: stage 1 up to this size.")
     parser.add_argument("--fact_copies", type=int, default=10, help="Corpus mode: fact list size, in DocRED's.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[30_000, 300_000, 1_500_000])
