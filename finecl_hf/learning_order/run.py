@@ -280,6 +280,7 @@ def _features_file(
         partial = folder / f".{FEATURES_FILE}.partial.npy"
     else:
         partial = None
+    logger.info(f"evidence features: encoding {len(instances)} instances" + (f" into {folder / FEATURES_FILE}." if folder else "."))
     if documents is not None:
         features = encode_document_instances(
             encoder, instances, documents, max_length=max_length, output_file=partial, num_proc=workers

@@ -44,7 +44,7 @@ def test_stage1_exports_the_evidence_scores_with_their_card_rows_and_seconds(sta
 def test_two_processes_export_the_one_process_dataset_and_compute_the_evidence_once(
     tmp_path, documents_dataset, tiny_backbone
 ):
-    """`accelerate launch` with two CPU processes (gloo): the same exported learning order and evidence columns as one
+    """`accelerate launch` with two CPU processes (gloo): the same exported instances and evidence columns as one
     process, and the evidence (its encoding pass and each score) computed by the main process alone."""
     one, two = tmp_path / "one", tmp_path / "two"
     arguments = [*stage1_arguments(documents_dataset, tiny_backbone, one), "--save_strategy", "no"]
@@ -63,16 +63,19 @@ def test_two_processes_export_the_one_process_dataset_and_compute_the_evidence_o
     assert double.returncode == 0, double.stderr[-3000:]
 
     first, second = (read_config(run / "learning_order", "instances") for run in (one, two))
-    assert first["uid"] == second["uid"]
-    for name in EVIDENCE:  # they never depend on the training
+    assert first["uid"] == second["uid"] and first["relation"] == second["relation"]
+    # The evidence that needs no classifier is the one-process run's. The training itself is not bit for bit (each
+    # process draws its own dropout), so the training dynamics and `combined`, which reads `variability`, may differ.
+    for name in ("type_agreement", "neighbour_agreement", "out_of_sample"):
         np.testing.assert_allclose(second[name], first[name], rtol=1e-6, atol=1e-7, err_msg=name)
-    for name in ("learned_epoch", "upsampled"):
-        assert second[name] == first[name], name
+    assert np.isfinite(second["combined"]).all() and len(second["learned_epoch"]) == len(first["learned_epoch"])
     # computed once: one encoding pass and one log line per score, from the main process
     for output in (single.stderr, double.stderr):
         assert output.count("cleanliness score 'neighbour_agreement': computing") == 1
-        assert output.count("Encoding documents") >= 1
+    # progress bars show on every process: a second search would show a second bar
+    assert single.stderr.count("Searching neighbours: 100%") >= 1
     assert double.stderr.count("Searching neighbours: 100%") == single.stderr.count("Searching neighbours: 100%")
+    assert double.stderr.count("evidence features: encoding") == single.stderr.count("evidence features: encoding") == 1
 
 
 @pytest.mark.slow
@@ -87,17 +90,17 @@ def test_a_resumed_run_reuses_the_features_file_and_a_changed_input_does_not(tmp
         return completed
 
     first = run()
-    assert "Encoding documents" in first.stderr and "evidence features reused" not in first.stderr
+    assert "evidence features: encoding" in first.stderr and "evidence features reused" not in first.stderr
     features = np.load(output_dir / "evidence_features.npy")
     assert features.shape[0] == len(read_config(output_dir / "learning_order", "instances")["uid"])
     scores = read_config(output_dir / "learning_order", "instances")
     again = run()
-    assert "evidence features reused" in again.stderr and "Encoding documents" not in again.stderr
+    assert "evidence features reused" in again.stderr and "evidence features: encoding" not in again.stderr
     for name in EVIDENCE:
         np.testing.assert_array_equal(read_config(output_dir / "learning_order", "instances")[name], scores[name])
     # Another max_length encodes again: a features file is only read for the inputs it was computed from.
     changed = run("--max_length", "48")
-    assert "evidence features reused" not in changed.stderr and "Encoding documents" in changed.stderr
+    assert "evidence features reused" not in changed.stderr and "evidence features: encoding" in changed.stderr
 
 
 def test_stage1_without_faiss_names_the_extra_and_writes_nothing(tmp_path, documents_dataset, tiny_backbone):
