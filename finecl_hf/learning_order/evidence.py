@@ -129,13 +129,14 @@ class CorpusEvidence:
     def neighbour_agreement(self, trusted: np.ndarray | None = None) -> np.ndarray:
         """`neighbour_agreement` of every instance with features (NaN otherwise), voters `trusted` when given.
 
-        The index is searched once (`neighbour_candidates`); every round reads the same candidates."""
+        The index is searched once (`search_candidates`); every round reads the same candidates."""
         groups = self.neighbour_groups
 
         def vote(rows: np.ndarray, features: np.ndarray) -> np.ndarray:
             if self._candidates is None:
+                index = self.settings.neighbour_index
                 self._candidates = search_candidates(
-                    features, _num_candidates(self.settings), self.settings.neighbour_index, "neighbours"
+                    features, index.num_candidates(self.settings.num_neighbours), index, "neighbours"
                 )
             return neighbour_agreement(
                 features, self.labels[rows], None if groups is None else groups[rows], self.settings.num_neighbours,
@@ -175,10 +176,6 @@ def encoded_rows(features: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.nd
     for start in range(0, len(features), batch_size):
         valid[start : start + batch_size] = ~np.isnan(features[start : start + batch_size]).any(axis=1)
     return np.flatnonzero(valid)
-
-
-def _num_candidates(settings: EvidenceSettings) -> int:
-    return settings.neighbour_index.candidate_factor * settings.num_neighbours + 1
 
 
 def type_signatures(head_types: Sequence[str | None], tail_types: Sequence[str | None]) -> np.ndarray:
@@ -269,7 +266,7 @@ def neighbour_agreement(
             "the largest group an instance can have as neighbours."
         )
     if candidates is None:
-        candidates = search_candidates(features, index.candidate_factor * num_neighbours + 1, index)
+        candidates = search_candidates(features, index.num_candidates(num_neighbours), index)
     scores = np.empty(count, dtype=np.float64)
     for start in range(0, count, batch_size):
         rows = np.arange(start, min(start + batch_size, count))

@@ -76,6 +76,10 @@ class NeighbourIndexSettings:
     probes: int = DEFAULT_PROBES
     seed: int = 0
 
+    def num_candidates(self, num_neighbours: int) -> int:
+        """Candidates searched per instance for k = `num_neighbours` (the instance itself is one of them)."""
+        return self.candidate_factor * num_neighbours + 1
+
 
 class FeatureStandardiser:
     """Per-dimension standardisation then L2 normalisation, with statistics gathered in one pass of batches: the

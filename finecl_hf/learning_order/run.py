@@ -365,79 +365,58 @@ def _finish(
     label_names: list[str],
     no_relation: str | None,
 ) -> LearningOrderResult:
-    # The scores and the export are the main process's work, done once per job: the learning order is gathered on
-    # every process already, and the evidence (encoding, neighbour index, cross-fitted classifiers) would otherwise be
-    # computed by each. The others wait for it on a group that outlasts the default 30-minute timeout.
+    # Every process holds the gathered learning order and upsamples it (cheap). The scores and the export are the main
+    # process's work, done once per job: the evidence (encoding, neighbour index, cross-fitted classifiers) would
+    # otherwise be computed by each. The others wait for it on a group that outlasts the default 30-minute timeout.
     waiting = patient_group()
-    result = None
+    num_epochs = trainer.num_epochs
+    learned = trainer.learning_order.learned_epoch.copy()
+    labels = np.asarray(instances[data_args.label_column])
+    ignored = [label_names.index(no_relation)] if no_relation is not None and not training_args.record_no_relation else []
+    final, upsampled = upsample_classes(
+        learned, labels, training_args.upsample_min_percent, num_epochs, training_args.seed, ignore_labels=ignored
+    )
+    result = LearningOrderResult(final, upsampled, percent_learned_per_epoch(learned, num_epochs), None)
     if trainer.is_world_process_zero():
-        result = _score_and_export(trainer, instances, documents, evidence, data_args, training_args, model_path,
-                                   label_names, no_relation)  # fmt: skip
+        _add_scores(result, learned, trainer, instances, documents, evidence, data_args)
+        output_dir = Path(data_args.learning_order_dir or Path(training_args.output_dir) / "learning_order")
+        run_info = LearningOrderRunInfo(
+            model_name_or_path=model_path, num_epochs=num_epochs, mode=training_args.mode, seed=training_args.seed,
+            percent_learned_per_epoch=result.percent_learned_per_epoch,
+            upsample_min_percent=training_args.upsample_min_percent, num_upsampled=int(upsampled.sum()),
+            record_no_relation=training_args.record_no_relation, source_dataset=data_args.dataset_path,
+            subset_precision=result.subset_precision, clean_label_auc=result.clean_label_auc,
+            documents_per_batch=training_args.documents_per_batch, score_auc=result.score_auc,
+            score_seconds={name: round(value, 2) for name, value in result.score_seconds.items()},
+            evidence_encoder=(data_args.evidence_encoder or model_path) if evidence.features is not None else None,
+        )
+        result.output_dir = export_learning_order(
+            instances, final, upsampled, output_dir, run_info, documents=documents, scores=result.score_columns
+        )
+        print(render_summary(result))
     wait_for_main_process(waiting)
-    if result is None:  # another process: the learning order, without the scores
-        learned = trainer.learning_order.learned_epoch.copy()
-        final, upsampled = _upsampled(learned, instances, data_args, training_args, trainer.num_epochs, label_names, no_relation)
-        result = LearningOrderResult(final, upsampled, percent_learned_per_epoch(learned, trainer.num_epochs), None)
     return result
 
 
-def _upsampled(
+def _add_scores(
+    result: LearningOrderResult,
     learned: np.ndarray,
-    instances: Dataset,
-    data_args: LearningOrderArguments,
-    training_args: LearningOrderTrainingArguments,
-    num_epochs: int,
-    label_names: list[str],
-    no_relation: str | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """`(learned epoch after upsampling, upsampled mask)` (eq. 4's class upsampling)."""
-    labels = np.asarray(instances[data_args.label_column])
-    ignored = [label_names.index(no_relation)] if no_relation is not None and not training_args.record_no_relation else []
-    return upsample_classes(
-        learned, labels, training_args.upsample_min_percent, num_epochs, training_args.seed, ignore_labels=ignored
-    )
-
-
-def _score_and_export(
     trainer: LearningOrderTrainer,
     instances: Dataset,
     documents: Dataset | None,
     evidence: CorpusEvidence,
     data_args: LearningOrderArguments,
-    training_args: LearningOrderTrainingArguments,
-    model_path: str,
-    label_names: list[str],
-    no_relation: str | None,
-) -> LearningOrderResult:
-    num_epochs = trainer.num_epochs
-    learned = trainer.learning_order.learned_epoch.copy()
-    per_epoch = percent_learned_per_epoch(learned, num_epochs)
-    final, upsampled = _upsampled(learned, instances, data_args, training_args, num_epochs, label_names, no_relation)
+) -> None:
+    """The cleanliness scores, and with `--correct_column` their ROC-AUCs and the subset precision, into `result`."""
     scores, seconds = compute_score_columns(ScoreInputs(trainer.learning_order, evidence), data_args.scores)
-    result = LearningOrderResult(final, upsampled, per_epoch, None, score_columns=scores, score_seconds=seconds)
-    if data_args.correct_column is not None:
-        correct, known = instance_correctness(instances, documents, data_args.correct_column)
-        # Precision describes what the classifier learned: measured before upsampling, over rows of known correctness.
-        result.subset_precision = subset_precision(learned[known], correct[known], num_epochs)
-        result.clean_label_auc = clean_label_auc(learned[known], correct[known])
-        result.score_auc = {
-            name: mann_whitney_auc(cleanliness(name, scores)[known], correct[known]) for name in scores
-        }
-    output_dir = Path(data_args.learning_order_dir or Path(training_args.output_dir) / "learning_order")
-    run_info = LearningOrderRunInfo(
-        model_name_or_path=model_path, num_epochs=num_epochs, mode=training_args.mode, seed=training_args.seed,
-        percent_learned_per_epoch=per_epoch, upsample_min_percent=training_args.upsample_min_percent,
-        num_upsampled=int(upsampled.sum()), record_no_relation=training_args.record_no_relation,
-        source_dataset=data_args.dataset_path, subset_precision=result.subset_precision,
-        clean_label_auc=result.clean_label_auc, documents_per_batch=training_args.documents_per_batch,
-        score_auc=result.score_auc, score_seconds={name: round(value, 2) for name, value in seconds.items()},
-        evidence_encoder=(data_args.evidence_encoder or model_path) if evidence.features is not None else None,
-    )
-    result.output_dir = export_learning_order(
-        instances, final, upsampled, output_dir, run_info, documents=documents, scores=scores
-    )
-    print(render_summary(result))
-    return result
+    result.score_columns, result.score_seconds = scores, seconds
+    if data_args.correct_column is None:
+        return
+    correct, known = instance_correctness(instances, documents, data_args.correct_column)
+    # Precision describes what the classifier learned: measured before upsampling, over rows of known correctness.
+    result.subset_precision = subset_precision(learned[known], correct[known], trainer.num_epochs)
+    result.clean_label_auc = clean_label_auc(learned[known], correct[known])
+    result.score_auc = {name: mann_whitney_auc(cleanliness(name, scores)[known], correct[known]) for name in scores}
 
 
 def render_summary(result: LearningOrderResult) -> str:
