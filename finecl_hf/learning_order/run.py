@@ -260,13 +260,9 @@ def _features_file(
     encoder, instances: Dataset, documents: Dataset | None, max_length: int, folder: Path | None, workers: int | None
 ):
     """The features, from the run folder's features file when it was computed from the same inputs."""
-    from finecl_hf.probing.features import TokenizationSettings, arrow_fingerprint, encode_document_instances, encode_split
+    from finecl_hf.probing.features import TokenizationSettings, encode_document_instances, encode_split, input_fingerprints
 
-    if documents is not None:
-        inputs = {"instances": arrow_fingerprint(instances, ("document_index", "head", "tail")),
-                  "documents": arrow_fingerprint(documents, ("sents", "entities"))}  # fmt: skip
-    else:
-        inputs = {"instances": arrow_fingerprint(instances, ("tokens", "head", "tail"))}
+    inputs = input_fingerprints(instances, documents)
     key = {"encoder": encoder.fingerprint, "max_length": max_length, "rows": len(instances), **inputs}
     if folder is not None:
         path, key_path = folder / FEATURES_FILE, folder / FEATURES_KEY_FILE
@@ -283,7 +279,8 @@ def _features_file(
     logger.info(f"evidence features: encoding {len(instances)} instances" + (f" into {folder / FEATURES_FILE}." if folder else "."))
     if documents is not None:
         features = encode_document_instances(
-            encoder, instances, documents, max_length=max_length, output_file=partial, num_proc=workers
+            encoder, instances, documents, max_length=max_length, output_file=partial, num_proc=workers,
+            documents_fingerprint=inputs["documents"],
         ).features
     else:
         settings = TokenizationSettings(max_length=max_length)

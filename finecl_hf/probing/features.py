@@ -80,6 +80,15 @@ def arrow_fingerprint(rows: Dataset, columns: tuple[str, ...]) -> str:
     return digest.hexdigest()[:16]
 
 
+def input_fingerprints(instances: Dataset, documents: Dataset | None = None) -> dict[str, str]:
+    """`arrow_fingerprint`s of what decides the instances' features: their (`document_index`, `head`, `tail`) and the
+    documents' text and entities, or for a sentence split its (`tokens`, `head`, `tail`)."""
+    if documents is None:
+        return {"instances": arrow_fingerprint(instances, _INPUT_COLUMNS)}
+    return {"instances": arrow_fingerprint(instances, _INSTANCE_COLUMNS),
+            "documents": arrow_fingerprint(documents, _DOCUMENT_COLUMNS)}  # fmt: skip
+
+
 def feature_cache_key(encoder: FrozenRelationEncoder, rows: Dataset, settings: TokenizationSettings) -> str:
     text = json.dumps(
         {"encoder": encoder.fingerprint, "split": split_fingerprint(rows), "settings": vars(settings)}, sort_keys=True
@@ -163,6 +172,7 @@ def encode_document_instances(
     description: str = "documents",
     output_file: str | Path | None = None,
     num_proc: int | None = None,
+    documents_fingerprint: str | None = None,
 ) -> SplitFeatures:
     """Features [e_head; e_tail] of document-level relation instances (`document_index`, `head`, `tail` columns;
     `documents` in the schema of `finecl_hf.data.schema`).
@@ -171,11 +181,11 @@ def encode_document_instances(
     not by their labels: corpora that relabel the same documents share one encoding). An instance whose head or tail
     has no mention within the first `max_length` sub-words gets NaN (counted, logged). With `output_file` the
     features are assembled batch by batch into that `.npy` file and returned memory-mapped (no `[instances, dim]`
-    array in memory).
+    array in memory). `documents_fingerprint`: the documents' `arrow_fingerprint`, when the caller has it already.
     """
     entities, offsets, seconds, cache_file = encode_document_entities(
         encoder, documents, max_length=max_length, documents_per_batch=documents_per_batch, cache_dir=cache_dir,
-        description=description, num_proc=num_proc,
+        description=description, num_proc=num_proc, documents_fingerprint=documents_fingerprint,
     )
     pairs = instances.select_columns(list(_INSTANCE_COLUMNS)).with_format("numpy")
     document = np.asarray(pairs["document_index"], dtype=np.int64)
@@ -225,13 +235,15 @@ def encode_document_entities(
     cache_dir: str | Path | bool | None = None,
     description: str = "documents",
     num_proc: int | None = None,
+    documents_fingerprint: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, Path | None]:
     """Entity embeddings of every document: `(entities [Σ entities, hidden], offsets [documents + 1], seconds,
-    cache_file)`; document d's entity e is row `offsets[d] + e`, NaN where no mention survived truncation."""
+    cache_file)`; document d's entity e is row `offsets[d] + e`, NaN where no mention survived truncation.
+    `documents_fingerprint`: the documents' `arrow_fingerprint` of their text and entities, when already computed."""
     settings = TokenizationSettings(max_length=max_length, entity_markers="none")
+    documents_fingerprint = documents_fingerprint or arrow_fingerprint(documents, _DOCUMENT_COLUMNS)
     key = json.dumps(
-        {"encoder": encoder.fingerprint, "documents": arrow_fingerprint(documents, _DOCUMENT_COLUMNS),
-         "settings": vars(settings)}, sort_keys=True,
+        {"encoder": encoder.fingerprint, "documents": documents_fingerprint, "settings": vars(settings)}, sort_keys=True
     )
     cache_file = _cache_file(cache_dir, "entities-" + hashlib.sha256(key.encode()).hexdigest()[:20])
     if cache_file is not None and cache_file.is_file():
@@ -345,6 +357,7 @@ __all__ = [
     "SplitFeatures",
     "TokenizationSettings",
     "arrow_fingerprint",
+    "input_fingerprints",
     "default_cache_dir",
     "encode_document_entities",
     "encode_document_instances",
