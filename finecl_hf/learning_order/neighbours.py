@@ -97,16 +97,15 @@ class FeatureStandardiser:
         self.scale = np.sqrt(np.clip(square / count - (total / count) ** 2, 0.0, None)).clip(1e-6).astype(np.float32)
         self.features = features
 
-    def unit(self, rows: np.ndarray | slice) -> np.ndarray:
-        """Standardised, unit-length rows (float32, C-contiguous, as faiss wants them)."""
+    def unit_and_norms(self, rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised, unit-length rows (float32, C-contiguous, as faiss wants them) and their standardised lengths."""
         values = (np.asarray(self.features[rows], dtype=np.float32) - self.mean) / self.scale
-        norms = np.linalg.norm(values, axis=1, keepdims=True)
-        return np.ascontiguousarray(values / np.maximum(norms, 1e-12), dtype=np.float32)
+        norms = np.maximum(np.linalg.norm(values, axis=1), 1e-12)
+        return np.ascontiguousarray(values / norms[:, None], dtype=np.float32), norms
 
-    def norms(self, rows: np.ndarray | slice) -> np.ndarray:
-        """Lengths of the standardised rows."""
-        values = (np.asarray(self.features[rows], dtype=np.float32) - self.mean) / self.scale
-        return np.maximum(np.linalg.norm(values, axis=1), 1e-12)
+    def unit(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Standardised, unit-length rows."""
+        return self.unit_and_norms(rows)[0]
 
     def similarities(self, queries: np.ndarray, candidates: np.ndarray, candidate_norms: np.ndarray) -> np.ndarray:
         """Cosine similarities `[queries, K]` of standardised rows, the candidates' raw features read once: with
@@ -184,9 +183,10 @@ def _build_index(
     norms = None if exact else np.empty(count, dtype=np.float32)  # for the exact re-ranking of IVF candidates
     for start in range(0, count, SEARCH_BATCH):
         rows = slice(start, min(start + SEARCH_BATCH, count))
-        index.add(standardiser.unit(rows))
+        unit, norm = standardiser.unit_and_norms(rows)
+        index.add(unit)
         if norms is not None:
-            norms[rows] = standardiser.norms(rows)
+            norms[rows] = norm
     return index, norms
 
 
