@@ -73,6 +73,31 @@ def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
     return None
 
 
+def remove_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
+    """Delete every `checkpoint-N` folder of `output_dir` and of its sub-folders (one level: fine-tuning's `seed-N`
+    runs), left by an earlier run written over with `--overwrite_output_dir`: they would otherwise be rotated against
+    the new run's by step, and `--resume_from_checkpoint last` could pick one. Returns the folders removed, each logged.
+    """
+    root = Path(output_dir)
+    if not root.is_dir():
+        return []
+    runs = [root, *(path for path in root.iterdir() if path.is_dir() and not _CHECKPOINT_PATTERN.match(path.name))]
+    removed = sorted(path for run in runs for path in run.iterdir()
+                     if path.is_dir() and _CHECKPOINT_PATTERN.match(path.name))  # fmt: skip
+    for path in removed:
+        shutil.rmtree(path)
+        logger.warning(f"--overwrite_output_dir: removed {path} of the earlier run.")
+    return removed
+
+
+def clear_earlier_run(training_args) -> None:
+    """With `--overwrite_output_dir` (and no resume), remove the earlier run's checkpoints on the main process, before
+    any new one is written (`remove_checkpoints`)."""
+    if getattr(training_args, "overwrite_output_dir", False) and not training_args.resume_from_checkpoint \
+            and training_args.process_index == 0:
+        remove_checkpoints(training_args.output_dir)
+
+
 def resolve_resume_checkpoint(resume_from_checkpoint: str | bool | None, output_dir: str) -> str | None:
     """Turn `--resume_from_checkpoint` into a folder: `True`/`"auto"`/`"last"` mean the last complete checkpoint."""
     if resume_from_checkpoint in (None, False, "", "False", "false", "no"):

@@ -85,17 +85,25 @@ def split_words_with_spans(text: str, spans: Sequence[tuple[int, int]]) -> tuple
     return words, word_spans
 
 
+# The marker sequences of a well-formed sentence: two separate spans, head first or tail first.
+_MARKER_ORDERS = (["<e1>", "</e1>", "<e2>", "</e2>"], ["<e2>", "</e2>", "<e1>", "</e1>"])
+
+
 def parse_marked_sentence(text: str) -> dict[str, Any]:
     """``"... <e1>head</e1> ... <e2>tail</e2> ..."`` -> ``{"text", "head": (start, end), "tail": (start, end)}``."""
-    clean, positions, cursor = [], {}, 0
+    clean, positions, order, cursor = [], {}, [], 0
     for match in _MARKER.finditer(text):
         clean.append(text[cursor:match.start()])
         positions[match.group()] = sum(len(piece) for piece in clean)
+        order.append(match.group())
         cursor = match.end()
     clean.append(text[cursor:])
     missing = [marker for marker in ("<e1>", "</e1>", "<e2>", "</e2>") if marker not in positions]
     if missing:
         raise ValueError(f"The sentence {text!r} lacks the entity marker(s) {missing}.")
+    if order not in _MARKER_ORDERS:
+        raise ValueError(f"The sentence {text!r} has its entity markers in the order {', '.join(order)}: each of "
+                         "<e1>...</e1> and <e2>...</e2> comes once, neither inside nor overlapping the other.")
     return {
         "text": "".join(clean),
         "head": (positions["<e1>"], positions["</e1>"]),
@@ -316,6 +324,9 @@ class RelationExtractionPipeline(Pipeline):
         if max_length is not None:
             preprocess["max_length"] = max_length
         if top_k != "":
+            if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+                raise ValueError(f"top_k={top_k!r}: give the number of labels to return per input (1 or more), or "
+                                 "top_k=None for every label.")
             postprocess["top_k"] = top_k
         if threshold is not None:
             postprocess["threshold"] = threshold

@@ -165,6 +165,30 @@ def test_top_k_and_single_input(tmp_path, tiny_roberta_config, tiny_roberta_toke
         extractor([SENTENCES[0], {"text": "no spans"}])
 
 
+@pytest.mark.parametrize("top_k", [0, -1, 1.5, "2", True])
+def test_top_k_below_one_or_not_a_count_is_a_value_error_naming_it(top_k, tmp_path, tiny_roberta_config,
+                                                                   tiny_roberta_tokenizer):
+    folder = save_folder(tmp_path, tiny_roberta_tokenizer, tiny_roberta_config, SEMEVAL_LABELS)
+    extractor = pipeline("relation-extraction", model=folder, device="cpu")
+    with pytest.raises(ValueError, match=f"top_k={top_k!r}.*top_k=None for every label"):
+        extractor(SENTENCES[0], top_k=top_k)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The <e1>mayor of <e2>Paris</e2></e1> spoke.",  # tail nested inside the head
+    "The <e1>mayor of <e2>Paris</e1> city</e2> spoke.",  # overlapping
+    "The <e1>mayor</e1> of <e1>Paris</e1> met <e2>Lyon</e2>.",  # a marker twice
+])  # fmt: skip
+def test_nested_overlapping_or_repeated_markers_are_a_value_error_naming_the_sentence(sentence):
+    from finecl_hf.pipelines import parse_marked_sentence
+
+    with pytest.raises(ValueError, match="neither inside nor overlapping") as raised:
+        parse_marked_sentence(sentence)
+    assert repr(sentence) in str(raised.value)
+    tail_first = parse_marked_sentence("The <e2>fire</e2> was caused by a <e1>cigarette</e1>.")  # still accepted
+    assert tail_first["text"][slice(*tail_first["head"])] == "cigarette"
+
+
 def test_docred_relation_names(tmp_path, shared_data_dir, tiny_roberta_config, tiny_roberta_tokenizer):
     rel_info = read_rel_info(shared_data_dir / "docred" / "rel_info.json")
     labels = ["no_relation", *rel_info]

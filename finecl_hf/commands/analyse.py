@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import check_dataset_folder, run_guarded
+from .errors import check_dataset_folder, check_output_file, run_guarded
 
 NAME = "analyse"
 
@@ -47,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         expected = "a learning-order dataset written by `finecl learning-order`"
         check_dataset_folder("path", args.path, expected=expected, configs=("instances",))
         check_dataset_folder("--compare", args.compare, expected=expected, configs=("instances",))
+        check_output_file("--plot", args.plot)
+        check_output_file("--json", args.json)
         return args
 
     def run(args) -> dict[str, Any]:

@@ -19,7 +19,9 @@ This module imports nothing heavy: it runs before transformers, datasets, or tor
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -81,14 +83,45 @@ def front_door(prog: str, *, parsing: bool = False) -> Iterator[None]:
 
 
 def run_guarded(prog: str, parse: Callable[[], Any], run: Callable[[Any], Any]) -> Any:
-    """`run(parse())`: errors of `parse` count as usage errors, those of `run` by their kind (see `front_door`)."""
+    """`run(parse())`: errors of `parse` count as usage errors, those of `run` by their kind (see `front_door`).
+    The environment's cache and temporary folders are checked first (`check_environment`)."""
     with front_door(prog, parsing=True):
+        check_environment()
         parsed = parse()
     with front_door(prog):
         return run(parsed)
 
 
 # ------------------------------------------------------------------------------------------------- cheap checks
+# Variables naming a folder the libraries write to: the Hugging Face caches (datasets writes its cache even for local
+# folders) and the temporary folder. Each is checked only when set; a TMPDIR that does not exist is skipped, since
+# Python falls back to /tmp then.
+WRITABLE_FOLDER_VARIABLES = ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_CACHE", "XDG_CACHE_HOME", "TMPDIR")
+
+
+def check_environment() -> None:
+    """Every folder variable of `WRITABLE_FOLDER_VARIABLES` that is set names a folder that is, or can be made, a
+    writable folder; otherwise one paragraph naming the variable to change (before transformers or datasets, which
+    would fail deep inside their cache code, are imported)."""
+    for name in WRITABLE_FOLDER_VARIABLES:
+        value = os.environ.get(name)
+        if not value or (name == "TMPDIR" and not os.path.exists(value)):
+            continue
+        folder = Path(value).expanduser()
+        ancestor = folder
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            problem = f"{ancestor} is a file" if ancestor != folder else "it is a file, not a folder"
+        elif not (os.access(ancestor, os.W_OK | os.X_OK) and _can_create_in(ancestor)):
+            problem = f"{ancestor} is not writable"
+        else:
+            continue
+        raise UsageError(f"{name}={value}: this folder cannot be used ({problem}); the Hugging Face libraries and "
+                         f"finecl-hf write their caches and temporary files there. Set {name} to a folder you can "
+                         "write to, or unset it.")
+
+
 def hub_offline() -> bool:
     return any(os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
                for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
@@ -115,8 +148,11 @@ def check_model_source(argument: str, value: str | None, *, needs_weights: bool 
         if not (folder / "config.json").is_file():
             raise UsageError(f"{argument} {value}: the folder has no config.json, so it is not a saved model "
                              "(give the folder written by `save_pretrained`, e.g. a `finecl pretrain` output).")
+        check_model_type(argument, value, folder / "config.json")
         if needs_weights and not any((folder / name).is_file() for name in WEIGHT_FILES):
             raise UsageError(f"{argument} {value}: the folder has config.json but no weights ({', '.join(WEIGHT_FILES)}).")
+        if needs_weights and (folder / WEIGHT_FILES[0]).is_file():
+            check_safetensors_complete(argument, value, folder / WEIGHT_FILES[0])
         return
     if folder.exists():
         raise UsageError(f"{argument} {value}: this is a file; give a model folder or a Hub model id.")
@@ -127,6 +163,61 @@ def check_model_source(argument: str, value: str | None, *, needs_weights: bool 
             f"{argument} {value!r}: not a local folder and not in the local Hugging Face cache, and the Hub is off "
             "(HF_HUB_OFFLINE=1), so nothing can be downloaded: check the spelling, or give a local model folder."
         )
+
+
+def check_model_type(argument: str, value: str, config_file: Path) -> None:
+    """A model folder's config.json is valid JSON and names a model type finecl-hf can use: a text encoder with a
+    masked-language-model head in transformers (BERT, RoBERTa, DeBERTa, ...) or a FineCL checkpoint. Read before any
+    weights load, so a foreign model is one paragraph rather than a traceback from inside its constructor."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{argument} {value}: {config_file} is not valid JSON ({' '.join(str(error).split())}); the "
+                        "model folder is damaged: save the model again (`save_pretrained`) or copy config.json from "
+                        "where the model came from.") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if not isinstance(model_type, str):
+        raise DataError(f"{argument} {value}: {config_file} has no model_type, so the kind of model is unknown; save "
+                        "the model again with `save_pretrained`, which writes it.")
+    if model_type not in usable_model_types() or config.get("is_encoder_decoder"):
+        raise UsageError(
+            f"{argument} {value}: config.json says model_type {model_type!r}, which finecl-hf cannot use: it needs a "
+            "text encoder with a masked-language-model head (bert, roberta, deberta-v2, xlm-roberta, electra, ...) "
+            "or a FineCL checkpoint (model_type 'finecl'); encoder-decoder and decoder-only models are not supported."
+        )
+
+
+def usable_model_types() -> frozenset[str]:
+    """`finecl` and transformers' encoder types with a masked-LM head, less the encoder-decoders among them."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+    )
+
+    return frozenset({"finecl", *MODEL_FOR_MASKED_LM_MAPPING_NAMES}) - set(MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
+
+
+def check_safetensors_complete(argument: str, value: str, weights: Path) -> None:
+    """The weights file holds every byte its header promises (a copy or save cut short is found before loading).
+
+    A safetensors file is an 8-byte little-endian header length, a JSON header giving each tensor's byte range, then
+    the data; only the header is read.
+    """
+    size = weights.stat().st_size
+    try:
+        with open(weights, "rb") as handle:
+            (header_length,) = struct.unpack("<Q", handle.read(8))
+            if header_length > size:
+                raise ValueError(f"its header claims {header_length} bytes")
+            header = json.loads(handle.read(header_length))
+        expected = 8 + header_length + max((entry["data_offsets"][1] for name, entry in header.items()
+                                            if name != "__metadata__"), default=0)  # fmt: skip
+    except (struct.error, ValueError, KeyError, TypeError, IndexError) as error:
+        raise DataError(f"{argument} {value}: {weights} is not a readable safetensors file ({error}); the weights are "
+                        "damaged: save or copy the model again.") from None
+    if size < expected:
+        raise DataError(f"{argument} {value}: {weights} is cut short ({size} of {expected} bytes): a copy or save was "
+                        "interrupted; save or copy the model again.")
 
 
 def check_dataset_folder(argument: str, value: str | None, *, expected: str, configs: tuple[str, ...] = ()) -> None:
@@ -173,8 +264,57 @@ def check_output_dir(argument: str, value: str | None) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise UsageError(f"{argument} {value}: cannot create the folder, {ancestor} is a file.")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
+    if not os.access(ancestor, os.W_OK | os.X_OK) or not _can_create_in(ancestor):
         raise UsageError(f"{argument} {value}: cannot create or write the folder: {ancestor} is not writable.")
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a folder can really be made in `folder` (tried and removed at once): `os.access` says yes to root
+    everywhere, even under /proc or on a read-only mount."""
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".finecl-check-", dir=folder))
+    except OSError:
+        return False
+    return True
+
+
+def check_output_file(argument: str, value: str | None) -> None:
+    """An output file argument (`--plot`, `--json`): not an existing folder (matplotlib would write `<folder>.png`
+    beside it), and its folder creatable, checked like an output folder."""
+    if value is None:
+        return
+    path = Path(value).expanduser()
+    if path.is_dir() or value.endswith(("/", os.sep)):
+        raise UsageError(f"{argument} {value}: this is a folder; give the path of the file to write (e.g. "
+                         f"{Path(value) / ('report.png' if argument == '--plot' else 'report.json')}).")
+    check_output_dir(argument, str(path.parent))
+
+
+def check_earlier_run(argument: str, value: str | None, *, overwrite: bool, resume: Any = None) -> None:
+    """A stage's output folder holds no earlier run, unless the user said what to do with it.
+
+    Anything but hidden files counts (a stage writes checkpoints, weights, results, cards, a learning-order export),
+    so a second run never replaces the first without a word. `--overwrite_output_dir` writes over it (`overwrite`),
+    `--resume_from_checkpoint` goes on from it (`resume`). Checked on the main process only (`RANK` 0 or unset): the
+    folder is its to write, and under `accelerate launch` a refusal there stops every process.
+    """
+    if value is None or overwrite or resume not in (None, False, "") or os.environ.get("RANK", "0") != "0":
+        return
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        return
+    found = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in folder.iterdir()
+                   if not entry.name.startswith("."))  # fmt: skip
+    if not found:
+        return
+    shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    ways = "give --overwrite_output_dir to write over it (its checkpoint-N folders are removed first)"
+    if any(name.startswith("checkpoint-") for name in found):
+        ways += ", or --resume_from_checkpoint last to go on from its last complete checkpoint"
+    raise UsageError(f"{argument} {value} already holds an earlier run ({shown}); nothing was written. To use it, "
+                     f"{ways}; or choose another {argument}.")
 
 
 def _in_hub_cache(repo_id: str, repo_type: str, filename: str) -> bool:
@@ -191,7 +331,10 @@ __all__ = [
     "DataError",
     "UsageError",
     "check_dataset_folder",
+    "check_earlier_run",
+    "check_output_file",
     "check_model_source",
+    "check_model_type",
     "check_output_dir",
     "front_door",
     "run_guarded",

@@ -19,19 +19,18 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import check_dataset_folder, check_model_source, check_output_dir, run_guarded
+from .errors import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
 
 NAME = "finetune"
 
 
 def build_parser():
-    from transformers import TrainingArguments
-
     from finecl_hf.finetuning import RelationExtractionArguments
+    from finecl_hf.training_arguments import FineCLTrainingArguments
 
     from .parser import FineCLArgumentParser
 
-    return FineCLArgumentParser((RelationExtractionArguments, TrainingArguments), prog=f"finecl {NAME}")
+    return FineCLArgumentParser((RelationExtractionArguments, FineCLTrainingArguments), prog=f"finecl {NAME}")
 
 
 def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any, Any]:
@@ -53,6 +52,9 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
     check_dataset_folder("--dataset_path", preliminary.dataset_path,
                          expected="a dataset folder written by `finecl convert`")
     check_output_dir("--output_dir", preliminary_training.output_dir)
+    check_earlier_run("--output_dir", preliminary_training.output_dir,
+                      overwrite=preliminary_training.overwrite_output_dir,
+                      resume=preliminary_training.resume_from_checkpoint)
     if check_model:
         check_model_source("--model_name_or_path", preliminary.model_name_or_path)
         check_model_source("--tokenizer_name", preliminary.tokenizer_name, tokenizer=True)
@@ -84,11 +86,13 @@ def main(argv: Sequence[str] | None = None):
 def run(parsed) -> Any:
     from transformers.utils import logging
 
+    from finecl_hf.checkpointing import clear_earlier_run
     from finecl_hf.distributed import finish_distributed
     from finecl_hf.finetuning import run_fine_tuning
 
     logger = logging.get_logger("finecl_hf.finetune")
     extraction_args, training_args = parsed
+    clear_earlier_run(training_args)
     result = run_fine_tuning(extraction_args, training_args)
     if training_args.process_index == 0:
         for run_ in result.runs:

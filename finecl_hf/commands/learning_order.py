@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import check_dataset_folder, check_model_source, check_output_dir, run_guarded
+from .errors import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
 
 NAME = "learning-order"
 
@@ -54,6 +54,10 @@ def check_inputs(data_args, training_args) -> None:
     check_model_source("--model_name_or_path", data_args.model_name_or_path)
     check_output_dir("--output_dir", training_args.output_dir)
     check_output_dir("--learning_order_dir", data_args.learning_order_dir)
+    for argument, folder in (("--output_dir", training_args.output_dir),
+                             ("--learning_order_dir", data_args.learning_order_dir)):  # fmt: skip
+        check_earlier_run(argument, folder, overwrite=training_args.overwrite_output_dir,
+                          resume=training_args.resume_from_checkpoint)
 
 
 def main(argv: Sequence[str] | None = None):
@@ -65,12 +69,14 @@ def main(argv: Sequence[str] | None = None):
         return data_args, training_args
 
     def run(parsed):
+        from finecl_hf.checkpointing import clear_earlier_run
         from finecl_hf.distributed import finish_distributed
         from finecl_hf.learning_order.run import run_learning_order
 
         from .logs import show_info_logs
 
         show_info_logs(main_process=parsed[1].process_index == 0)
+        clear_earlier_run(parsed[1])
         result = run_learning_order(*parsed)
         finish_distributed()  # the command owns the process group; library callers may run stage 1 again
         return result

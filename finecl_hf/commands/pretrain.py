@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .errors import check_dataset_folder, check_model_source, check_output_dir, run_guarded
+from .errors import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
 
 NAME = "pretrain"
 LEARNING_ORDER_CONFIGS = ("instances", "documents")
@@ -51,6 +51,8 @@ def check_inputs(args) -> None:
     )
     check_model_source("--model_name_or_path", args.model_name_or_path)
     check_output_dir("--output_dir", args.output_dir)
+    check_earlier_run("--output_dir", args.output_dir, overwrite=args.overwrite_output_dir,
+                      resume=args.resume_from_checkpoint)
     if args.tokenizer_name:
         check_model_source("--tokenizer_name", args.tokenizer_name, tokenizer=True)
 
@@ -70,7 +72,7 @@ def run(args) -> None:
     import transformers
     from transformers import set_seed
 
-    from finecl_hf.checkpointing import resolve_resume_checkpoint
+    from finecl_hf.checkpointing import clear_earlier_run, resolve_resume_checkpoint
     from finecl_hf.pretraining import build_pretrainer, finish_distributed, save_pretrained_checkpoint
 
     transformers.utils.logging.set_verbosity(args.get_process_log_level())
@@ -78,6 +80,7 @@ def run(args) -> None:
     transformers.utils.logging.enable_explicit_format()
     # `last` resumes from the last completely written checkpoint; a half-written one is refused before data preparation.
     resume_from_checkpoint = resolve_resume_checkpoint(args.resume_from_checkpoint, args.output_dir)
+    clear_earlier_run(args)
     set_seed(args.seed)
     trainer, data = build_pretrainer(args)
     train_result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)

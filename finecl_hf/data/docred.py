@@ -188,6 +188,9 @@ class _DocumentChecker:
             if head == tail:
                 self.fail(f"{field}.t", f"head and tail are the same entity ({head})")
             relation = self.key(label, "r", f"{field}.r")
+            if not isinstance(relation, str):
+                self.fail(f"{field}.r", f"expected a relation id (a string), got {type(relation).__name__} "
+                          f"{relation!r:.80}")
             if relation not in label_index or relation == NO_RELATION:
                 self.fail(f"{field}.r", f"unknown relation label {relation!r}")
             if (head, tail, relation) in seen:

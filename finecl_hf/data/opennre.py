@@ -64,6 +64,8 @@ def read_label_file(path: str | Path) -> list[str]:
         except json.JSONDecodeError as error:
             raise InvalidRecordError(path, "<file>", "<json>", f"not valid JSON ({error.msg})") from None
     if isinstance(labels, dict):
+        if not all(isinstance(value, int) and not isinstance(value, bool) for value in labels.values()):
+            raise InvalidRecordError(path, "<file>", "<ids>", "every label id must be an integer (0..N-1)")
         ids = sorted(labels.values())
         if ids != list(range(len(ids))):
             raise InvalidRecordError(path, "<file>", "<ids>", "label ids must be 0..N-1 without gaps or repeats")

@@ -73,6 +73,8 @@ def validate_sentence_row(draft: dict, label_index: Mapping[str, int], split: st
     if head["start"] < tail["end"] and tail["start"] < head["end"]:
         fail("tail", f"tail span [{tail['start']}, {tail['end']}) overlaps head span [{head['start']}, {head['end']})")
     relation = draft["relation"]
+    if not isinstance(relation, str):
+        fail("relation", f"expected a relation name (a string), got {type(relation).__name__} {relation!r:.80}")
     if relation not in label_index:
         fail("relation", f"unknown relation label {relation!r}")
     return {

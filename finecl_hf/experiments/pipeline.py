@@ -220,8 +220,16 @@ def learning_order_commands(args: PipelineArguments, paths: DemoPaths, backbone:
     return stage1_commands(args, paths.distant, paths.learning_order_run, backbone)
 
 
+# What a stage step does with an earlier run in its output folder (the stages refuse one unless told): the demo writes
+# over it (each demo runs everything again); the reproduction, which runs a step again only when it did not finish,
+# goes on from its last complete checkpoint.
+OVERWRITE_EARLIER_RUN = ("--overwrite_output_dir",)
+RESUME_EARLIER_RUN = ("--resume_from_checkpoint", "last")
+
+
 def stage1_commands(
-    args: PipelineArguments, dataset: Path, run_dir: Path, backbone: str, title: str = ""
+    args: PipelineArguments, dataset: Path, run_dir: Path, backbone: str, title: str = "",
+    earlier_run: Sequence[str] = OVERWRITE_EARLIER_RUN,
 ) -> list[tuple[str, list[str]]]:
     """Stage 1 on the relation instances of `dataset`, then its analysis: percent learned per epoch, label precision
     of every learned subset and the ROC-AUC of every cleanliness score against `confirmed_by_gold`, and the Fig. 2-style
@@ -243,7 +251,7 @@ def stage1_commands(
         "--mode", "batch",
         "--save_strategy", "epoch",
         "--save_total_limit", "1",
-        "--use_cpu", "--report_to", "none", "--seed", str(args.seed),
+        "--use_cpu", "--report_to", "none", "--seed", str(args.seed), *earlier_run,
     ]
     if args.learning_order_max_instances is not None:
         learning_order += ["--max_train_samples", str(args.learning_order_max_instances)]
@@ -268,6 +276,7 @@ def pretrain_command(
     *,
     seed: int | None = None,
     save_steps: int | None = None,
+    earlier_run: Sequence[str] = OVERWRITE_EARLIER_RUN,
 ) -> list[str]:
     """Stage 2: FineCL pre-training. `method_options`: the weighting and its settings (`--weighting uniform` is the
     ERICA baseline; an experiment arm's come from `ArmDefinition.pretrain_options`). `save_steps`: checkpoint interval
@@ -287,7 +296,7 @@ def pretrain_command(
         "--num_negatives", "16",
         "--logging_steps", "5",
         "--save_steps", str(save_steps or max(5, args.pretrain_steps // 2)),
-        "--use_cpu", "--report_to", "none", "--seed", str(args.seed if seed is None else seed),
+        "--use_cpu", "--report_to", "none", "--seed", str(args.seed if seed is None else seed), *earlier_run,
     ]
 
 
@@ -304,7 +313,7 @@ def finetune_command(
         "--per_device_train_batch_size", str(args.finetune_batch_size), "--learning_rate", str(args.finetune_learning_rate),
         "--max_length", str(args.finetune_max_length), "--warmup_steps", "0.1", "--per_device_eval_batch_size", "128",
         "--max_eval_samples", str(max_test_sentences or args.finetune_dev_sentences),
-        "--train_sampling_strategy", "group_by_length", "--use_cpu", "--report_to", "none",
+        "--train_sampling_strategy", "group_by_length", "--use_cpu", "--report_to", "none", *OVERWRITE_EARLIER_RUN,
     ]
     command += ["--seeds", *map(str, seeds)] if seeds else ["--seed", str(args.seed)]
     if max_test_sentences is not None:

@@ -14,6 +14,7 @@ from finecl_hf.errors import UsageError
 
 from .design import ARMS, BASELINE_ARM, DESIGNS, NO_PRETRAINING, ORACLE, PRETRAINING_CORPORA, Arm, Design, plan_arms
 from .pipeline import (
+    RESUME_EARLIER_RUN,
     DemoPaths,
     PipelineArguments,
     dataset_commands,
@@ -207,7 +208,8 @@ def build_steps(args: ReproduceArguments, root: Path, backbone: str, data_dir: P
     steps.append(probe_step(args, layout, NO_PRETRAINING, backbone))
     arms = args.planned_arms()
     for corpus in args.corpora:
-        stage1 = stage1_commands(args, layout.corpus(corpus), layout.stage1(corpus), backbone, f", {corpus}")
+        stage1 = stage1_commands(args, layout.corpus(corpus), layout.stage1(corpus), backbone, f", {corpus}",
+                                 earlier_run=RESUME_EARLIER_RUN)
         report = layout.stage1(corpus) / "learning_order_report.json"
         probed = tuple(probe_marker(layout, arm.key) for arm in arms if arm.corpus == corpus)
         steps += [
@@ -267,7 +269,7 @@ def arm_steps(args: ReproduceArguments, layout: ReproductionLayout, arm: Arm, ba
     output_dir = layout.stage2(arm)
     command = pretrain_command(
         args, layout.order_dataset(arm), backbone, output_dir, definition.pretrain_options(), seed=arm.seed,
-        save_steps=args.budget_curve_interval if is_curve_arm else None,
+        save_steps=args.budget_curve_interval if is_curve_arm else None, earlier_run=RESUME_EARLIER_RUN,
     )  # fmt: skip
     probe = probe_step(args, layout, arm.key, str(output_dir))
     curve = []

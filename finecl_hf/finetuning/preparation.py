@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, Features, load_from_disk
+from datasets import Dataset, DatasetDict, Features
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging
 
-from ..data.loading import load_dataset_folder
+from ..data.loading import load_dataset_folder, load_saved_dataset, reading_dataset
 from ..data.tokenization import add_entity_marker_tokens, tokenize_documents, tokenize_sentences
 from ..encoding import ENTITY_MARKER_STYLES, EntityMarkers
 from ..errors import DataError, UsageError
@@ -58,7 +58,7 @@ def load_relation_dataset(path: str, config_name: str | None = None) -> DatasetD
     if not folder.is_dir():
         raise UsageError(f"--dataset_path {path}: not a folder (convert the corpus with dataset_scripts/ first).")
     if (folder / "dataset_dict.json").is_file():
-        return load_from_disk(str(folder))
+        return load_saved_dataset(folder)
     return load_dataset_folder(folder, config_name)
 
 
@@ -67,10 +67,11 @@ def relation_dataset_features(path: str, config_name: str | None, split: str) ->
     (a Hub dataset folder) or from `save_to_disk`'s metadata (memory-mapped, nothing read)."""
     folder = Path(path)
     if (folder / "dataset_dict.json").is_file():
-        return load_from_disk(str(folder))[split].features
+        return load_saved_dataset(folder)[split].features
     from datasets import load_dataset_builder
 
-    features = load_dataset_builder(str(folder), config_name).info.features
+    with reading_dataset(folder):
+        features = load_dataset_builder(str(folder), config_name).info.features
     if features is None:
         raise UsageError(f"--dataset_path {path}: its card declares no features; convert the corpus with "
                          "`finecl convert`, which writes them.")

@@ -167,6 +167,9 @@ def top_fraction_precision(scores: Any, is_correct: Any, fraction: float) -> flo
 def score_detection(columns: Any, is_correct: Any, names: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """For each cleanliness score: ROC-AUC of clean vs wrong labels and label precision of the top 25% / 50%.
 
+    Instances whose score is NaN or missing (an infinite score still ranks) are left out of that score's figures and
+    counted in its `missing` entry, which `render_report` prints: a hole in a score column is never ranked silently.
+
     Args:
         columns: the instances (a 🤗 `Dataset` or dict of columns) restricted to rows of known correctness.
         is_correct: whether each row's label is correct.
@@ -175,13 +178,17 @@ def score_detection(columns: Any, is_correct: Any, names: Sequence[str] | None =
     available = set(getattr(columns, "column_names", None) or columns.keys())
     if names is None:
         names = [name for name, score in SCORES.items() if set(score.columns) <= available]
+    is_correct = np.asarray(is_correct, dtype=bool)
     report = {}
     for name in names:
-        scores = cleanliness(name, columns)
+        scores = np.asarray(cleanliness(name, columns), dtype=np.float64)
+        present = ~np.isnan(scores)
+        scores, correct = scores[present], is_correct[present]
         report[name] = {
-            "roc_auc": mann_whitney_auc(scores, is_correct),
-            "top_25_precision": top_fraction_precision(scores, is_correct, 0.25),
-            "top_50_precision": top_fraction_precision(scores, is_correct, 0.50),
+            "roc_auc": mann_whitney_auc(scores, correct),
+            "top_25_precision": top_fraction_precision(scores, correct, 0.25),
+            "top_50_precision": top_fraction_precision(scores, correct, 0.50),
+            "missing": int((~present).sum()),
         }
     return report
 
@@ -308,6 +315,7 @@ def analyse(
         report["subset_precision"] = subset_precision(epochs[known], correct[known], num_epochs)
         report["clean_label_auc"] = clean_label_auc(epochs[known], correct[known])
         report["scores"] = score_detection(dataset.select(np.flatnonzero(known)), correct[known], scores)
+        report["scores_over"] = int(known.sum())
     if plot is not None:
         plot_percent_learned(report["percent_learned_per_epoch"], plot, report.get("percent_learned_per_class"))
     return report
@@ -332,9 +340,13 @@ def render_report(report: dict[str, Any]) -> str:
         parts.append(format_table(["subset", "size", "label precision"], rows))
         parts.append(f"ROC-AUC of learning order as a clean-label detector: {report['clean_label_auc']:.4f}")
     if report.get("scores"):
-        rows = [[name, *values.values()] for name, values in report["scores"].items()]
+        figures = ("roc_auc", "top_25_precision", "top_50_precision")
+        rows = [[name, *(f"{values[key]:.4f}" for key in figures)] for name, values in report["scores"].items()]
         header = ["cleanliness score", "ROC-AUC", "precision of top 25%", "precision of top 50%"]
-        parts.append(format_table(header, [[row[0], *(f"{value:.4f}" for value in row[1:])] for row in rows]))
+        parts.append(format_table(header, rows))
+        known = report["scores_over"]
+        parts += [f"{name}: {values['missing']} of {known} values are NaN or missing, left out of its ROC-AUC and "
+                  "precisions." for name, values in report["scores"].items() if values.get("missing")]
     return "\n\n".join(parts)
 
 

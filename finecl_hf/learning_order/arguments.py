@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments
 
+from ..training_arguments import FineCLTrainingArguments
 from .recipes import DEFAULT_RECIPE, STAGE1_RECIPES
 
 PAPER = STAGE1_RECIPES[DEFAULT_RECIPE]
@@ -117,7 +117,7 @@ class LearningOrderArguments:
 
 
 @dataclass
-class LearningOrderTrainingArguments(TrainingArguments):
+class LearningOrderTrainingArguments(FineCLTrainingArguments):
     """`TrainingArguments` with the paper's stage-1 defaults and the learning-order options.
 
     The benchmark's CPU recipe from Python: `LearningOrderTrainingArguments(output_dir=..., **STAGE1_RECIPES["tuned"])`.

@@ -43,7 +43,7 @@ from finecl_hf.constants import (
 )
 from finecl_hf.constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
 from finecl_hf.constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
-from finecl_hf.data.loading import fingerprint_parquet_file, load_dataset_folder
+from finecl_hf.data.loading import dataset_config_names, fingerprint_parquet_file, load_dataset_folder
 from finecl_hf.errors import DataError, UsageError
 
 from .scores import SCORES
@@ -54,6 +54,8 @@ LEARNING_ORDER_CARD_TEMPLATE = "learning_order_card.md"
 REQUIRED_INSTANCE_COLUMNS = ("document_index", "head", "tail", "relation", LEARNED_EPOCH_COLUMN)
 REQUIRED_DOCUMENT_COLUMNS = ("sents", "entities")
 DEFAULT_ORACLE_EPOCHS = 15  # the paper's stage-1 epochs: corrupted triples are "learned" at k_max = 14
+# How a damaged learning-order folder is written again (finecl_hf.data.loading.reading_dataset's message).
+REBUILD_LEARNING_ORDER = "write it again with `finecl learning-order` (stage 1)"
 PARQUET_NAME = "train.parquet"  # renamed after its content once written (see finecl_hf.data.loading)
 
 
@@ -217,18 +219,16 @@ def render_learning_order_card(
 def load_learning_order_instances(path: str | Path, split: str = "train") -> Dataset:
     """The `instances` config of any learning-order dataset (sentence- or document-level), checked for the column
     every reader needs (`learned_epoch`)."""
-    instances = load_dataset_folder(path, INSTANCES_CONFIG, split=split)
+    instances = load_dataset_folder(path, INSTANCES_CONFIG, split=split, rebuild=REBUILD_LEARNING_ORDER)
     _require_columns(f"{path} (config '{INSTANCES_CONFIG}', split '{split}')", instances, (LEARNED_EPOCH_COLUMN,))
     return instances
 
 
 def load_learning_order_documents(path: str | Path, split: str = "train") -> Dataset | None:
     """The `documents` config of a document-level learning-order dataset; `None` for a sentence-level one."""
-    from datasets import get_dataset_config_names
-
-    if DOCUMENTS_CONFIG not in get_dataset_config_names(str(path)):
+    if DOCUMENTS_CONFIG not in dataset_config_names(path, REBUILD_LEARNING_ORDER):
         return None
-    return load_dataset_folder(path, DOCUMENTS_CONFIG, split=split)
+    return load_dataset_folder(path, DOCUMENTS_CONFIG, split=split, rebuild=REBUILD_LEARNING_ORDER)
 
 
 def load_learning_order_dataset(
@@ -239,9 +239,7 @@ def load_learning_order_dataset(
     Raises:
         ValueError: naming `path` when a config or a required column is missing, or `relation` is not a `ClassLabel`.
     """
-    from datasets import get_dataset_config_names
-
-    configs = get_dataset_config_names(path)
+    configs = dataset_config_names(path, REBUILD_LEARNING_ORDER)
     for config, role in ((INSTANCES_CONFIG, "the relation instances with their `learned_epoch`"),
                          (DOCUMENTS_CONFIG, "the documents the instances point to")):  # fmt: skip
         if config not in configs:
@@ -250,8 +248,10 @@ def load_learning_order_dataset(
                 f"configs are {configs}. Stage 2 reads the folder that stage 1 (trainers/learning_order.py) writes "
                 "for a document-level corpus (DocRED format): run it on this dataset first."
             )
-    instances = load_dataset_folder(path, INSTANCES_CONFIG, split=split, cache_dir=cache_dir)
-    documents = load_dataset_folder(path, DOCUMENTS_CONFIG, split=split, cache_dir=cache_dir)
+    instances = load_dataset_folder(path, INSTANCES_CONFIG, split=split, cache_dir=cache_dir,
+                                    rebuild=REBUILD_LEARNING_ORDER)
+    documents = load_dataset_folder(path, DOCUMENTS_CONFIG, split=split, cache_dir=cache_dir,
+                                    rebuild=REBUILD_LEARNING_ORDER)
     _require_columns(f"{path} (config '{INSTANCES_CONFIG}', split '{split}')", instances, REQUIRED_INSTANCE_COLUMNS)
     _require_columns(f"{path} (config '{DOCUMENTS_CONFIG}', split '{split}')", documents, REQUIRED_DOCUMENT_COLUMNS)
     if not isinstance(instances.features["relation"], ClassLabel):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasets import ClassLabel, Dataset, get_dataset_config_names
+from datasets import ClassLabel, Dataset
 from transformers import AutoTokenizer, set_seed
 from transformers.utils import logging
 
@@ -24,7 +24,7 @@ from finecl_hf.data.data_collator import (
     SentenceRelationCollator,
     drop_instances_without_mentions,
 )
-from finecl_hf.data.loading import load_dataset_folder
+from finecl_hf.data.loading import dataset_config_names, load_dataset_folder
 from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
 from finecl_hf.distributed import patient_group, wait_for_main_process
 from finecl_hf.errors import DataError, UsageError
@@ -64,7 +64,7 @@ class LearningOrderResult:
 def load_instances(data_args: LearningOrderArguments) -> tuple[Dataset, Dataset | None]:
     """The instances to learn the order of, and the documents they refer to (document-level input) or `None`."""
     path = data_args.dataset_path
-    configs = get_dataset_config_names(path)
+    configs = dataset_config_names(path)
     if data_args.dataset_config_name is None and RELATION_INSTANCES_CONFIG in configs:
         instances = load_dataset_folder(path, RELATION_INSTANCES_CONFIG, split=data_args.dataset_split)
         documents = load_dataset_folder(path, split=data_args.dataset_split)

@@ -26,11 +26,11 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments
 
 from ..configuration import WEIGHTING_SCHEMES, FineCLConfig
 from ..constants import NO_RELATION
 from ..learning_order.scores import SCORES
+from ..training_arguments import FineCLTrainingArguments
 from ..weighting import describe_weightings
 
 # The `FineCLConfig` fields that have a command-line argument of the same name.
@@ -51,7 +51,7 @@ CONFIG_FIELDS = (
 
 
 @dataclass
-class FineCLPreTrainingArguments(TrainingArguments):
+class FineCLPreTrainingArguments(FineCLTrainingArguments):
     """Arguments of `trainers/pretrain.py` and `FineCLPreTrainer` (see the module docstring for the batch size)."""
 
     learning_order_dataset: str | None = field(

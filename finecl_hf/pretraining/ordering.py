@@ -133,15 +133,18 @@ def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[s
         if column.null_count:
             row = pc.index(pc.is_null(column), True).as_py()
             raise DataError(
-                f"{source}: record {row + 1} (index {row}), column {name!r} is missing (null); --order_by {order_by} needs a value for every "
-                "instance."
+                f"{source}: record {row + 1} (index {row}), column {name!r} is missing (null) there and in "
+                f"{column.null_count} of {len(column)} records; --order_by {order_by} needs a value for every instance, "
+                "so nothing was trained."
             )
         values = column.to_numpy(zero_copy_only=False)
         if values.dtype.kind == "f" and not np.isfinite(values).all():
-            row = int(np.flatnonzero(~np.isfinite(values))[0])
+            holes = np.flatnonzero(~np.isfinite(values))
+            row = int(holes[0])
             raise DataError(
-                f"{source}: record {row + 1} (index {row}), column {name!r} = {values[row]}: --order_by {order_by} needs finite values "
-                f"(expected {expected}). NaN means stage 1 never observed the instance (a run stopped by max_steps "
+                f"{source}: record {row + 1} (index {row}), column {name!r} = {values[row]} ({holes.size} of "
+                f"{values.size} values are NaN or infinite): --order_by {order_by} needs finite values "
+                f"(expected {expected}), so nothing was trained. NaN means stage 1 never observed the instance (a run stopped by max_steps "
                 "before a whole epoch?); re-run stage 1 for whole epochs."
             )
         columns[name] = values

@@ -72,18 +72,31 @@ def _relative(path: str) -> str:
 
 
 def run_cli(script: str, arguments: list[str]) -> CliOutcome:
-    """Run `REPOSITORY/script` as `__main__` in this process with `arguments` (no interpreter start-up, ~10 s saved).
+    """Run `REPOSITORY/script` as `__main__` in this process with `arguments` (no interpreter start-up, ~10 s saved),
+    or, for `script` = ``"finecl <command>"``, the `finecl` console script's `main`.
 
     The script's own `if __name__ == "__main__"` block runs, so its error handling (e.g. the converters' one-line
     `error:` exit) is exercised exactly as on the command line.
     """
     stdout, stderr = io.StringIO(), io.StringIO()
     saved_argv, saved_verbosity = sys.argv, transformers_logging.get_verbosity()
-    sys.argv = [str(REPOSITORY / script), *arguments]
+    if script.startswith("finecl "):
+        from finecl_hf.commands import main as finecl_main
+
+        sys.argv = ["finecl", *script.split()[1:], *arguments]
+
+        def target():
+            finecl_main(sys.argv[1:])
+    else:
+        sys.argv = [str(REPOSITORY / script), *arguments]
+
+        def target():
+            runpy.run_path(str(REPOSITORY / script), run_name="__main__")
+
     returncode, message, raised_in = 0, "", None
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            runpy.run_path(str(REPOSITORY / script), run_name="__main__")
+            target()
     except SystemExit as exit_:
         if isinstance(exit_.code, str):  # sys.exit("error: ...") prints the text and exits with 1
             returncode, message = 1, exit_.code

@@ -43,6 +43,7 @@ class BadInput:
         raised_by_own_check: False where the error legitimately comes from transformers (a damaged checkpoint).
         hyper_parameter: the fault is a bad value: it must be rejected before data preparation.
         skip: with `--skip-invalid`: "counted" (exit 0, one skip in card and on stderr) or "fatal" (same error).
+        environment: variables set for the run (format strings over the workspace paths).
     """
 
     fault: str
@@ -53,6 +54,7 @@ class BadInput:
     raised_by_own_check: bool = True
     hyper_parameter: bool = False
     skip: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 def converter(script: str, *arguments: str) -> tuple[str, tuple[str, ...]]:
@@ -327,7 +329,7 @@ CASES = {
     "stage3-checkpoint-truncated-weights": BadInput(
         "a checkpoint folder whose model.safetensors was cut in half (copy or save interrupted)",
         *stage3("{checkpoint_truncated_weights}"),
-        names=("{checkpoint_truncated_weights}", "model.safetensors"), raised_by_own_check=False,
+        names=("{checkpoint_truncated_weights}/model.safetensors", "cut short"), hyper_parameter=True,
     ),
     # ------------------------------------------------------------------------- the front door (issue 12)
     "semeval-bom-crlf-reversed-markers": BadInput(
@@ -411,6 +413,81 @@ CASES = {
         *stage3("{backbone}", "--train_fraction", "1.5"),
         names=("train_fraction", "1.5"), exit_status=2, hyper_parameter=True,
     ),
+    # ------------------------------------------- damaged folders, foreign models, earlier runs, caches (issue 29)
+    "stage3-dataset-parquet-cut-short": BadInput(
+        "a converted dataset whose Parquet file was cut short (ArrowInvalid traceback from datasets before)",
+        *stage3("{backbone}", "--dataset_path", "{sentences_cut_short}"),
+        names=("{sentences_cut_short}/data/", "not a complete Parquet file", "finecl convert"),
+    ),
+    "stage3-saved-arrow-cut-short": BadInput(
+        "a `save_to_disk` dataset whose Arrow file was cut short (pyarrow's 'Expected to read ... metadata bytes')",
+        *stage3("{backbone}", "--dataset_path", "{saved_cut_short}"),
+        names=("{saved_cut_short}/train/data-00000-of-00001.arrow", "not a complete Arrow file"),
+    ),
+    "stage3-saved-state-missing": BadInput(
+        "a `save_to_disk` dataset whose split lost its state.json (datasets' FileNotFoundError traceback before)",
+        *stage3("{backbone}", "--dataset_path", "{saved_without_state}"),
+        names=("{saved_without_state}/train/state.json", "missing"),
+    ),
+    "stage1-dataset-parquet-cut-short": BadInput(
+        "a converted documents folder whose relation-instances Parquet file was cut short",
+        *stage1("{documents_cut_short}"),
+        names=("{documents_cut_short}/relation_instances/", "not a complete Parquet file"),
+    ),
+    "stage2-learning-order-cut-short": BadInput(
+        "a learning-order dataset whose instances Parquet file was cut short",
+        *stage2("{learning_order_cut_short}"),
+        names=("{learning_order_cut_short}/instances/train.parquet", "not a complete Parquet file",
+               "finecl learning-order"),  # fmt: skip
+    ),
+    "stage3-config-not-json": BadInput(
+        "a checkpoint whose config.json is not valid JSON (cut short)",
+        *stage3("{checkpoint_config_not_json}"),
+        names=("{checkpoint_config_not_json}/config.json", "not valid JSON"), hyper_parameter=True,
+    ),
+    "stage3-foreign-model-type": BadInput(
+        "a model folder of another model type (T5 config beside the weights; a 134-line AttributeError before)",
+        *stage3("{checkpoint_t5}"),
+        names=("--model_name_or_path", "{checkpoint_t5}", "model_type 't5'"), exit_status=2, hyper_parameter=True,
+    ),
+    "stage3-earlier-run": BadInput(
+        "--output_dir holding an earlier fine-tuning (its weights, results and card were replaced silently before)",
+        *stage3("{backbone}", "--output_dir", "{earlier_finetuning}"),
+        names=("--output_dir", "{earlier_finetuning}", "earlier run", "all_results.json", "--overwrite_output_dir"),
+        exit_status=2, hyper_parameter=True,
+    ),
+    "stage2-earlier-run-with-checkpoints": BadInput(
+        "--output_dir holding an interrupted pre-training (checkpoint-2/)",
+        *stage2("{learning_order}", "--output_dir", "{earlier_pretraining}"),
+        names=("{earlier_pretraining}", "checkpoint-2/", "--overwrite_output_dir", "--resume_from_checkpoint last"),
+        exit_status=2, hyper_parameter=True,
+    ),
+    "stage1-earlier-run": BadInput(
+        "--output_dir holding an earlier stage-1 export (learning_order/)",
+        *stage1("{documents}", "--output_dir", "{earlier_stage1}"),
+        names=("{earlier_stage1}", "learning_order/", "--overwrite_output_dir"), exit_status=2, hyper_parameter=True,
+    ),
+    "analyse-plot-is-a-folder": BadInput(
+        "`finecl analyse --plot` given an existing folder (it wrote <folder>.png beside it before)",
+        "finecl analyse", ("{learning_order}", "--plot", "{bad}"),
+        names=("--plot", "{bad}", "this is a folder"), exit_status=2,
+    ),
+    "analyse-json-is-a-folder": BadInput(
+        "`finecl analyse --json` given an existing folder",
+        "finecl analyse", ("{learning_order}", "--json", "{bad}"),
+        names=("--json", "{bad}", "this is a folder"), exit_status=2,
+    ),
+    "hf-home-under-a-file": BadInput(
+        "HF_HOME under a regular file, so no cache can be created (a traceback from the datasets cache before)",
+        *stage3("{backbone}"),
+        names=("HF_HOME={empty_file}/hf", "is a file", "Set HF_HOME"), exit_status=2, hyper_parameter=True,
+        environment=(("HF_HOME", "{empty_file}/hf"),),
+    ),
+    "convert-output-under-proc": BadInput(
+        "an --output whose parent cannot be written into, even by root (/proc; FileNotFoundError traceback before)",
+        "dataset_scripts/semeval.py", ("--source", "train={bad}/semeval/bom_crlf.TXT", "--output", "/proc/finecl-data"),
+        names=("--output", "/proc/finecl-data", "not writable"), exit_status=2,
+    ),
 }
 
 
@@ -470,6 +547,9 @@ def workspace(
     rewrite_parquet(no_learned_epoch / "instances", lambda table: table.drop(["learned_epoch"]))
     return Workspace(
         {
+            **damaged_folders(root, sentence_dataset, documents_dataset, learning_order_dataset),
+            **foreign_models(root, checkpoint),
+            **earlier_runs(root, checkpoint),
             "bad": BAD_INPUTS,
             "backbone": tiny_backbone,
             "sentences": sentence_dataset,
@@ -486,6 +566,54 @@ def workspace(
             "empty_file": empty_file,
         }
     )
+
+
+def cut_short(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def damaged_folders(root: Path, sentences: Path, documents: Path, learning_order: Path) -> dict[str, Path]:
+    """Dataset folders with one file cut short or missing, as a full disk or an interrupted copy leaves them."""
+    from datasets import load_dataset
+
+    sentences_cut_short = copy_folder(sentences, root / "sentences-cut-short")
+    cut_short(next((sentences_cut_short / "data").glob("*.parquet")))
+    documents_cut_short = copy_folder(documents, root / "documents-cut-short")
+    cut_short(next((documents_cut_short / "relation_instances").glob("*.parquet")))
+    learning_order_cut_short = copy_folder(learning_order, root / "learning-order-cut-short")
+    cut_short(learning_order_cut_short / "instances" / "train.parquet")
+    saved = root / "saved"
+    load_dataset("parquet", data_files={"train": [str(p) for p in (sentences / "data").glob("*.parquet")]}).save_to_disk(
+        str(saved)
+    )
+    saved_cut_short = copy_folder(saved, root / "saved-cut-short")
+    cut_short(saved_cut_short / "train" / "data-00000-of-00001.arrow")
+    saved_without_state = copy_folder(saved, root / "saved-without-state")
+    (saved_without_state / "train" / "state.json").unlink()
+    return {"sentences_cut_short": sentences_cut_short, "documents_cut_short": documents_cut_short,
+            "learning_order_cut_short": learning_order_cut_short, "saved_cut_short": saved_cut_short,
+            "saved_without_state": saved_without_state}  # fmt: skip
+
+
+def foreign_models(root: Path, checkpoint: Path) -> dict[str, Path]:
+    """A checkpoint whose config.json is cut short, and one whose config.json is another model type's."""
+    config_not_json = copy_folder(checkpoint, root / "checkpoint-config-not-json")
+    cut_short(config_not_json / "config.json")
+    t5 = copy_folder(checkpoint, root / "checkpoint-t5")
+    (t5 / "config.json").write_text('{"model_type": "t5", "d_model": 16, "is_encoder_decoder": true}')
+    return {"checkpoint_config_not_json": config_not_json, "checkpoint_t5": t5}
+
+
+def earlier_runs(root: Path, checkpoint: Path) -> dict[str, Path]:
+    """Output folders holding what a finished fine-tuning, an interrupted pre-training and a stage 1 leave."""
+    finetuning = copy_folder(checkpoint, root / "earlier-finetuning")
+    (finetuning / "all_results.json").write_text('{"eval_accuracy": 0.5}')
+    pretraining = root / "earlier-pretraining"
+    copy_folder(checkpoint, pretraining / "checkpoint-2")
+    stage1 = root / "earlier-stage1" / "learning_order"
+    stage1.mkdir(parents=True)
+    (stage1 / "README.md").write_text("---\n---\n")
+    return {"earlier_finetuning": finetuning, "earlier_pretraining": pretraining, "earlier_stage1": stage1.parent}
 
 
 class StageStarted(RuntimeError):
@@ -531,9 +659,11 @@ def assert_clear_error(case: BadInput, outcome: CliOutcome, workspace: Workspace
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input_gets_a_clear_error(name, workspace, guards, tmp_path):
+def test_bad_input_gets_a_clear_error(name, workspace, guards, tmp_path, monkeypatch):
     if CASES[name].hyper_parameter:
         guards()
+    for variable, value in CASES[name].environment:
+        monkeypatch.setenv(variable, workspace.format(value))
     output = tmp_path / "output"
     case, outcome = run_case(name, workspace, output)
     assert_clear_error(case, outcome, workspace, output)

@@ -40,7 +40,8 @@ CASES = [
               ("--weighting posterior --order_by aum", "constant"), exit_status=2, weighting=("--weighting", "posterior")),
     BadScores("a constant score under truncate", "aum", {"aum": ("constant", None)},
               ("--weighting truncate --order_by aum", "constant"), exit_status=2, weighting=("--weighting", "truncate")),
-    BadScores("NaN in the score column", "aum", {"aum": ("nan", 3)}, ("record 4 (index 3)", "'aum'", "nan", "finite", "float32")),
+    BadScores("NaN in the score column", "aum", {"aum": ("nan", 3)},
+              ("record 4 (index 3)", "'aum'", "nan", "(1 of 214 values are NaN or infinite)", "finite", "float32")),
     BadScores("inf in the score column", "confidence", {"confidence": ("inf", 0)}, ("record 1 (index 0)", "'confidence'", "inf", "finite")),
     BadScores("score column of strings", "aum", {"aum": ("string", None)}, ("'aum'", "string", "numeric column (float32")),
     BadScores(
@@ -106,3 +107,22 @@ def test_a_valid_score_column_passes_the_checks(tmp_path, learning_order_dataset
     pq.write_table(fixed, folder / "instances" / "train.parquet")
     data = prepare_pretraining_data(str(folder), AutoTokenizer.from_pretrained(tiny_backbone), order_by="aum")
     assert data.order_by == "aum" and (data.index.learned_epoch >= -1).all()
+
+
+def test_finecl_analyse_counts_and_leaves_out_nan_scores(tmp_path, learning_order_dataset):
+    """`finecl analyse` says how many values of a score are NaN and what it did with them (left out of that score's
+    ROC-AUC and precisions), instead of ranking the NaNs silently."""
+    from finecl_hf.learning_order.analysis import mann_whitney_auc
+
+    folder = _with_columns(learning_order_dataset, tmp_path / "learning-order", {"aum": ("nan", 3)})
+    path = folder / "instances" / "train.parquet"
+    table = pq.read_table(path)
+    label_ok = np.arange(table.num_rows) % 3 != 0
+    pq.write_table(table.append_column("label_ok", pa.array(label_ok)), path)
+    outcome = run_cli("finecl analyse", [str(folder), "--correct_column", "label_ok", "--scores", "aum"])
+    assert outcome.returncode == 0, outcome.describe()
+    assert f"aum: 1 of {table.num_rows} values are NaN or missing, left out of its ROC-AUC" in outcome.stdout
+    scores = table.column("aum").to_numpy(zero_copy_only=False)
+    kept = ~np.isnan(scores)
+    expected = mann_whitney_auc(scores[kept], label_ok[kept])
+    assert f"| aum | {expected:.4f} |" in outcome.stdout
