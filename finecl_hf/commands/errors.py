@@ -19,9 +19,7 @@ This module imports nothing heavy: it runs before transformers, datasets, or tor
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, UsageError
+from ..model_folders import WEIGHT_FILES, check_model_config, check_weights_complete
 
 DEBUG_ENV = "FINECL_DEBUG"
 USAGE_EXIT_STATUS = 2
 DATA_EXIT_STATUS = 1
-# Files of a model folder that hold weights, in the order `from_pretrained` looks for them.
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 def debug_requested() -> bool:
@@ -148,11 +145,11 @@ def check_model_source(argument: str, value: str | None, *, needs_weights: bool 
         if not (folder / "config.json").is_file():
             raise UsageError(f"{argument} {value}: the folder has no config.json, so it is not a saved model "
                              "(give the folder written by `save_pretrained`, e.g. a `finecl pretrain` output).")
-        check_model_type(argument, value, folder / "config.json")
+        check_model_config(argument, value, folder)
         if needs_weights and not any((folder / name).is_file() for name in WEIGHT_FILES):
             raise UsageError(f"{argument} {value}: the folder has config.json but no weights ({', '.join(WEIGHT_FILES)}).")
-        if needs_weights and (folder / WEIGHT_FILES[0]).is_file():
-            check_safetensors_complete(argument, value, folder / WEIGHT_FILES[0])
+        if needs_weights:
+            check_weights_complete(argument, value, folder)
         return
     if folder.exists():
         raise UsageError(f"{argument} {value}: this is a file; give a model folder or a Hub model id.")
@@ -163,61 +160,6 @@ def check_model_source(argument: str, value: str | None, *, needs_weights: bool 
             f"{argument} {value!r}: not a local folder and not in the local Hugging Face cache, and the Hub is off "
             "(HF_HUB_OFFLINE=1), so nothing can be downloaded: check the spelling, or give a local model folder."
         )
-
-
-def check_model_type(argument: str, value: str, config_file: Path) -> None:
-    """A model folder's config.json is valid JSON and names a model type finecl-hf can use: a text encoder with a
-    masked-language-model head in transformers (BERT, RoBERTa, DeBERTa, ...) or a FineCL checkpoint. Read before any
-    weights load, so a foreign model is one paragraph rather than a traceback from inside its constructor."""
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{argument} {value}: {config_file} is not valid JSON ({' '.join(str(error).split())}); the "
-                        "model folder is damaged: save the model again (`save_pretrained`) or copy config.json from "
-                        "where the model came from.") from None
-    model_type = config.get("model_type") if isinstance(config, dict) else None
-    if not isinstance(model_type, str):
-        raise DataError(f"{argument} {value}: {config_file} has no model_type, so the kind of model is unknown; save "
-                        "the model again with `save_pretrained`, which writes it.")
-    if model_type not in usable_model_types() or config.get("is_encoder_decoder"):
-        raise UsageError(
-            f"{argument} {value}: config.json says model_type {model_type!r}, which finecl-hf cannot use: it needs a "
-            "text encoder with a masked-language-model head (bert, roberta, deberta-v2, xlm-roberta, electra, ...) "
-            "or a FineCL checkpoint (model_type 'finecl'); encoder-decoder and decoder-only models are not supported."
-        )
-
-
-def usable_model_types() -> frozenset[str]:
-    """`finecl` and transformers' encoder types with a masked-LM head, less the encoder-decoders among them."""
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
-    )
-
-    return frozenset({"finecl", *MODEL_FOR_MASKED_LM_MAPPING_NAMES}) - set(MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
-
-
-def check_safetensors_complete(argument: str, value: str, weights: Path) -> None:
-    """The weights file holds every byte its header promises (a copy or save cut short is found before loading).
-
-    A safetensors file is an 8-byte little-endian header length, a JSON header giving each tensor's byte range, then
-    the data; only the header is read.
-    """
-    size = weights.stat().st_size
-    try:
-        with open(weights, "rb") as handle:
-            (header_length,) = struct.unpack("<Q", handle.read(8))
-            if header_length > size:
-                raise ValueError(f"its header claims {header_length} bytes")
-            header = json.loads(handle.read(header_length))
-        expected = 8 + header_length + max((entry["data_offsets"][1] for name, entry in header.items()
-                                            if name != "__metadata__"), default=0)  # fmt: skip
-    except (struct.error, ValueError, KeyError, TypeError, IndexError) as error:
-        raise DataError(f"{argument} {value}: {weights} is not a readable safetensors file ({error}); the weights are "
-                        "damaged: save or copy the model again.") from None
-    if size < expected:
-        raise DataError(f"{argument} {value}: {weights} is cut short ({size} of {expected} bytes): a copy or save was "
-                        "interrupted; save or copy the model again.")
 
 
 def check_dataset_folder(argument: str, value: str | None, *, expected: str, configs: tuple[str, ...] = ()) -> None:
@@ -334,7 +276,6 @@ __all__ = [
     "check_earlier_run",
     "check_output_file",
     "check_model_source",
-    "check_model_type",
     "check_output_dir",
     "front_door",
     "run_guarded",

@@ -88,7 +88,17 @@ def reading_dataset(path: str | Path, rebuild: str = REBUILD_ANY) -> Iterator[No
     except READ_FAILURES as error:
         if not Path(path).is_dir():
             raise
+        if isinstance(error, OSError) and error.filename and not _inside(error.filename, Path(path)):
+            # A file outside the folder: the datasets cache (disk full, not writable), not the user's dataset.
+            reason = error.strerror or type(error).__name__
+            raise UsageError(f"{path}: reading it failed on {error.filename}, outside the folder ({reason}); if that "
+                             "is the datasets cache, free space there or set HF_DATASETS_CACHE to a writable "
+                             "folder.") from error
         raise DataError(damaged_folder_message(Path(path), error, rebuild)) from error
+
+
+def _inside(file: str | Path, folder: Path) -> bool:
+    return Path(file).resolve().is_relative_to(folder.resolve())
 
 
 def damaged_folder_message(folder: Path, error: BaseException, rebuild: str = REBUILD_ANY) -> str:

@@ -266,11 +266,10 @@ def _features_file(
     key = {"encoder": encoder.fingerprint, "max_length": max_length, "rows": len(instances), **inputs}
     if folder is not None:
         path, key_path = folder / FEATURES_FILE, folder / FEATURES_KEY_FILE
-        if path.is_file() and key_path.is_file() and json.loads(key_path.read_text()) == key:
-            features = np.load(path, mmap_mode="r")
-            if features.shape == (len(instances), encoder.feature_size):
-                logger.info(f"evidence features reused from {path} ({features.shape[0]} instances).")
-                return features
+        features = _reusable_features(path, key_path, key, (len(instances), encoder.feature_size))
+        if features is not None:
+            logger.info(f"evidence features reused from {path} ({features.shape[0]} instances).")
+            return features
         folder.mkdir(parents=True, exist_ok=True)
         key_path.unlink(missing_ok=True)  # the key is written last: a file without one is never reused
         partial = folder / f".{FEATURES_FILE}.partial.npy"
@@ -293,6 +292,21 @@ def _features_file(
     partial.replace(path)
     key_path.write_text(json.dumps(key, indent=1))
     return np.load(path, mmap_mode="r")
+
+
+def _reusable_features(path: Path, key_path: Path, key: dict, shape: tuple[int, int]) -> np.ndarray | None:
+    """The features file of an earlier run, memory-mapped, when its key matches and it reads whole; `None` otherwise.
+    It is a cache: a damaged file or key (a disk that filled up, a copy cut short) is encoded again, with a warning."""
+    if not (path.is_file() and key_path.is_file()):
+        return None
+    try:
+        if json.loads(key_path.read_text()) != key:
+            return None
+        features = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as error:  # json's JSONDecodeError and numpy's truncated-file errors are ValueErrors
+        logger.warning(f"{path}: the features file of an earlier run cannot be read ({error}); encoding again.")
+        return None
+    return features if features.shape == shape else None
 
 
 def _check_unique_uids(instances: Dataset, dataset_path: str) -> None:

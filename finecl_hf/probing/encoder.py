@@ -17,6 +17,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging
 
 from ..data.readers import file_sha256
+from ..model_folders import WEIGHT_FILES, check_model_config, check_weights_complete
 from ..modeling import FineCLModel
 
 logger = logging.get_logger(__name__)
@@ -35,7 +36,6 @@ _FINGERPRINT_FILES = (
     "merges.txt",
     "added_tokens.json",
 )
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 @dataclass
@@ -119,8 +119,10 @@ def load_frozen_encoder(
         raise _not_an_encoder(argument, value, "no such folder")
     if not (folder / "config.json").is_file():
         raise _not_an_encoder(argument, value, "the folder has no config.json")
-    if not any((folder / name).is_file() for name in _WEIGHT_FILES):
-        raise _not_an_encoder(argument, value, f"the folder has no weights ({', '.join(_WEIGHT_FILES[::2])})")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise _not_an_encoder(argument, value, f"the folder has no weights ({', '.join(WEIGHT_FILES[::2])})")
+    check_model_config(argument, value, folder)
+    check_weights_complete(argument, value, folder)
     try:
         AutoConfig.from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -94,13 +94,20 @@ def test_a_resumed_run_reuses_the_features_file_and_a_changed_input_does_not(tmp
     features = np.load(output_dir / "evidence_features.npy")
     assert features.shape[0] == len(read_config(output_dir / "learning_order", "instances")["uid"])
     scores = read_config(output_dir / "learning_order", "instances")
-    again = run()
+    again = run("--overwrite_output_dir")  # the folder holds the first run: written over, features kept by key
     assert "evidence features reused" in again.stderr and "evidence features: encoding" not in again.stderr
     for name in EVIDENCE:
         np.testing.assert_array_equal(read_config(output_dir / "learning_order", "instances")[name], scores[name])
     # Another max_length encodes again: a features file is only read for the inputs it was computed from.
-    changed = run("--max_length", "48")
+    changed = run("--overwrite_output_dir", "--max_length", "48")
     assert "evidence features reused" not in changed.stderr and "evidence features: encoding" in changed.stderr
+    # A features file cut short (a disk that filled up) is a cache gone bad: encoded again, with a warning.
+    path = output_dir / "evidence_features.npy"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    damaged = run("--overwrite_output_dir", "--max_length", "48")
+    assert "the features file of an earlier run cannot be read" in damaged.stderr
+    assert "evidence features: encoding" in damaged.stderr
+    assert np.load(path).shape[0] == len(read_config(output_dir / "learning_order", "instances")["uid"])
 
 
 def test_stage1_without_faiss_names_the_extra_and_writes_nothing(tmp_path, documents_dataset, tiny_backbone):
