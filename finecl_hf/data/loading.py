@@ -19,6 +19,7 @@ datasets cannot read (a Parquet or Arrow file cut short, a `state.json` gone, a 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +82,10 @@ def reading_dataset(path: str | Path, rebuild: str = REBUILD_ANY) -> Iterator[No
         path: the folder (or Hub id: its failures are not a damaged folder and pass unchanged).
         rebuild: how the user writes the folder again, ending the message.
     """
+    # datasets' Parquet reader logs each unreadable file at ERROR before it raises: the paragraph below says it all.
+    parquet_logger = logging.getLogger("datasets.packaged_modules.parquet.parquet")
+    level = parquet_logger.level
+    parquet_logger.setLevel(logging.CRITICAL)
     try:
         yield
     except (DataError, UsageError):
@@ -95,6 +100,8 @@ def reading_dataset(path: str | Path, rebuild: str = REBUILD_ANY) -> Iterator[No
                              "is the datasets cache, free space there or set HF_DATASETS_CACHE to a writable "
                              "folder.") from error
         raise DataError(damaged_folder_message(Path(path), error, rebuild)) from error
+    finally:
+        parquet_logger.setLevel(level)
 
 
 def _inside(file: str | Path, folder: Path) -> bool:

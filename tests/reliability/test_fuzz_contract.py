@@ -310,6 +310,7 @@ def test_a_damaged_dataset_folder_is_a_data_or_usage_error_naming_the_folder(rea
 def test_finecl_analyse_answers_a_damaged_learning_order_folder_in_one_paragraph(learning_order_dataset, tmp_path):
     """The whole command on the instances file (what it reads) cut short: exit 1 naming the file, never a traceback."""
     files = sorted(path.relative_to(learning_order_dataset) for path in learning_order_dataset.glob("instances/*"))
+    assert files, "the fixture has no instances file to damage"
     for number, (name, cut) in enumerate((name, cut) for name in files for cut in (0.1, 0.5, 0.99)):
         folder = tmp_path / f"damaged-{number}"
         shutil.copytree(learning_order_dataset, folder)
@@ -318,4 +319,5 @@ def test_finecl_analyse_answers_a_damaged_learning_order_folder_in_one_paragraph
         assert_contract(outcome)
         assert outcome.returncode == 1 and str(folder / name) in outcome.message, outcome.describe()
         assert "not a complete Parquet file" in outcome.message and "finecl learning-order" in outcome.message
+
 
