@@ -47,7 +47,7 @@ def test_default_plan_runs_every_arm_where_it_applies():
     assert (args.pretrain_steps, args.output_dir) == (150, "outputs/reproduce")
 
 
-def test_full_preset_is_issue_19s_design():
+def test_full_preset_is_issue_19s_design_with_issue_28s_natural_seeds():
     args = reproduce.ReproduceArguments(preset="full")
     seeds = {}
     for arm in args.planned_arms():
@@ -58,8 +58,10 @@ def test_full_preset_is_issue_19s_design():
         **{("noise_0.5", name): three for name in ("erica", "finecl", CHOSEN_ARM, "oracle_drop")},
         **{("noise_0.5", name): [42] for name in ("oracle", "ed_mlm", other)},
         ("clean", "erica"): [42], ("clean", "ed_mlm"): [42],
-        **{(corpus, name): [42] for corpus in ("noise_0.3", "natural") for name in ("erica", "finecl", CHOSEN_ARM)},
+        **{("noise_0.3", name): [42] for name in ("erica", "finecl", CHOSEN_ARM)},
+        **{("natural", name): three for name in ("erica", "finecl", CHOSEN_ARM)},
     }  # fmt: skip
+    assert ("natural", "wiki80", "finecl", "erica") in DESIGNS["full"].headline
     assert (args.pretrain_steps, args.output_dir) == (300, "outputs/reproduce_full")
     for corpus, task, a, b in DESIGNS["full"].headline:
         assert (corpus, a) in seeds and (corpus, b) in seeds and task in args.probe_tasks
