@@ -10,7 +10,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-quick reproduce benchmarks bench-denoising bench-scale clean
+.PHONY: install demo test test-quick reproduce benchmarks bench-denoising bench-scale docs clean
 
 install: $(STAMP)
 
@@ -36,15 +36,19 @@ reproduce: install
 benchmarks: install
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
-# Denoising benchmark of issue 13 (README, "Denoising benchmark"): writes docs/results/denoising_*.
+# Denoising benchmark (docs/guides/denoising.md): writes outputs/bench_denoising/results unless --results_dir says where.
 bench-denoising: install
 	nice -n 10 $(PY) benchmarks/bench_denoising.py $(BENCH_DENOISING_ARGS)
 
-# Scale benchmark of issue 32 (README, "How stage 1 scales"): writes docs/results/scale/ (~45 min on 2 cores).
+# Scale benchmark (docs/guides/scaling.md): writes docs/results/scale/ (~45 min on 2 cores).
 bench-scale: install
 	$(PY) benchmarks/bench_scale.py --mode features
 	$(PY) benchmarks/bench_scale.py --mode corpus
 	$(PY) benchmarks/bench_scale.py --mode index
 
+# The documentation site (mkdocs.yml) into site/, strict: a broken link or anchor fails (tests/test_docs.py runs it too).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) outputs build dist *.egg-info
+	rm -rf $(VENV) outputs build dist site *.egg-info

@@ -123,7 +123,7 @@ class BenchmarkArguments:
     bootstrap: int = field(default=200, metadata={"help": "Bootstrap resamples for the ROC-AUC interval (0: none)."})
     seed: int = field(default=42, metadata={"help": "Seed of training and of the random baseline."})
     output_dir: str = field(default="outputs/bench_denoising", metadata={"help": "Runs, datasets and the arm cache."})
-    results_dir: str = field(default="docs/results", metadata={"help": "Where denoising_results.{md,json} and the PNG go."})
+    results_dir: str = field(default="outputs/bench_denoising/results", metadata={"help": "Where denoising_results.{md,json} and the PNG go (a run to publish: a new folder under docs/results/)."})
     quick: bool = field(default=False, metadata={"help": "Tiny sizes for tests: 160 sentences, 12 documents, 2 epochs."})
     overwrite_cache: bool = field(default=False, metadata={"help": "Recompute arms even when cached."})
 
@@ -230,23 +230,23 @@ def precision_at_top(scores: np.ndarray, clean: np.ndarray, fraction: float) -> 
     return float((clean[above].sum() + from_ties * clean[tied].mean()) / count)
 
 
-def detection_metrics(scores: np.ndarray, clean: np.ndarray, bootstrap: int, seed: int) -> dict[str, float]:
-    """ROC-AUC (clean vs wrong, 95% bootstrap interval), AP of finding wrong labels, precision of the top 25%/50%."""
+def detection_metrics(scores: np.ndarray, clean: np.ndarray, bootstrap: int, seed: int,
+                      groups: np.ndarray | None = None) -> dict[str, float]:
+    """ROC-AUC (clean vs wrong) with two 95% bootstrap intervals, AP of finding wrong labels, precision of the top
+    25%/50%. `roc_auc_low/high` resample `groups` (the documents of a document corpus: its labels share text,
+    entities and labeller errors; a sentence is its own group), `roc_auc_label_low/high` single labels (the intervals
+    reported before 2026-12-06)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from finecl_hf.learning_order.analysis import auc_interval
 
     scores = np.asarray(scores, dtype=np.float64)
     if not np.isfinite(scores).all():
         raise ValueError(f"{int((~np.isfinite(scores)).sum())} scores are NaN or infinite.")
     metrics = {"roc_auc": float(roc_auc_score(clean, scores)), "average_precision": float(average_precision_score(~clean, -scores))}
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(bootstrap):
-        rows = rng.integers(0, scores.size, scores.size)
-        if clean[rows].all() or not clean[rows].any():
-            continue
-        samples.append(roc_auc_score(clean[rows], scores[rows]))
-    low, high = np.percentile(samples, [2.5, 97.5]) if samples else (math.nan, math.nan)
-    metrics.update(roc_auc_low=float(low), roc_auc_high=float(high))
+    low, high = auc_interval(scores, clean, groups, bootstrap, seed)
+    label_low, label_high = auc_interval(scores, clean, None, bootstrap, seed)
+    metrics.update(roc_auc_low=low, roc_auc_high=high, roc_auc_label_low=label_low, roc_auc_label_high=label_high)
     for fraction in TOP_FRACTIONS:
         metrics[f"precision_top_{int(fraction * 100)}"] = precision_at_top(scores, clean, fraction)
     return metrics
@@ -548,6 +548,12 @@ def arm_key(corpus: Corpus, args: BenchmarkArguments, recipe: Recipe, arm: str, 
 # --------------------------------------------------------------------------------------------------- benchmark
 
 
+def document_groups(uids: np.ndarray) -> np.ndarray:
+    from finecl_hf.learning_order.analysis import document_groups as groups_of
+
+    return groups_of(uids)
+
+
 def score_rows(corpus: Corpus, arms: dict[str, dict[str, Any]], args: BenchmarkArguments) -> tuple[list[dict], dict]:
     """Metrics of every score of every arm on the instances of known truth that every arm scored, for each of the
     corpus's evaluations (row name -> instances scored); curves of the first."""
@@ -559,12 +565,13 @@ def score_rows(corpus: Corpus, arms: dict[str, dict[str, Any]], args: BenchmarkA
             common &= set(result["uids"])
         keep = np.array([uid in common for uid in truth_uids])
         uids, clean = truth_uids[keep], truth[keep]
+        groups = document_groups(uids)
         for arm, result in arms.items():
             position = {uid: index for index, uid in enumerate(result["uids"])}
             order = np.array([position[uid] for uid in uids])
             for name, values in result["scores"].items():
                 scores = np.asarray(values, dtype=np.float64)[order]
-                metrics = detection_metrics(scores, clean, args.bootstrap, args.seed)
+                metrics = detection_metrics(scores, clean, args.bootstrap, args.seed, groups)
                 rows.append({"corpus": evaluation, "score": name, "arm": arm, "instances": int(clean.size),
                              "clean_rate": float(clean.mean()), **metrics, "wall_s": score_wall_time(result, name),
                              "cpu_s": result["cpu_s"]})
@@ -649,7 +656,7 @@ def _registry_fingerprint() -> str:
 
 # --------------------------------------------------------------------------------------------------- output
 
-TABLE_HEADER = ["corpus", "score", "arm", "ROC-AUC [95% CI]", "AP (wrong)", "prec. top 25%", "prec. top 50%", "wall s", "CPU s"]
+TABLE_HEADER = ["corpus", "score", "arm", "ROC-AUC [95% CI, documents]", "[95% CI, labels]", "AP (wrong)", "prec. top 25%", "prec. top 50%", "wall s", "CPU s"]
 
 
 def format_rows(rows: list[dict], recipe_column: bool = False) -> str:
@@ -660,6 +667,7 @@ def format_rows(rows: list[dict], recipe_column: bool = False) -> str:
         cells += [
             row["corpus"], row["score"], row["arm"],
             f"{row['roc_auc']:.3f} [{row['roc_auc_low']:.3f}, {row['roc_auc_high']:.3f}]",
+            f"[{row['roc_auc_label_low']:.3f}, {row['roc_auc_label_high']:.3f}]" if "roc_auc_label_low" in row else "–",
             f"{row['average_precision']:.3f}", f"{row['precision_top_25']:.3f}", f"{row['precision_top_50']:.3f}",
             f"{row['wall_s']:.0f}", f"{row['cpu_s']:.0f}",
         ]

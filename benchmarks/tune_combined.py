@@ -12,6 +12,16 @@ writes the ROC-AUC of each candidate on each tuning corpus and their mean; the c
 python benchmarks/bench_denoising.py --split tuning --arms stage1     # the tuning corpora's stage-1 runs
 python benchmarks/tune_combined.py --output docs/results/denoising_tuning.md
 ```
+
+`--swap_natural` is the two-way swap of the natural corpus: every candidate is scored on documents 1-250 and on
+documents 251-500 of one natural stage-1 run (ROC-AUC with document-resampled 95% intervals); the candidate the first
+half would choose is reported on the second and the reverse, beside the shipped choice, so a reader sees how much a
+choice made on one half carries to the other.
+
+```bash
+python benchmarks/tune_combined.py --swap_natural --output_dir outputs/bench_denoising_rerun \
+    --output docs/results/denoising_documents_2026-12-06/natural_swap.md
+```
 """
 
 from __future__ import annotations
@@ -64,6 +74,65 @@ def candidate_scores(order, documents, max_length: int) -> dict[tuple[str | None
     return candidates
 
 
+def shipped_candidate() -> tuple[str | None, float, float]:
+    """The candidate finecl-hf ships: `COMBINED_COMPONENTS` beyond the evidence scores, its weight, the refine share."""
+    from finecl_hf.learning_order.evidence import EvidenceSettings
+    from finecl_hf.learning_order.scores import COMBINED_COMPONENTS, COMBINED_WEIGHTS
+
+    dynamics = next((name for name in COMBINED_COMPONENTS if name not in EVIDENCE), None)
+    return dynamics, COMBINED_WEIGHTS.get(dynamics, 1.0) if dynamics else 1.0, EvidenceSettings().refine_share
+
+
+def swap_natural(output_dir: Path, output: str | None) -> None:
+    """The two-way swap of the natural corpus (module docstring)."""
+    from finecl_hf.data.loading import load_dataset_folder
+    from finecl_hf.learning_order.analysis import auc_interval, document_groups, mann_whitney_auc
+
+    folder, max_length, half = TUNING_RUNS["natural_tuning"]
+    run = output_dir / folder / "learning_order"
+    order = load_dataset_folder(run, "instances", split="train")
+    documents = load_dataset_folder(run, "documents", split="train")
+    truth = order["label_is_clean"]
+    known = np.array([value is not None for value in truth])
+    clean = np.array([bool(value) for value in truth])
+    first = np.asarray(order["document_index"]) < half
+    halves = {"documents 1-250": known & first, "documents 251-500": known & ~first}
+    groups = document_groups(order["uid"])
+    candidates = candidate_scores(order, documents, max_length)
+    auc = {name: {key: mann_whitney_auc(values[mask], clean[mask]) for key, values in candidates.items()}
+           for name, mask in halves.items()}
+
+    def cell(key, name) -> str:
+        mask = halves[name]
+        low, high = auc_interval(candidates[key][mask], clean[mask], groups[mask], 1000, 0)
+        return f"{auc[name][key]:.3f} [{low:.3f}, {high:.3f}]"
+
+    def label(key) -> str:
+        return f"{key[0] or 'no dynamics score'} (weight {key[1]:g}), second-round share {key[2]:g}"
+
+    names = list(halves)
+    rows = []
+    for chosen_on, reported_on in ((names[0], names[1]), (names[1], names[0])):
+        best = max(auc[chosen_on], key=auc[chosen_on].get)
+        rows.append(f"| {chosen_on} | {reported_on} | {label(best)} | {cell(best, chosen_on)} | {cell(best, reported_on)} | "
+                    f"{cell(max(auc[reported_on], key=auc[reported_on].get), reported_on)} |")
+    shipped = shipped_candidate()
+    table = "\n".join([
+        "| chosen on | reported on | candidate chosen | ROC-AUC where chosen | ROC-AUC where reported | best candidate where reported |",
+        "|---|---|---|---|---|---|", *rows,
+        f"| (shipped: chosen on the five tuning corpora) | both | {label(shipped)} | – | {cell(shipped, names[0])} (1-250); "
+        f"{cell(shipped, names[1])} (251-500) | – |",
+    ])  # fmt: skip
+    print(table)
+    if output:
+        Path(output).write_text(
+            "# The natural corpus's two-way swap\n\nCommand: `python benchmarks/tune_combined.py --swap_natural "
+            f"--output_dir {output_dir} --output {output}`\n\nEvery candidate of the `combined` grid "
+            f"({len(candidates)}) scored on each half of one natural stage-1 run ({int(halves[names[0]].sum())} and "
+            f"{int(halves[names[1]].sum())} labels of known truth); 95% intervals resample documents.\n\n{table}\n"
+        )
+
+
 def main() -> None:
     from finecl_hf.data.loading import load_dataset_folder
     from finecl_hf.learning_order.analysis import mann_whitney_auc
@@ -71,7 +140,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output_dir", default="outputs/bench_denoising", help="bench_denoising.py's --output_dir")
     parser.add_argument("--output", default=None, help="Markdown file for the table")
+    parser.add_argument("--swap_natural", action="store_true", help="the natural corpus's two-way swap (module docstring)")
     args = parser.parse_args()
+    if args.swap_natural:
+        swap_natural(Path(args.output_dir), args.output)
+        return
     results: dict[str, dict] = {}
     for corpus, (folder, max_length, tuning_documents) in TUNING_RUNS.items():
         run = Path(args.output_dir) / folder / "learning_order"

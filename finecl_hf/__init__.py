@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
+"""The version of the installed finecl-hf package."""
 
 _import_structure = {
     "configuration": ["FineCLConfig"],
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from .weighting import WEIGHTING_SCHEMES, WeightingScheme, register_weighting
 
 PIPELINE_TASK = "relation-extraction"
+"""The task name of `RelationExtractionPipeline`: `pipeline(PIPELINE_TASK, model=folder)`."""
 
 
 class _LazyModelClass:

@@ -289,11 +289,12 @@ class FineCLModel(FineCLPreTrainedModel):
         pair_entity_ids: torch.LongTensor | None = None,
         token_type_ids: torch.LongTensor | None = None,
     ) -> FineCLModelOutput:
-        r"""
+        r"""Entity and relation representations of a batch.
+
+        `input_ids`, `attention_mask`, `token_type_ids`, `mention_spans` and `mention_entity_ids` are the shared batch
+        format (module docstring). Without `mention_spans` only `last_hidden_state` is returned.
+
         Args:
-            input_ids, attention_mask, token_type_ids, mention_spans, mention_entity_ids:
-                The shared batch format (module docstring). Without `mention_spans` only `last_hidden_state` is
-                returned.
             pair_entity_ids (`[pairs, 2]`): (head, tail) batch-global entity indices whose relation representations
                 are wanted.
         """
@@ -382,10 +383,15 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
         ed_candidate_entity_ids: torch.LongTensor | None = None,
         ed_target_index: torch.LongTensor | None = None,
     ) -> FineCLPreTrainingOutput:
-        r"""
+        r"""The FineCL losses of a pre-training batch (ED + learning-order-weighted RD + MLM).
+
+        `input_ids`, `attention_mask`, `token_type_ids`, `mention_spans` and `mention_entity_ids` are the RD documents
+        (MLM-masked when `labels` is given) in the shared batch format. The `ed_*` arguments are the ED documents in
+        the same format, with for each query its head entity (`ed_query_entity_ids`), the other entities of its
+        document (`ed_candidate_entity_ids`, padded with `-1`) and the position of the true tail among them
+        (`ed_target_index`).
+
         Args:
-            input_ids, attention_mask, token_type_ids, mention_spans, mention_entity_ids:
-                The RD documents (MLM-masked when `labels` is given) in the shared batch format.
             labels (`[batch, length]`): MLM targets, `-100` where a token is not masked (entity tokens never are).
             relation_entity_ids (`[instances, 2]`): (head, tail) entity index of each relation instance.
             relation_learned_epochs (`[instances]`): epoch k in which stage 1 first learned the instance, `-1` if never.
@@ -396,9 +402,6 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
             relation_weights (`[instances]`): the weight of each instance when `config.weighting` is a corpus scheme
                 (`posterior`, `truncate`: computed for the whole corpus by stage 2's data preparation); when given,
                 it replaces f(k).
-            ed_*: the ED documents in the shared batch format, with for each query its head entity
-                (`ed_query_entity_ids`), the other entities of its document (`ed_candidate_entity_ids`, padded with
-                `-1`) and the position of the true tail among them (`ed_target_index`).
         """
         config = self.config
         losses: dict[str, torch.Tensor] = {}

@@ -87,6 +87,7 @@ class WeightingScheme:
 
 
 WEIGHTING_SCHEMES: dict[str, WeightingScheme] = {}
+"""Every weighting scheme stage 2 knows, by name (`--weighting`); `register_weighting` adds one."""
 
 
 def register_weighting(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import check_dataset_folder, check_output_file, run_guarded
+from .errors import UsageError, check_dataset_folder, check_output_file, run_guarded
 
 NAME = "analyse"
 
@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"cleanliness scores to evaluate with --correct_column (default: all present): {', '.join(SCORES)}",
     )
     parser.add_argument("--json", help="also write the report as JSON to this file")
+    parser.add_argument(
+        "--bootstrap", type=int, default=200, metavar="N",
+        help="resamples of each score's 95%% ROC-AUC interval; documents are resampled where the instances have "
+        "them (their labels are not independent), single instances otherwise; 0: no intervals (default: 200)",
+    )
     return parser
 
 
@@ -49,13 +54,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         check_dataset_folder("--compare", args.compare, expected=expected, configs=("instances",))
         check_output_file("--plot", args.plot)
         check_output_file("--json", args.json)
+        if args.bootstrap < 0:
+            raise UsageError(f"--bootstrap {args.bootstrap}: give a number of resamples (0 for no intervals).")
         return args
 
     def run(args) -> dict[str, Any]:
         from finecl_hf.learning_order.analysis import analyse, render_report
 
         report = analyse(args.path, compare=args.compare, correct_column=args.correct_column, plot=args.plot,
-                         scores=args.scores)
+                         scores=args.scores, bootstrap=args.bootstrap)
         print(render_report(report))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))

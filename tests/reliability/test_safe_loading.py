@@ -29,7 +29,7 @@ PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # Written by `Trainer` into every checkpoint and never read back by it (nor by finecl-hf).
 TRAINER_ARGUMENTS_PICKLE = "training_args.bin"
-DOCUMENTS = ("README.md", "trainers/README.md", "dataset_scripts/README.md", "model_cards/*.md")
+DOCUMENTS = ("README.md", "docs/**/*.md", "trainers/README.md", "dataset_scripts/README.md", "model_cards/*.md")
 
 
 def _dotted(node: ast.AST) -> str:
@@ -173,7 +173,7 @@ def warns_about_code_execution(paragraph: str) -> bool:
 
 @pytest.mark.parametrize(
     "document",
-    ["README.md", "model_cards/pretrained_model_card.md", "model_cards/finetuned_model_card.md"],
+    ["docs/guides/models.md", "model_cards/pretrained_model_card.md", "model_cards/finetuned_model_card.md"],
 )
 def test_documentation_of_trust_remote_code_says_it_runs_shipped_code(document):
     paragraphs = [paragraph for path, paragraph in trust_remote_code_paragraphs() if path == document]
@@ -183,5 +183,5 @@ def test_documentation_of_trust_remote_code_says_it_runs_shipped_code(document):
 
 
 def test_every_document_showing_trust_remote_code_is_checked():
-    checked = {"README.md", "model_cards/pretrained_model_card.md", "model_cards/finetuned_model_card.md"}
+    checked = {"docs/guides/models.md", "model_cards/pretrained_model_card.md", "model_cards/finetuned_model_card.md"}
     assert {path for path, _ in trust_remote_code_paragraphs()} <= checked

@@ -1,0 +1,53 @@
+#!/usr/bin/env python
+"""Print the README's results table from the results files it cites (tests/test_docs.py checks every number).
+
+    python benchmarks/readme_results_table.py     # paste between the README's table markers
+
+Rows: the full design's headline comparisons (Wiki80 accuracy, points, 95% CI, seeds, each seed's difference) from
+docs/results/reproduce_full/results.json, and the detector's ROC-AUC (`combined` and the paper's `learned_epoch`,
+95% intervals resampling documents) from docs/results/denoising_documents_2026-12-06/denoising_results.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+REPRODUCTION = "docs/results/reproduce_full/results.json"
+DETECTOR = "docs/results/denoising_documents_2026-12-06/denoising_results.json"
+COMPARISONS = (  # corpus, a, b: the design's headline comparisons first, then the rest of the FineCL − ERICA story
+    ("natural", "finecl", "erica"),
+    ("natural", "truncate", "erica"),
+    ("noise_0.5", "finecl", "erica"),
+    ("noise_0.5", "truncate", "erica"),
+    ("noise_0.5", "oracle_drop", "erica"),
+    ("noise_0.3", "finecl", "erica"),
+    ("clean", "ed_mlm", "erica"),
+)
+DETECTOR_CORPORA = ("noise_0.5", "natural")
+
+
+def signed(value: float) -> str:
+    return f"{value:+.2f}".replace("-", "−")
+
+
+def table() -> str:
+    comparisons = json.loads((REPOSITORY / REPRODUCTION).read_text())["comparisons"]
+    lines = ["| result | value [95% CI] | seeds | each seed | source |", "|---|---|---|---|---|"]
+    for corpus, a, b in COMPARISONS:
+        (row,) = [row for row in comparisons if (row["corpus"], row["probe"], row["a"], row["b"]) == (corpus, "wiki80", a, b)]
+        each = ", ".join(signed(seed["difference"]) for seed in row.get("per_seed", [])) or "–"
+        lines.append(f"| `{corpus}`: `{a}` − `{b}` | {signed(row['difference'])} [{signed(row['ci_low'])}, "
+                     f"{signed(row['ci_high'])}] | {len(row['seeds'])} | {each} | [results.json]({REPRODUCTION}) |")
+    rows = json.loads((REPOSITORY / DETECTOR).read_text())["rows"]
+    for corpus in DETECTOR_CORPORA:
+        by_score = {row["score"]: row for row in rows if row["corpus"] == corpus}
+        cells = [f"`{score}` {by_score[score]['roc_auc']:.3f} [{by_score[score]['roc_auc_low']:.3f}, "
+                 f"{by_score[score]['roc_auc_high']:.3f}]" for score in ("combined", "learned_epoch")]
+        lines.append(f"| detector: `{corpus}` (ROC-AUC) | {'; '.join(cells)} | – | – | [denoising_results.json]({DETECTOR}) |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table())
