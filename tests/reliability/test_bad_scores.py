@@ -125,4 +125,5 @@ def test_finecl_analyse_counts_and_leaves_out_nan_scores(tmp_path, learning_orde
     scores = table.column("aum").to_numpy(zero_copy_only=False)
     kept = ~np.isnan(scores)
     expected = mann_whitney_auc(scores[kept], label_ok[kept])
-    assert f"| aum | {expected:.4f} |" in outcome.stdout
+    assert f"| aum | {expected:.4f} | [" in outcome.stdout
+    assert "95% CI (resampling documents)" in outcome.stdout  # instance uids name their documents
