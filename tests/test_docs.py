@@ -111,3 +111,21 @@ def expected_figures(label: str, data: dict) -> list[float]:
                      (corpus, "wiki80", a, b)]  # fmt: skip
     return [comparison["difference"], comparison["ci_low"], comparison["ci_high"], float(len(comparison["seeds"])),
             *(seed["difference"] for seed in comparison.get("per_seed", []))]
+
+
+def test_results_hold_one_folder_per_experiment_each_with_its_readme():
+    """Nothing at the top of docs/results/ but the index and one folder per experiment; every folder (archived ones
+    too) has a README naming the command, the date, the machine and the wall time; archived ones say what replaced
+    them."""
+    results = REPOSITORY / "docs" / "results"
+    assert {path.name for path in results.iterdir() if path.is_file()} == {"index.md"}
+    folders = [path for path in results.iterdir() if path.is_dir() and path.name != "archive"]
+    folders += [path for path in (results / "archive").iterdir() if path.is_dir()]
+    for folder in folders:
+        readme = (folder / "README.md").read_text()
+        for field in ("- Command:", "- Date:", "- Machine:", "- Wall time:"):
+            assert field in readme, f"{folder.relative_to(REPOSITORY)}/README.md lacks {field!r}"
+        if folder.parent.name == "archive":
+            assert "**Replaced by**" in readme, f"{folder.name}: say what replaced it"
+    index = (results / "index.md").read_text()
+    assert all(f"({folder.name}/README.md)" in index for folder in folders if folder.parent == results)
