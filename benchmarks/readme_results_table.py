@@ -5,7 +5,7 @@
 
 Rows: the full design's headline comparisons (Wiki80 accuracy, points, 95% CI, seeds, each seed's difference) from
 docs/results/reproduce_full/results.json, and the detector's ROC-AUC (`combined` and the paper's `learned_epoch`,
-95% intervals resampling documents) from docs/results/denoising_documents_2026-12-06/denoising_results.json.
+95% intervals resampling documents) from the denoising results named in `DETECTOR`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 REPRODUCTION = "docs/results/reproduce_full/results.json"
-DETECTOR = "docs/results/denoising_documents_2026-12-06/denoising_results.json"
+# corpus -> the results file of its detector row: document corpora with document-resampled intervals; sentence corpora
+# from the 2026-12-02 run (a sentence is its own document there, so its label intervals are the same thing).
+DETECTOR = {
+    "noise_0.5": "docs/results/denoising_documents_2026-12-06/denoising_results.json",
+    "natural": "docs/results/denoising_documents_2026-12-06/denoising_results.json",
+    "semeval_uniform": "docs/results/denoising_2026-12-02/denoising_results.json",
+    "semeval_confusable": "docs/results/denoising_2026-12-02/denoising_results.json",
+}
 COMPARISONS = (  # corpus, a, b: the design's headline comparisons first, then the rest of the FineCL − ERICA story
     ("natural", "finecl", "erica"),
     ("natural", "truncate", "erica"),
@@ -25,7 +32,6 @@ COMPARISONS = (  # corpus, a, b: the design's headline comparisons first, then t
     ("noise_0.3", "finecl", "erica"),
     ("clean", "ed_mlm", "erica"),
 )
-DETECTOR_CORPORA = ("noise_0.5", "natural")
 
 
 def signed(value: float) -> str:
@@ -40,12 +46,12 @@ def table() -> str:
         each = ", ".join(signed(seed["difference"]) for seed in row.get("per_seed", [])) or "–"
         lines.append(f"| `{corpus}`: `{a}` − `{b}` | {signed(row['difference'])} [{signed(row['ci_low'])}, "
                      f"{signed(row['ci_high'])}] | {len(row['seeds'])} | {each} | [results.json]({REPRODUCTION}) |")
-    rows = json.loads((REPOSITORY / DETECTOR).read_text())["rows"]
-    for corpus in DETECTOR_CORPORA:
+    for corpus, source in DETECTOR.items():
+        rows = json.loads((REPOSITORY / source).read_text())["rows"]
         by_score = {row["score"]: row for row in rows if row["corpus"] == corpus}
         cells = [f"`{score}` {by_score[score]['roc_auc']:.3f} [{by_score[score]['roc_auc_low']:.3f}, "
                  f"{by_score[score]['roc_auc_high']:.3f}]" for score in ("combined", "learned_epoch")]
-        lines.append(f"| detector: `{corpus}` (ROC-AUC) | {'; '.join(cells)} | – | – | [denoising_results.json]({DETECTOR}) |")
+        lines.append(f"| detector: `{corpus}` (ROC-AUC) | {'; '.join(cells)} | – | – | [denoising_results.json]({source}) |")
     return "\n".join(lines)
 
 
