@@ -105,14 +105,8 @@ def check_environment() -> None:
         if not value or (name == "TMPDIR" and not os.path.exists(value)):
             continue
         folder = Path(value).expanduser()
-        ancestor = folder
-        while not ancestor.exists() and ancestor != ancestor.parent:
-            ancestor = ancestor.parent
-        if not ancestor.is_dir():
-            problem = f"{ancestor} is a file" if ancestor != folder else "it is a file, not a folder"
-        elif not (os.access(ancestor, os.W_OK | os.X_OK) and _can_create_in(ancestor)):
-            problem = f"{ancestor} is not writable"
-        else:
+        problem = "it is a file, not a folder" if folder.is_file() else _cannot_create_in(folder)
+        if problem is None:
             continue
         raise UsageError(f"{name}={value}: this folder cannot be used ({problem}); the Hugging Face libraries and "
                          f"finecl-hf write their caches and temporary files there. Set {name} to a folder you can "
@@ -201,25 +195,33 @@ def check_output_dir(argument: str, value: str | None) -> None:
     folder = Path(value).expanduser()
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{argument} {value}: this is an existing file; give a folder (it is created if missing).")
-    ancestor = folder
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise UsageError(f"{argument} {value}: cannot create the folder, {ancestor} is a file.")
-    if not os.access(ancestor, os.W_OK | os.X_OK) or not _can_create_in(ancestor):
-        raise UsageError(f"{argument} {value}: cannot create or write the folder: {ancestor} is not writable.")
+    problem = _cannot_create_in(folder)
+    if problem is not None and problem.endswith("is a file"):
+        raise UsageError(f"{argument} {value}: cannot create the folder, {problem}.")
+    if problem is not None:
+        raise UsageError(f"{argument} {value}: cannot create or write the folder: {problem}.")
 
 
-def _can_create_in(folder: Path) -> bool:
-    """Whether a folder can really be made in `folder` (tried and removed at once): `os.access` says yes to root
-    everywhere, even under /proc or on a read-only mount."""
+def _cannot_create_in(folder: Path) -> str | None:
+    """Why `folder` cannot be made or written (`"<ancestor> is a file"`, `"<ancestor> is not writable"`), or `None`.
+
+    Its nearest existing ancestor must be a folder where a folder can really be made (tried and removed at once):
+    `os.access` says yes to root everywhere, even under /proc or on a read-only mount.
+    """
     import tempfile
 
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is a file"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor} is not writable"
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".finecl-check-", dir=folder))
+        os.rmdir(tempfile.mkdtemp(prefix=".finecl-check-", dir=ancestor))
     except OSError:
-        return False
-    return True
+        return f"{ancestor} is not writable"
+    return None
 
 
 def check_output_file(argument: str, value: str | None) -> None:

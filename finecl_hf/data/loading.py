@@ -160,7 +160,9 @@ def _unreadable(file: Path) -> str | None:
         kind = {".parquet": "not a complete Parquet file", ".arrow": "not a complete Arrow file",
                 ".json": "not valid JSON", ".md": "the dataset card's YAML header cannot be read"}[file.suffix]
         return f"{kind} (cut short or overwritten? {' '.join(str(error).split())})"
-    except Exception as error:  # noqa: BLE001 - yaml's errors do not subclass ValueError
+    except Exception as error:  # noqa: BLE001 - yaml's errors do not subclass ValueError; only the card parses YAML
+        if file.name != "README.md":
+            raise
         return f"the dataset card's YAML header cannot be read ({' '.join(str(error).split())})"
     return None
 
