@@ -548,15 +548,11 @@ def arm_key(corpus: Corpus, args: BenchmarkArguments, recipe: Recipe, arm: str, 
 # --------------------------------------------------------------------------------------------------- benchmark
 
 
-def document_groups(uids: np.ndarray) -> np.ndarray:
-    from finecl_hf.learning_order.analysis import document_groups as groups_of
-
-    return groups_of(uids)
-
-
 def score_rows(corpus: Corpus, arms: dict[str, dict[str, Any]], args: BenchmarkArguments) -> tuple[list[dict], dict]:
     """Metrics of every score of every arm on the instances of known truth that every arm scored, for each of the
     corpus's evaluations (row name -> instances scored); curves of the first."""
+    from finecl_hf.learning_order.analysis import document_groups
+
     rows, curves = [], {}
     for evaluation, mask in (corpus.evaluations or {corpus.name: None}).items():
         truth_uids, truth = corpus.truth_of(mask)
@@ -565,7 +561,7 @@ def score_rows(corpus: Corpus, arms: dict[str, dict[str, Any]], args: BenchmarkA
             common &= set(result["uids"])
         keep = np.array([uid in common for uid in truth_uids])
         uids, clean = truth_uids[keep], truth[keep]
-        groups = document_groups(uids)
+        groups = document_groups(uids)  # intervals resample documents (a sentence is its own)
         for arm, result in arms.items():
             position = {uid: index for index, uid in enumerate(result["uids"])}
             order = np.array([position[uid] for uid in uids])
