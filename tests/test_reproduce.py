@@ -47,7 +47,7 @@ def test_default_plan_runs_every_arm_where_it_applies():
     assert (args.pretrain_steps, args.output_dir) == (150, "outputs/reproduce")
 
 
-def test_full_preset_is_issue_19s_design_with_issue_28s_natural_seeds():
+def test_full_preset_is_issue_19s_design_with_issue_28s_natural_seeds_and_issue_31s_relabel_arms():
     args = reproduce.ReproduceArguments(preset="full")
     seeds = {}
     for arm in args.planned_arms():
@@ -56,12 +56,13 @@ def test_full_preset_is_issue_19s_design_with_issue_28s_natural_seeds():
     three = [42, 43, 44]
     assert seeds == {
         **{("noise_0.5", name): three for name in ("erica", "finecl", CHOSEN_ARM, "oracle_drop")},
-        **{("noise_0.5", name): [42] for name in ("oracle", "ed_mlm", other)},
+        **{("noise_0.5", name): [42] for name in ("oracle", "ed_mlm", other, "relabel", "oracle_relabel")},
         ("clean", "erica"): [42], ("clean", "ed_mlm"): [42],
         **{("noise_0.3", name): [42] for name in ("erica", "finecl", CHOSEN_ARM)},
         **{("natural", name): three for name in ("erica", "finecl", CHOSEN_ARM)},
     }  # fmt: skip
     assert ("natural", "wiki80", "finecl", "erica") in DESIGNS["full"].headline
+    assert ("noise_0.5", "wiki80", "relabel", "erica") in DESIGNS["full"].headline
     assert (args.pretrain_steps, args.output_dir) == (300, "outputs/reproduce_full")
     for corpus, task, a, b in DESIGNS["full"].headline:
         assert (corpus, a) in seeds and (corpus, b) in seeds and task in args.probe_tasks
@@ -84,15 +85,41 @@ def test_stage2_commands_take_weighting_order_and_seed_from_the_arm():
             assert option(step.command, "--rd_loss_weight") == [repr(definition.rd_loss_weight)]
         assert option(step.command, "--seed") == [seed.removeprefix("seed-")]
         order = option(step.command, "--learning_order_dataset")[0]
-        oracle = definition.order_source == "oracle"
-        expected = ROOT / "oracle" / corpus if oracle else ROOT / "stage1" / corpus / "learning_order"
-        assert order == str(expected)
+        if definition.order_source in ("oracle", "stage1"):  # the relabelled orders: their own test
+            oracle = definition.order_source == "oracle"
+            expected = ROOT / "oracle" / corpus if oracle else ROOT / "stage1" / corpus / "learning_order"
+            assert order == str(expected)
         assert option(step.command, "--output_dir") == [str(ROOT / "stage2" / key)]
     assert option(steps[f"noise_0.5/{CHOSEN_ARM}/seed-43"].command, "--order_by") == ["combined"]
     full = stage2_steps(plan(preset="full"))
     assert option(full["clean/ed_mlm/seed-42"].command, "--rd_loss_weight") == ["0.0"]
     assert option(full["noise_0.5/oracle_drop/seed-44"].command, "--weighting") == ["truncate"]
     assert option(full["noise_0.5/erica/seed-44"].command, "--max_steps") == ["300"]
+
+
+def test_relabel_arms_pretrain_on_a_relabelled_order_made_after_stage_1_or_from_the_noise_mask():
+    from finecl_hf.experiments.design import RELABEL_MIN_PROBABILITY
+
+    steps = plan(preset="full", corpora=["noise_0.5"], arms=["erica", "relabel", "oracle_relabel"])
+    titles = [step.title for step in steps]
+    relabelled = ROOT / "relabelled" / "noise_0.5" / f"min-probability-{RELABEL_MIN_PROBABILITY:g}"
+    relabel = next(step for step in steps if step.title.startswith("relabelled order: noise_0.5"))
+    assert relabel.command[relabel.command.index("label-issues") + 1] == str(ROOT / "stage1" / "noise_0.5" / "learning_order")
+    assert option(relabel.command, "--clean") == ["relabel"]
+    assert option(relabel.command, "--min_probability") == [repr(RELABEL_MIN_PROBABILITY)]
+    assert option(relabel.command, "--output_dir") == [str(relabelled)]
+    # After stage 1, before the arm that reads it; done once the arm is probed (a resumed run skips it).
+    assert titles.index(relabel.title) > titles.index(next(t for t in titles if t.startswith("stage 1")))
+    assert titles.index(relabel.title) < titles.index("stage 2: noise_0.5/relabel/seed-42, " + ARMS["relabel"].label)
+    assert ROOT / "probes" / "noise_0.5/relabel/seed-42" / "probe_results.json" in relabel.also_done_when
+    oracle = next(step for step in steps if step.title.startswith("oracle relabelled order"))
+    assert "--relabel" in oracle.command and option(oracle.command, "--output_dir") == [str(ROOT / "oracle_relabelled" / "noise_0.5")]
+    arms = stage2_steps(steps)
+    assert option(arms["noise_0.5/relabel/seed-42"].command, "--learning_order_dataset") == [str(relabelled)]
+    assert option(arms["noise_0.5/oracle_relabel/seed-42"].command, "--learning_order_dataset") == [
+        str(ROOT / "oracle_relabelled" / "noise_0.5")
+    ]
+    assert {option(arms[key].command, "--weighting")[0] for key in arms} == {"uniform"}
 
 
 def test_every_probe_shares_draws_and_each_arm_is_probed_after_its_pretraining():

@@ -3,6 +3,7 @@
     finecl convert semeval --output data/semeval
     finecl learning-order --dataset_path data/distant --output_dir runs/order
     finecl analyse runs/order/learning_order --plot learned.png
+    finecl label-issues runs/order/learning_order --output issues.html
     finecl pretrain --learning_order_dataset runs/order/learning_order --output_dir runs/finecl
     finecl finetune --model_name_or_path runs/finecl --dataset_path data/semeval --output_dir runs/semeval
     finecl probe --model_name_or_path runs/finecl --task wiki80 semeval
@@ -68,6 +69,8 @@ COMMANDS: dict[str, Command] = {
                 "finecl_hf.commands.learning_order"),
         Command("analyse", "Stage 1 report: percent learned per epoch, label precision per subset, plots.",
                 "finecl_hf.commands.analyse"),
+        Command("label-issues", "Stage 1's suspect labels with their text, why, and a suggested relation; a cleaned "
+                "copy.", "finecl_hf.commands.label_issues", prerendered_help=False),
         Command("pretrain", "Stage 2: FineCL contrastive pre-training weighted by learning order.",
                 "finecl_hf.commands.pretrain"),
         Command("finetune", "Stage 3: fine-tune and evaluate a relation classifier.", "finecl_hf.commands.finetune"),

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 NO_PRETRAINING = "none"
 STAGE1 = "stage1"
 ORACLE = "oracle"
+RELABELLED = "relabelled"  # stage 1's order, its label issues relabelled (`finecl label-issues --clean relabel`)
+ORACLE_RELABELLED = "oracle_relabelled"  # every corrupted triple given back its original (the true noise mask)
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,20 @@ NO_RD_ARM = "ed_mlm"
 # triples (mean of the three tuning corpora; uniform 0.370, the paper's eq. 5 on learned_epoch 0.336) and kept at least
 # 0.61 of the clean weight on each.
 CHOSEN_ARM = "truncate"
+RELABEL_ARM = "relabel"
+ORACLE_RELABEL_ARM = "oracle_relabel"
+# τ of the `relabel` arm: the least suggested probability a label issue needs to be relabelled, chosen before any
+# pre-training on the tuning corpus (noise 0.5 with noise seed 1) by the share of clean triples the relabelled corpus
+# would hold (`benchmarks/bench_label_issues.py --choose_threshold`; docs/results/label_issues_2026-12-06).
+RELABEL_MIN_PROBABILITY = 0.0
 
 
 @dataclass(frozen=True)
 class ArmDefinition:
     """One way of pre-training a corpus in stage 2: a weighting scheme (`finecl_hf.weighting`), the score it reads
     (`order_by`) and where the scores come from (`order_source`), and any method setting that departs from the
-    defaults (`alpha` of eq. 5, `truncation_share` of `truncate`, `rd_loss_weight`)."""
+    defaults (`alpha` of eq. 5, `truncation_share` of `truncate`, `rd_loss_weight`; `min_probability`: τ of a
+    relabelled order)."""
 
     name: str
     label: str
@@ -71,6 +80,7 @@ class ArmDefinition:
     order_source: str
     order_by: str = "learned_epoch"
     needs_noise_mask: bool = False
+    min_probability: float | None = None
     alpha: float | None = None
     truncation_share: float | None = None
     rd_loss_weight: float | None = None
@@ -102,6 +112,10 @@ ARMS: dict[str, ArmDefinition] = {
         ArmDefinition("posterior", "P(clean | combined), two-component mixture", "posterior", STAGE1, "combined"),
         ArmDefinition("truncate", "weight 0 for the lowest-combined half (q = 0.5)", "truncate", STAGE1, "combined",
                       truncation_share=0.5),
+        ArmDefinition(RELABEL_ARM, "ERICA on the corpus whose label issues got their suggested relation (≥ τ)",
+                      "uniform", RELABELLED, min_probability=RELABEL_MIN_PROBABILITY),
+        ArmDefinition(ORACLE_RELABEL_ARM, "ERICA with every corrupted triple given back its original (the ceiling "
+                      "of correction)", "uniform", ORACLE_RELABELLED, needs_noise_mask=True),
     )
 }  # fmt: skip
 
@@ -169,6 +183,9 @@ DESIGNS: dict[str, Design] = {
                 "noise_0.5": {
                     BASELINE_ARM: 3, "finecl": 3, CHOSEN_ARM: 3, CEILING_ARM: 3,
                     ORACLE_ARM: 1, NO_RD_ARM: 1, "posterior" if CHOSEN_ARM == "truncate" else "truncate": 1,
+                    # Issue 31: seed 42 first; seeds 43 and 44 only if relabel − ERICA's interval lies above
+                    # truncate − ERICA's.
+                    RELABEL_ARM: 1, ORACLE_RELABEL_ARM: 1,
                 },
                 "clean": {BASELINE_ARM: 1, NO_RD_ARM: 1},
                 "noise_0.3": {BASELINE_ARM: 1, "finecl": 1, CHOSEN_ARM: 1},
@@ -178,7 +195,10 @@ DESIGNS: dict[str, Design] = {
             },  # fmt: skip
             pretrain_steps=300,
             headline=(*_NOISE_05_HEADLINE, ("clean", "wiki80", NO_RD_ARM, BASELINE_ARM),
-                      ("natural", "wiki80", "finecl", BASELINE_ARM)),
+                      ("natural", "wiki80", "finecl", BASELINE_ARM),
+                      # Declared before running (issue 31): does correcting beat dropping?
+                      ("noise_0.5", "wiki80", RELABEL_ARM, BASELINE_ARM),
+                      ("noise_0.5", "wiki80", ORACLE_RELABEL_ARM, BASELINE_ARM)),
         ),
     )
 }
@@ -229,6 +249,11 @@ __all__ = [
     "NO_RD_ARM",
     "ORACLE",
     "ORACLE_ARM",
+    "ORACLE_RELABELLED",
+    "ORACLE_RELABEL_ARM",
+    "RELABELLED",
+    "RELABEL_ARM",
+    "RELABEL_MIN_PROBABILITY",
     "PRETRAINING_CORPORA",
     "STAGE1",
     "Arm",

@@ -12,7 +12,19 @@ from pathlib import Path
 
 from finecl_hf.errors import UsageError
 
-from .design import ARMS, BASELINE_ARM, DESIGNS, NO_PRETRAINING, ORACLE, PRETRAINING_CORPORA, Arm, Design, plan_arms
+from .design import (
+    ARMS,
+    BASELINE_ARM,
+    DESIGNS,
+    NO_PRETRAINING,
+    ORACLE,
+    ORACLE_RELABELLED,
+    PRETRAINING_CORPORA,
+    RELABELLED,
+    Arm,
+    Design,
+    plan_arms,
+)
 from .pipeline import (
     RESUME_EARLIER_RUN,
     DemoPaths,
@@ -180,9 +192,20 @@ class ReproductionLayout:
     def stage1(self, corpus: str) -> Path:
         return self.root / "stage1" / corpus
 
+    def oracle_relabelled_order(self, corpus: str) -> Path:
+        return self.root / "oracle_relabelled" / corpus
+
+    def relabelled_order(self, arm: Arm) -> Path:
+        return self.root / "relabelled" / arm.corpus / f"min-probability-{arm.definition.min_probability:g}"
+
     def order_dataset(self, arm: Arm) -> Path:
-        if arm.definition.order_source == ORACLE:
+        source = arm.definition.order_source
+        if source == ORACLE:
             return self.oracle_order(arm.corpus)
+        if source == ORACLE_RELABELLED:
+            return self.oracle_relabelled_order(arm.corpus)
+        if source == RELABELLED:
+            return self.relabelled_order(arm)
         return self.stage1(arm.corpus) / "learning_order"
 
     def stage2(self, arm: Arm) -> Path:
@@ -217,6 +240,8 @@ def build_steps(args: ReproduceArguments, root: Path, backbone: str, data_dir: P
             Step(*stage1[1], report),
         ]
         for arm in (arm for arm in arms if arm.corpus == corpus):
+            if arm.definition.order_source == RELABELLED:
+                steps.append(relabel_step(layout, arm, probed))
             steps += arm_steps(args, layout, arm, backbone, is_curve_arm=arm == budget_curve_arm(args, arms))
     steps += fine_tuning_steps(args, layout, backbone)
     if args.table2:
@@ -249,7 +274,22 @@ def data_steps(args: ReproduceArguments, layout: ReproductionLayout, data_dir: P
                 "--noisy_dataset", str(layout.corpus(name)), "--output_dir", str(layout.oracle_order(name)),
             ]  # fmt: skip
             steps.append(Step(f"oracle order: {name} (the true noise mask)", oracle, layout.oracle_order(name) / "README.md"))
+            if any(arm.corpus == name and arm.definition.order_source == ORACLE_RELABELLED for arm in args.planned_arms()):
+                relabelled = layout.oracle_relabelled_order(name)
+                steps.append(Step(f"oracle relabelled order: {name} (corrupted triples given back their original)",
+                                  [*oracle[:-2], "--output_dir", str(relabelled), "--relabel"], relabelled / "README.md"))
     return steps
+
+
+def relabel_step(layout: ReproductionLayout, arm: Arm, probed: tuple[Path, ...]) -> Step:
+    """`finecl label-issues --clean relabel` of the corpus's stage-1 order, with the arm's τ."""
+    output = layout.relabelled_order(arm)
+    command = [
+        *finecl_command(), "label-issues", str(layout.stage1(arm.corpus) / "learning_order"), "--clean", "relabel",
+        "--min_probability", repr(arm.definition.min_probability), "--output_dir", str(output), "--overwrite",
+    ]  # fmt: skip
+    return Step(f"relabelled order: {arm.corpus} (τ = {arm.definition.min_probability:g})", command,
+                output / "README.md", probed)
 
 
 def budget_curve_arm(args: ReproduceArguments, arms: list[Arm]) -> Arm | None:

@@ -99,6 +99,13 @@ class LearningOrderArguments:
     out_of_sample_folds: int = field(
         default=5, metadata={"help": "Folds (whole documents) of the cross-fitted `out_of_sample` classifiers."}
     )
+    issue_share: float | None = field(
+        default=None,
+        metadata={
+            "help": "Share of the labels flagged `label_issue` (the lowest by `combined`; in (0, 1)). Default: the "
+            "noise rate a two-component mixture fitted to `combined` estimates."
+        },
+    )
 
     def __post_init__(self):
         from .scores import SCORES
@@ -110,6 +117,8 @@ class LearningOrderArguments:
             raise ValueError(f"num_neighbours={self.num_neighbours} is invalid: it must be at least 1.")
         if self.out_of_sample_folds < 2:
             raise ValueError(f"out_of_sample_folds={self.out_of_sample_folds} is invalid: cross-fitting needs >= 2.")
+        if self.issue_share is not None and not 0.0 < self.issue_share < 1.0:
+            raise ValueError(f"issue_share={self.issue_share} is invalid: a share of the labels lies in (0, 1).")
 
     @property
     def uses_features(self) -> bool:

@@ -46,6 +46,7 @@ from finecl_hf.constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CON
 from finecl_hf.data.loading import dataset_config_names, fingerprint_parquet_file, load_dataset_folder
 from finecl_hf.errors import DataError, UsageError
 
+from .label_issues import LABEL_ISSUE_COLUMN, LABEL_ISSUE_COLUMNS, SUGGESTED_PROBABILITY_COLUMN, SUGGESTED_RELATION_COLUMN
 from .scores import SCORES
 from .state import NOT_LEARNED
 
@@ -79,6 +80,9 @@ class LearningOrderRunInfo:
         score_auc: ROC-AUC of every cleanliness score as a clean-label detector, when correctness was known.
         score_seconds: wall time of each score's own work (the evidence scores' encoding and fits included).
         evidence_encoder: the frozen encoder of the feature-based scores, when they were computed.
+        label_issue_share: the share of labels flagged `label_issue`, when the label-issue columns were written.
+        label_issue_share_source: `mixture` (estimated from `combined`) or `--issue_share`.
+        cleaning: what `finecl label-issues --clean` did (`label_issues.CleaningReport` fields), for a cleaned copy.
     """
 
     model_name_or_path: str
@@ -96,10 +100,17 @@ class LearningOrderRunInfo:
     score_auc: dict[str, float] | None = None
     score_seconds: dict[str, float] | None = None
     evidence_encoder: str | None = None
+    label_issue_share: float | None = None
+    label_issue_share_source: str | None = None
+    cleaning: dict[str, Any] | None = None
 
 
 def learning_order_columns(
-    instances: Dataset, learned_epoch: Any, upsampled: Any, scores: Mapping[str, Any] | None = None
+    instances: Dataset,
+    learned_epoch: Any,
+    upsampled: Any,
+    scores: Mapping[str, Any] | None = None,
+    label_issues: Mapping[str, Any] | None = None,
 ) -> Dataset:
     """`instances` with `learned_epoch` (int16, -1 = never), `learned` (bool), `upsampled` (bool) and the score
     columns appended.
@@ -108,6 +119,8 @@ def learning_order_columns(
         scores: column values of registered cleanliness scores (`finecl_hf.learning_order.scores.score_columns`),
             written in each score's dtype; `learned_epoch` there is ignored (the `learned_epoch` argument, after
             upsampling, is written).
+        label_issues: the `suggested_relation`, `suggested_probability` and `label_issue` columns
+            (`finecl_hf.learning_order.label_issues`).
 
     A working `instance_index` column (added by the trainer) is dropped: rows keep their order and their `uid`.
     """
@@ -140,6 +153,23 @@ def learning_order_columns(
     for name, values in scores.items():
         dtype = SCORES[name].dtype
         instances = instances.add_column(name, np.asarray(values).astype(dtype).tolist(), feature=Value(dtype))
+    return _with_label_issue_columns(instances, label_issues)
+
+
+def _with_label_issue_columns(instances: Dataset, label_issues: Mapping[str, Any] | None) -> Dataset:
+    if not label_issues:
+        return instances
+    instances = instances.remove_columns([name for name in LABEL_ISSUE_COLUMNS if name in instances.column_names])
+    features = {  # (feature, NumPy dtype of the values)
+        SUGGESTED_RELATION_COLUMN: (ClassLabel(names=instances.features["relation"].names), np.int64),
+        SUGGESTED_PROBABILITY_COLUMN: (Value("float32"), np.float32),
+        LABEL_ISSUE_COLUMN: (Value("bool"), bool),
+    }
+    for name, (feature, dtype) in features.items():
+        values = np.asarray(label_issues[name])
+        if values.shape != (len(instances),):
+            raise ValueError(f"column {name!r} has shape {values.shape}, expected ({len(instances)},).")
+        instances = instances.add_column(name, values.astype(dtype).tolist(), feature=feature)
     return instances
 
 
@@ -151,13 +181,23 @@ def export_learning_order(
     run_info: LearningOrderRunInfo,
     documents: Dataset | None = None,
     scores: Mapping[str, Any] | None = None,
+    label_issues: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the learning-order dataset folder (see the module docstring) and return its path.
 
-    `scores`: cleanliness-score columns to add (`score_columns(trainer.learning_order)`); see `learning_order_columns`.
+    `scores`, `label_issues`: columns to add (`score_columns(trainer.learning_order)`, the label-issue columns); see
+    `learning_order_columns`.
     """
+    table = learning_order_columns(instances, learned_epoch, upsampled, scores, label_issues)
+    return write_learning_order_folder(table, output_dir, run_info, documents)
+
+
+def write_learning_order_folder(
+    table: Dataset, output_dir: str | Path, run_info: LearningOrderRunInfo, documents: Dataset | None = None
+) -> Path:
+    """Write `table` (instances that already hold the learning-order columns) and `documents` as a learning-order
+    folder with its card; `export_learning_order` and the cleaned copies of `finecl label-issues` write through it."""
     output_dir = Path(output_dir)
-    table = learning_order_columns(instances, learned_epoch, upsampled, scores)
     output_dir.mkdir(parents=True, exist_ok=True)
     configs = {INSTANCES_CONFIG: table}
     if documents is not None:
@@ -314,6 +354,7 @@ def write_oracle_learning_order(
     *,
     split: str = "train",
     num_epochs: int = DEFAULT_ORACLE_EPOCHS,
+    relabel: bool = False,
 ) -> Path:
     """A learning-order dataset whose order is the true noise mask of a corpus written by
     `finecl_hf.data.document_noise.write_noisy_corpus`.
@@ -321,6 +362,10 @@ def write_oracle_learning_order(
     Clean triples get `learned_epoch` 0, corrupted ones `num_epochs - 1` (k_max: eq. 5's lowest weight), sampled
     no-relation pairs -1 (never learned, as stage 1 leaves them unless `--record_no_relation`). The documents config
     is the noisy folder's documents.
+
+    `relabel`: the ceiling of label correction instead: every corrupted triple is given back its original head, tail
+    and relation (`given_relation` keeps the corrupted label, `cleaning` says `relabelled`), and every triple gets
+    `learned_epoch` 0.
     """
     from finecl_hf.data.relation_instances import RELATION_INSTANCES_CONFIG, triple_values_by_uid
 
@@ -337,9 +382,13 @@ def write_oracle_learning_order(
     is_triple = np.asarray(noisy.is_valid(), dtype=bool)
     is_noisy = np.asarray(noisy.fill_null(False), dtype=bool)
     learned_epoch = np.where(is_triple, np.where(is_noisy, num_epochs - 1, 0), NOT_LEARNED).astype(np.int64)
+    if relabel:
+        instances = _restore_original_triples(instances, documents, is_noisy)
+        learned_epoch = np.where(is_triple, 0, NOT_LEARNED).astype(np.int64)
     percent = np.array([np.mean(learned_epoch == epoch) * 100 for epoch in range(num_epochs)]).round(4).tolist()
     run_info = LearningOrderRunInfo(
-        model_name_or_path="oracle: the true noise mask (no classifier)",
+        model_name_or_path="oracle: the true noise mask (no classifier)"
+        + (", corrupted triples given back their original" if relabel else ""),
         num_epochs=num_epochs,
         mode="oracle",
         seed=0,
@@ -349,6 +398,24 @@ def write_oracle_learning_order(
     return export_learning_order(
         instances, learned_epoch, np.zeros(len(instances), dtype=bool), output_dir, run_info, documents=documents
     )
+
+
+def _restore_original_triples(instances: Dataset, documents: Dataset, is_noisy: np.ndarray) -> Dataset:
+    """`instances` with the corrupted triples' head, tail and relation set back to the original triple's."""
+    from datasets import Value
+
+    from finecl_hf.data.relation_instances import triple_values_by_uid
+
+    restored = {}
+    for column in ("head", "tail", "relation"):
+        original = np.asarray(triple_values_by_uid(instances, documents, f"original_{column}").fill_null(-1), dtype=np.int64)
+        restored[column] = np.where(is_noisy, original, np.asarray(instances[column], dtype=np.int64))
+    features = instances.features
+    cleaned = instances.rename_column("relation", "given_relation")
+    for column in ("head", "tail"):
+        cleaned = cleaned.remove_columns(column).add_column(column, restored[column].tolist(), feature=features[column])
+    cleaned = cleaned.add_column("relation", restored["relation"].tolist(), feature=features["relation"])
+    return cleaned.add_column("cleaning", np.where(is_noisy, "relabelled", "kept").tolist(), feature=Value("string"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -362,9 +429,13 @@ def main(argv: list[str] | None = None) -> None:
     oracle.add_argument("--noisy_dataset", required=True, help="A folder written by finecl_hf.data.document_noise.")
     oracle.add_argument("--output_dir", required=True, help="Where to write the learning-order dataset.")
     oracle.add_argument("--num_epochs", type=int, default=DEFAULT_ORACLE_EPOCHS, help="k_max + 1 (default: 15).")
+    oracle.add_argument("--relabel", action="store_true",
+                        help="Give every corrupted triple back its original triple (the ceiling of label correction).")
     args = parser.parse_args(argv)
     try:
-        print(f"wrote {write_oracle_learning_order(args.noisy_dataset, args.output_dir, num_epochs=args.num_epochs)}")
+        written = write_oracle_learning_order(args.noisy_dataset, args.output_dir, num_epochs=args.num_epochs,
+                                              relabel=args.relabel)
+        print(f"wrote {written}")
     except (ValueError, OSError) as error:
         raise SystemExit(f"error: {error}") from None
 
@@ -406,6 +477,7 @@ __all__ = [
     "load_learning_order_instances",
     "read_learning_order_metadata",
     "render_learning_order_card",
+    "write_learning_order_folder",
     "write_oracle_learning_order",
 ]
 

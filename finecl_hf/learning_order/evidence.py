@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +37,7 @@ DEFAULT_FOLDS = 5
 DEFAULT_OUT_OF_SAMPLE_WEIGHT_DECAY = 1e-2
 DEFAULT_MAX_FIT_ROWS = 50_000
 PREDICT_BATCH = 65_536
+DEFAULT_TOP_RELATIONS = 4  # relations kept per instance for the suggested relation (a pair's own labels skipped)
 UNKNOWN_TYPE = "?"
 
 
@@ -96,6 +98,9 @@ class CorpusEvidence:
     # Computed once, read by every round of every score.
     _candidates: NeighbourCandidates | None = field(default=None, init=False, repr=False)
     _encoded_rows: np.ndarray | None = field(default=None, init=False, repr=False)
+    # The out-of-sample predictions of the latest `out_of_sample` call, per instance with features (the label
+    # suggestions read them: after `combined`, those of its second round, fitted on the labels it trusts).
+    predictions: OutOfSamplePredictions | None = field(default=None, init=False, repr=False)
 
     def missing(self, need: str) -> str | None:
         """Why `need` (`entity_types` or `features`) is unavailable, `None` when it is there."""
@@ -146,25 +151,32 @@ class CorpusEvidence:
         return self._on_encoded_rows(vote)
 
     def out_of_sample(self, trusted: np.ndarray | None = None) -> np.ndarray:
-        """`out_of_sample_probability` of every instance with features (NaN otherwise), fitted on `trusted` ones."""
+        """`out_of_sample_probability` of every instance with features (NaN otherwise), fitted on `trusted` ones;
+        the whole prediction is kept in `predictions` (rows of the instances with features: `encoded_rows`)."""
         def fit(rows: np.ndarray, features: np.ndarray) -> np.ndarray:
             codes = None if self.signatures is None else type_one_hot_codes(self.signatures[rows])
             settings = self.settings
-            return out_of_sample_probability(
+            self.predictions = out_of_sample_predictions(
                 features, self.labels[rows], self.groups[rows], self.num_classes, settings.folds,
                 settings.weight_decay, settings.max_iterations, settings.seed, None if trusted is None else trusted[rows],
                 one_hot_codes=codes, max_fit_rows=settings.max_fit_rows,
             )  # fmt: skip
+            return self.predictions.label_probability
 
         return self._on_encoded_rows(fit)
+
+    @property
+    def encoded(self) -> np.ndarray:
+        """Indices of the instances that have features (the rows of `predictions`)."""
+        if self._encoded_rows is None:
+            self._encoded_rows = encoded_rows(self.frozen_features())
+        return self._encoded_rows
 
     def _on_encoded_rows(self, score: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
         """`score` on the instances that have features; NaN for the others (the features are copied only when some
         instance has none)."""
         features = self.frozen_features()
-        if self._encoded_rows is None:
-            self._encoded_rows = encoded_rows(features)
-        rows = self._encoded_rows
+        rows = self.encoded
         values = np.full(self.labels.size, np.nan)
         values[rows] = score(rows, features if rows.size == len(features) else features[rows])
         return values
@@ -329,7 +341,45 @@ def group_folds(groups: Sequence[int], folds: int, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).permutation(unique.size) % folds)[inverse]
 
 
+@dataclass
+class OutOfSamplePredictions:
+    """What the cross-fitted classifiers of `out_of_sample_predictions` say about every instance.
+
+    Attributes:
+        label_probability: `float64 [instances]` p̂(given label | x).
+        top_relations: `int64 [instances, top_k]` the most probable relations, best first.
+        top_probabilities: `float32 [instances, top_k]` their probabilities.
+        probabilities: `float32 [instances, classes]` every class's probability, only when asked for
+            (`keep_probabilities`: a benchmark's baseline reads it; 1.5M instances x 97 relations are 580 MB).
+    """
+
+    label_probability: np.ndarray
+    top_relations: np.ndarray
+    top_probabilities: np.ndarray
+    probabilities: np.ndarray | None = None
+
+
 def out_of_sample_probability(
+    features: np.ndarray,
+    labels: Sequence[int],
+    groups: Sequence[int],
+    num_classes: int,
+    folds: int = DEFAULT_FOLDS,
+    weight_decay: float = DEFAULT_OUT_OF_SAMPLE_WEIGHT_DECAY,
+    max_iterations: int = 100,
+    seed: int = 0,
+    trusted: np.ndarray | None = None,
+    **options: Any,
+) -> np.ndarray:
+    """P(given label) from multinomial logistic regressions cross-fitted by group: no instance is scored by a model
+    that saw it, nor any instance of its group. `trusted` (bool per instance): fit only on these. See
+    `out_of_sample_predictions` for the fit and the keyword `options`."""
+    return out_of_sample_predictions(
+        features, labels, groups, num_classes, folds, weight_decay, max_iterations, seed, trusted, **options
+    ).label_probability
+
+
+def out_of_sample_predictions(
     features: np.ndarray,
     labels: Sequence[int],
     groups: Sequence[int],
@@ -342,10 +392,13 @@ def out_of_sample_probability(
     *,
     one_hot_codes: tuple[np.ndarray, int] | None = None,
     max_fit_rows: int | None = DEFAULT_MAX_FIT_ROWS,
+    top_k: int = DEFAULT_TOP_RELATIONS,
+    keep_probabilities: bool = False,
     batch_size: int = PREDICT_BATCH,
-) -> np.ndarray:
-    """P(given label) from multinomial logistic regressions cross-fitted by group: no instance is scored by a model
-    that saw it, nor any instance of its group. `trusted` (bool per instance): fit only on these.
+) -> OutOfSamplePredictions:
+    """Every instance's out-of-sample prediction (`OutOfSamplePredictions`) from multinomial logistic regressions
+    cross-fitted by group (folds of whole documents, seeded): no instance is predicted by a model that saw it, nor
+    any instance of its group. `trusted` (bool per instance): fit only on these.
 
     `one_hot_codes` (`type_one_hot_codes`): categorical evidence appended to the features as one-hots, built per
     batch (never an `[instances, dim + width]` copy). Each fold's classifier is fitted on at most `max_fit_rows`
@@ -356,8 +409,14 @@ def out_of_sample_probability(
     from finecl_hf.probing.classifier import fit_linear_probe
 
     labels = np.asarray(labels, dtype=np.int64)
+    top_k = min(top_k, num_classes)
     fold_of = group_folds(groups, folds, seed)
-    probability = np.empty(labels.size, dtype=np.float64)
+    predictions = OutOfSamplePredictions(
+        label_probability=np.empty(labels.size, dtype=np.float64),
+        top_relations=np.empty((labels.size, top_k), dtype=np.int64),
+        top_probabilities=np.empty((labels.size, top_k), dtype=np.float32),
+        probabilities=np.empty((labels.size, num_classes), dtype=np.float32) if keep_probabilities else None,
+    )
     fitted = np.ones(labels.size, dtype=bool) if trusted is None else np.asarray(trusted, dtype=bool)
     sampler = np.random.default_rng(seed)
     for fold in range(folds):
@@ -373,9 +432,15 @@ def out_of_sample_probability(
             rows = held[start : start + batch_size]
             with torch.no_grad():
                 logits = probe.logits(torch.from_numpy(_design_rows(features, one_hot_codes, rows)))
-                chosen = torch.log_softmax(logits, dim=-1).gather(1, torch.from_numpy(labels[rows])[:, None])
-            probability[rows] = chosen.exp().squeeze(1).double().numpy()
-    return probability
+                log_probabilities = torch.log_softmax(logits, dim=-1)
+                chosen = log_probabilities.gather(1, torch.from_numpy(labels[rows])[:, None])
+                best = torch.topk(log_probabilities, top_k, dim=-1)
+            predictions.label_probability[rows] = chosen.exp().squeeze(1).double().numpy()
+            predictions.top_relations[rows] = best.indices.numpy()
+            predictions.top_probabilities[rows] = best.values.exp().float().numpy()
+            if keep_probabilities:
+                predictions.probabilities[rows] = log_probabilities.exp().float().numpy()
+    return predictions
 
 
 def _design_rows(features: np.ndarray, one_hot_codes: tuple[np.ndarray, int] | None, rows: np.ndarray) -> np.ndarray:
@@ -444,6 +509,8 @@ __all__ = [
     "group_folds",
     "neighbour_candidates",
     "neighbour_agreement",
+    "OutOfSamplePredictions",
+    "out_of_sample_predictions",
     "out_of_sample_probability",
     "rank_average",
     "type_agreement",

@@ -36,6 +36,7 @@ from .neighbours import require_faiss
 from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
 from .dataset import LearningOrderRunInfo, export_learning_order
+from .label_issues import ISSUE_SCORE, LabelIssueColumns, label_issue_columns, pair_ids
 from .scores import ENTITY_TYPES, FEATURES, SCORES, ScoreInputs, cleanliness, compute_score_columns
 from .state import percent_learned_per_epoch
 from .trainer import LearningOrderTrainer, class_balance_weights
@@ -59,6 +60,7 @@ class LearningOrderResult:
     score_columns: dict[str, np.ndarray] | None = None
     score_auc: dict[str, float] | None = None
     score_seconds: dict[str, float] | None = None
+    label_issues: LabelIssueColumns | None = None
 
 
 def load_instances(data_args: LearningOrderArguments) -> tuple[Dataset, Dataset | None]:
@@ -389,7 +391,8 @@ def _finish(
     )
     result = LearningOrderResult(final, upsampled, percent_learned_per_epoch(learned, num_epochs), None)
     if trainer.is_world_process_zero():
-        _add_scores(result, learned, trainer, instances, documents, evidence, data_args)
+        no_relation_id = label_names.index(no_relation) if no_relation is not None else None
+        _add_scores(result, learned, trainer, instances, documents, evidence, data_args, no_relation_id)
         output_dir = Path(data_args.learning_order_dir or Path(training_args.output_dir) / "learning_order")
         run_info = LearningOrderRunInfo(
             model_name_or_path=model_path, num_epochs=num_epochs, mode=training_args.mode, seed=training_args.seed,
@@ -400,9 +403,11 @@ def _finish(
             documents_per_batch=training_args.documents_per_batch, score_auc=result.score_auc,
             score_seconds={name: round(value, 2) for name, value in result.score_seconds.items()},
             evidence_encoder=(data_args.evidence_encoder or model_path) if evidence.features is not None else None,
+            **_label_issue_metadata(result.label_issues),
         )
         result.output_dir = export_learning_order(
-            instances, final, upsampled, output_dir, run_info, documents=documents, scores=result.score_columns
+            instances, final, upsampled, output_dir, run_info, documents=documents, scores=result.score_columns,
+            label_issues=None if result.label_issues is None else result.label_issues.columns(),
         )
         print(render_summary(result))
     wait_for_main_process(waiting)
@@ -417,10 +422,18 @@ def _add_scores(
     documents: Dataset | None,
     evidence: CorpusEvidence,
     data_args: LearningOrderArguments,
+    no_relation_id: int | None,
 ) -> None:
-    """The cleanliness scores, and with `--correct_column` their ROC-AUCs and the subset precision, into `result`."""
+    """The cleanliness scores, the label-issue columns (when `combined` was computed), and with `--correct_column` their ROC-AUCs and the subset precision, into `result`."""
     scores, seconds = compute_score_columns(ScoreInputs(trainer.learning_order, evidence), data_args.scores)
     result.score_columns, result.score_seconds = scores, seconds
+    if ISSUE_SCORE in scores and evidence.predictions is not None:
+        labelled = np.ones(len(instances), dtype=bool)
+        if no_relation_id is not None and not trainer.args.record_no_relation:
+            labelled = evidence.labels != no_relation_id  # sampled no-relation pairs: nobody labelled them
+        result.label_issues = label_issue_columns(
+            evidence, pair_ids(instances), cleanliness(ISSUE_SCORE, scores), labelled, data_args.issue_share
+        )
     if data_args.correct_column is None:
         return
     correct, known = instance_correctness(instances, documents, data_args.correct_column)
@@ -428,6 +441,12 @@ def _add_scores(
     result.subset_precision = subset_precision(learned[known], correct[known], trainer.num_epochs)
     result.clean_label_auc = clean_label_auc(learned[known], correct[known])
     result.score_auc = {name: mann_whitney_auc(cleanliness(name, scores)[known], correct[known]) for name in scores}
+
+
+def _label_issue_metadata(label_issues: LabelIssueColumns | None) -> dict[str, Any]:
+    if label_issues is None:
+        return {}
+    return {"label_issue_share": round(label_issues.issue_share, 4), "label_issue_share_source": label_issues.share_source}
 
 
 def render_summary(result: LearningOrderResult) -> str:
@@ -447,6 +466,12 @@ def render_summary(result: LearningOrderResult) -> str:
             ["cleanliness score", "ROC-AUC (clean vs wrong label)"],
             [[name, f"{auc:.4f}"] for name, auc in result.score_auc.items()],
         ))
+    if result.label_issues is not None:
+        issues = result.label_issues
+        parts.append(
+            f"label issues: {int(issues.label_issue.sum())} labels flagged (share {issues.issue_share:.3f}, "
+            f"{issues.share_source}); review them with `finecl label-issues <learning-order folder>`"
+        )
     if result.output_dir is not None:
         parts.append(f"learning-order dataset written to {result.output_dir}")
     return "\n\n".join(parts)
