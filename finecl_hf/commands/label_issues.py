@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"finecl-hf. To add them, {ADD_COLUMNS}."
         )
     documents = load_learning_order_documents(args.path)
-    issues = collect_label_issues(instances, documents, args.top)
+    issues = collect_label_issues(instances, documents, args.top, relation_descriptions(args.path))
     flagged = sum(instances["label_issue"])
     print(f"{flagged} of {len(instances)} labels are flagged as issues; the {len(issues)} most suspect:\n")
     print(render_table(issues), end="")
@@ -107,6 +107,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.clean is not None:
         result["cleaning"] = write_cleaned(args, instances, documents)
     return result
+
+
+def relation_descriptions(path: str) -> dict[str, str]:
+    """Readable relation names from the card of the dataset stage 1 read (DocRED: `P17` -> `country`), if any."""
+    from finecl_hf.cards import read_dataset_card_metadata
+    from finecl_hf.learning_order.dataset import read_learning_order_metadata
+
+    source = read_learning_order_metadata(path).get("source_dataset")
+    if not source or not (Path(source) / "README.md").is_file():
+        return {}
+    try:
+        descriptions = read_dataset_card_metadata(source).get("relation_descriptions")
+    except (UsageError, ValueError, OSError):  # a source that is not a finecl-hf dataset: plain labels
+        return {}
+    return descriptions if isinstance(descriptions, dict) else {}
 
 
 def write_cleaned(args: argparse.Namespace, instances: Any, documents: Any) -> dict[str, Any]:
@@ -129,8 +144,7 @@ def write_cleaned(args: argparse.Namespace, instances: Any, documents: Any) -> d
     metadata.setdefault("mode", "unknown")
     metadata.setdefault("seed", 0)
     metadata.setdefault("percent_learned_per_epoch", [])
-    metadata["source_dataset"] = str(args.path)
-    metadata["cleaning"] = asdict(report)
+    metadata["cleaning"] = {**asdict(report), "learning_order": str(args.path)}  # source_dataset: the corpus, kept
     output_dir = Path(args.output_dir)
     if output_dir.exists():
         shutil.rmtree(output_dir)

@@ -82,7 +82,7 @@ class LearningOrderRunInfo:
         evidence_encoder: the frozen encoder of the feature-based scores, when they were computed.
         label_issue_share: the share of labels flagged `label_issue`, when the label-issue columns were written.
         label_issue_share_source: `mixture` (estimated from `combined`) or `--issue_share`.
-        cleaning: what `finecl label-issues --clean` did (`label_issues.CleaningReport` fields), for a cleaned copy.
+        cleaning: what `finecl label-issues --clean` did (`CleaningReport` fields and the folder it cleaned).
     """
 
     model_name_or_path: str

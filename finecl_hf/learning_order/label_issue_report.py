@@ -78,8 +78,12 @@ def missing_columns(column_names: list[str]) -> list[str]:
     return [name for name in (*LABEL_ISSUE_COLUMNS, ISSUE_SCORE) if name not in column_names]
 
 
-def collect_label_issues(instances: Any, documents: Any | None, top: int) -> list[LabelIssue]:
-    """The `top` flagged labels ranked lowest by `combined` (higher = cleaner), most suspect first."""
+def collect_label_issues(
+    instances: Any, documents: Any | None, top: int, descriptions: dict[str, str] | None = None
+) -> list[LabelIssue]:
+    """The `top` flagged labels ranked lowest by `combined` (higher = cleaner), most suspect first.
+
+    `descriptions`: readable relation names (DocRED's `P17` -> `country`), shown beside the labels."""
     missing = missing_columns(instances.column_names)
     if missing:
         raise DataError(f"the instances have no {', '.join(missing)} column(s).")
@@ -87,7 +91,8 @@ def collect_label_issues(instances: Any, documents: Any | None, top: int) -> lis
     flagged = np.flatnonzero(np.asarray(instances[LABEL_ISSUE_COLUMN], dtype=bool))
     chosen = flagged[np.argsort(scores[flagged], kind="stable")[:top]]
     rows = instances.select(chosen)
-    names = instances.features["relation"].names
+    raw = instances.features["relation"].names
+    names = [_described(name, descriptions or {}) for name in raw]
     issues = []
     for rank, (row, score) in enumerate(zip(rows, scores[chosen]), start=1):
         document = None if documents is None else documents[int(row["document_index"])]
@@ -96,8 +101,14 @@ def collect_label_issues(instances: Any, documents: Any | None, top: int) -> lis
         probability = row[SUGGESTED_PROBABILITY_COLUMN]
         probability = float("nan") if probability is None else float(probability)
         issues.append(LabelIssue(rank, str(row["uid"]), title, head, tail, context, label, suggested, probability,
-                                 float(score), _evidence(row, document, label, suggested, probability)))  # fmt: skip
+                                 float(score), _evidence(row, document, raw[row["relation"]],
+                                                         raw[row[SUGGESTED_RELATION_COLUMN]], probability)))  # fmt: skip
     return issues
+
+
+def _described(label: str, descriptions: dict[str, str]) -> str:
+    description = descriptions.get(label)
+    return label if not description or description == label else f"{label} ({description})"
 
 
 def _entities_and_context(row: dict, document: dict | None) -> tuple[str, str, list, str]:
@@ -214,7 +225,7 @@ th.sorted-asc::after { content: " \\25B2"; } th.sorted-desc::after { content: " 
 mark.head { background: #cfe3ff; border-radius: 3px; padding: 0 2px; }
 mark.tail { background: #ffe0b3; border-radius: 3px; padding: 0 2px; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
-td.context { max-width: 40em; }
+td.context { min-width: 26em; max-width: 44em; }
 ul.evidence { margin: 0; padding-left: 1.1em; }
 .legend { margin: 0.5em 0 1em; }
 """
