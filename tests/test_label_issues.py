@@ -294,3 +294,12 @@ def test_a_folder_without_the_columns_is_answered_with_the_command_that_adds_the
     assert status == 1
     assert "`suggested_relation`, `suggested_probability`, `label_issue`" in err and "finecl learning-order" in err
     assert "Traceback" not in err
+
+
+def test_the_commands_copies_of_the_choices_equal_the_librarys():
+    """The command's parser imports nothing heavy, so it keeps its own copies of the choices."""
+    from finecl_hf.commands import label_issues as command
+    from finecl_hf.learning_order import label_issue_report, label_issues
+
+    assert command.CLEANING_MODES == label_issues.CLEANING_MODES
+    assert command.REPORT_FORMATS == label_issue_report.REPORT_FORMATS

@@ -11,6 +11,9 @@
 - `upsample_classes` guarantees P% learned instances per relation class (§3.1);
 - `finecl_hf.learning_order.dataset` owns the learning-order dataset format: `export_learning_order` writes it,
   `load_learning_order_dataset` reads and checks it (stage 2, the analysis, the experiments read through it);
+- `finecl_hf.learning_order.label_issues` adds a suggested relation and a `label_issue` flag to every instance and
+  cleans a corpus with them (`clean_instances`); `finecl label-issues` shows the suspects
+  (`finecl_hf.learning_order.label_issue_report`);
 - `finecl_hf.learning_order.analysis` measures orders (percent learned, Jaccard, subset precision, ROC-AUC);
 - `run_learning_order` (`trainers/learning_order.py`) does all of it from a converted dataset folder.
 """
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
     from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
     from .evidence import CorpusEvidence, EvidenceSettings
     from .dataset import LearningOrderRunInfo, export_learning_order, load_learning_order_dataset
+    from .label_issue_report import LabelIssue, collect_label_issues
+    from .label_issues import CleaningReport, LabelIssueColumns, clean_instances, label_issue_columns
     from .scores import SCORES, CleanlinessScore, ScoreInputs, cleanliness, compute_score_columns, score_columns, score_names
     from .state import NOT_LEARNED, LearningOrderState
     from .trainer import DocumentBatchSampler, DocumentGroupedSampler, InstanceIndexCollator, LearningOrderCallback, LearningOrderTrainer, correct_predictions
@@ -41,6 +46,12 @@ _EXPORTS = {
     "LearningOrderRunInfo": "dataset",
     "export_learning_order": "dataset",
     "load_learning_order_dataset": "dataset",
+    "LabelIssue": "label_issue_report",
+    "collect_label_issues": "label_issue_report",
+    "CleaningReport": "label_issues",
+    "LabelIssueColumns": "label_issues",
+    "clean_instances": "label_issues",
+    "label_issue_columns": "label_issues",
     "SCORES": "scores",
     "CleanlinessScore": "scores",
     "ScoreInputs": "scores",
@@ -68,6 +79,9 @@ __all__ = [
     "DocumentGroupedSampler",
     "EvidenceSettings",
     "InstanceIndexCollator",
+    "CleaningReport",
+    "LabelIssue",
+    "LabelIssueColumns",
     "LearningOrderArguments",
     "LearningOrderCallback",
     "LearningOrderRunInfo",
@@ -75,10 +89,13 @@ __all__ = [
     "LearningOrderTrainer",
     "LearningOrderTrainingArguments",
     "ScoreInputs",
+    "clean_instances",
     "cleanliness",
+    "collect_label_issues",
     "compute_score_columns",
     "correct_predictions",
     "export_learning_order",
+    "label_issue_columns",
     "load_learning_order_dataset",
     "score_columns",
     "score_names",

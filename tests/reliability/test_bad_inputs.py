@@ -477,6 +477,27 @@ CASES = {
         "finecl analyse", ("{learning_order}", "--json", "{bad}"),
         names=("--json", "{bad}", "this is a folder"), exit_status=2,
     ),
+    "stage1-issue-share-out-of-range": BadInput(
+        "--issue_share 1.5 (a share of the labels to flag outside (0, 1))",
+        *stage1("{documents}", "--issue_share", "1.5"),
+        names=("issue_share", "1.5"), exit_status=2, hyper_parameter=True,
+    ),
+    "label-issues-without-columns": BadInput(
+        "`finecl label-issues` on a learning-order folder written without the label-issue columns (older or "
+        "`--evidence_encoder none`)",
+        "finecl label-issues", ("{learning_order}",),
+        names=("{learning_order}", "`suggested_relation`", "`combined`", "finecl learning-order"),
+    ),
+    "label-issues-tau-out-of-range": BadInput(
+        "`finecl label-issues --min_probability 1.5`",
+        "finecl label-issues", ("{learning_order}", "--clean", "relabel", "--min_probability", "1.5", "--output_dir", "{output}"),
+        names=("--min_probability 1.5",), exit_status=2,
+    ),
+    "label-issues-top-zero": BadInput(
+        "`finecl label-issues --top 0`",
+        "finecl label-issues", ("{learning_order}", "--top", "0"),
+        names=("--top 0",), exit_status=2,
+    ),
     "hf-home-under-a-file": BadInput(
         "HF_HOME under a regular file, so no cache can be created (a traceback from the datasets cache before)",
         *stage3("{backbone}"),

@@ -40,6 +40,28 @@ def test_stage1_exports_the_evidence_scores_with_their_card_rows_and_seconds(sta
     assert "evidence_encoder:" in card
 
 
+def test_stage1_exports_label_issue_columns_that_finecl_label_issues_reads(stage1_reference, tmp_path, capsys):
+    from finecl_hf.commands import main
+
+    folder = stage1_reference / "learning_order"
+    order = load_dataset(str(folder), split="train")
+    assert order.features["suggested_relation"].names == order.features["relation"].names
+    probability = np.asarray(order["suggested_probability"], dtype=np.float64)
+    assert ((probability > 0) & (probability <= 1)).all()
+    issues = np.asarray(order["label_issue"], dtype=bool)
+    no_relation = order.features["relation"].names.index("no_relation")
+    assert not issues[np.asarray(order["relation"]) == no_relation].any()  # sampled pairs: nobody labelled them
+    card = (folder / "README.md").read_text()
+    assert "## Label issues" in card and "label_issue_share:" in card
+    page = tmp_path / "issues.html"
+    main(["label-issues", str(folder), "--top", "3", "--output", str(page), "--clean", "drop", "--output_dir",
+          str(tmp_path / "cleaned")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"{int(issues.sum())} of {len(order)} labels are flagged" in out and page.is_file()
+    cleaned = load_dataset(str(tmp_path / "cleaned"), split="train")
+    assert len(cleaned) == len(order) - int(issues.sum())
+
+
 @pytest.mark.slow
 def test_two_processes_export_the_one_process_dataset_and_compute_the_evidence_once(
     tmp_path, documents_dataset, tiny_backbone
