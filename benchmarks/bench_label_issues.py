@@ -105,6 +105,17 @@ def right_relations(instances: Any, documents: Any, truth: dict[str, int] | None
     return right
 
 
+def label_truth(instances: Any, documents: Any) -> tuple[np.ndarray, np.ndarray]:
+    """`(clean, known)` per instance: the benchmark's `label_is_clean` column, else the documents' `confirmed_by_gold`
+    (a stage-1 run of `finecl reproduce`)."""
+    if "label_is_clean" in instances.column_names:
+        values = instances["label_is_clean"]
+        return np.array([bool(value) for value in values]), np.array([value is not None for value in values])
+    from finecl_hf.learning_order.analysis import instance_correctness
+
+    return instance_correctness(instances, documents, "confirmed_by_gold")
+
+
 def precision_at(scores: np.ndarray, wrong: np.ndarray, k: int) -> float:
     """Share of wrong labels among the k lowest scores (stable order)."""
     chosen = np.argsort(scores, kind="stable")[: min(k, scores.size)]
@@ -144,7 +155,7 @@ def measure_run(name: str, run_dir: Path, truth: dict[str, int] | None, mask_of:
         raise SystemExit(f"{run_dir}: {labels.size - evidence.encoded.size} instances have no features; not supported.")
     evidence.predictions = fit(first_round_trust(instances))  # what stage 1's second round fits
     combined = cleanliness("combined", instances)
-    clean_known = np.array([value is not None for value in instances["label_is_clean"]])
+    clean, clean_known = label_truth(instances, documents)
     labelled = clean_known & ((labels != no_relation) if documents is not None else True)
     fit_seconds = time.perf_counter() - start
     issues = label_issue_columns(evidence, pair_ids(instances), combined, labelled)
@@ -160,7 +171,7 @@ def measure_run(name: str, run_dir: Path, truth: dict[str, int] | None, mask_of:
     other = other_relation_probability(refit, labels, pairs)
     margin = label_probability - other
 
-    wrong_all = ~np.array([bool(value) for value in instances["label_is_clean"]]) & clean_known
+    wrong_all = ~clean & clean_known
     right = right_relations(instances, documents, truth, no_relation)
     rows = []
     for evaluation, mask in mask_of.items():
@@ -316,6 +327,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {"command": command, "rows": []}
     for name in args.runs:
         run_dir = Path(args.output_dir) / name / "stage1-main"
+        if not run_dir.is_dir():  # a stage-1 output folder of `finecl reproduce` (stage1/<corpus>)
+            run_dir = Path(args.output_dir) / name
         if args.choose_threshold:
             curve = relabel_threshold_curve(run_dir, tuple(args.thresholds))
             best = max((point for point in curve if point["min_probability"] is not None), key=lambda p: p["clean_share"])

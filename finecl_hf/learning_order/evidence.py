@@ -359,24 +359,10 @@ class OutOfSamplePredictions:
     probabilities: np.ndarray | None = None
 
 
-def out_of_sample_probability(
-    features: np.ndarray,
-    labels: Sequence[int],
-    groups: Sequence[int],
-    num_classes: int,
-    folds: int = DEFAULT_FOLDS,
-    weight_decay: float = DEFAULT_OUT_OF_SAMPLE_WEIGHT_DECAY,
-    max_iterations: int = 100,
-    seed: int = 0,
-    trusted: np.ndarray | None = None,
-    **options: Any,
-) -> np.ndarray:
-    """P(given label) from multinomial logistic regressions cross-fitted by group: no instance is scored by a model
-    that saw it, nor any instance of its group. `trusted` (bool per instance): fit only on these. See
-    `out_of_sample_predictions` for the fit and the keyword `options`."""
-    return out_of_sample_predictions(
-        features, labels, groups, num_classes, folds, weight_decay, max_iterations, seed, trusted, **options
-    ).label_probability
+def out_of_sample_probability(*arguments: Any, **options: Any) -> np.ndarray:
+    """P(given label) of every instance from classifiers cross-fitted by group: the `label_probability` of
+    `out_of_sample_predictions`, which takes the same arguments."""
+    return out_of_sample_predictions(*arguments, **options).label_probability
 
 
 def out_of_sample_predictions(
