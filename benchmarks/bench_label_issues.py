@@ -57,8 +57,9 @@ def load_run(run_dir: Path) -> tuple[Any, Any, np.ndarray]:
     return load_learning_order_instances(order), load_learning_order_documents(order), features
 
 
-def evidence_of(instances: Any, documents: Any, features: np.ndarray) -> Any:
-    """The run's `CorpusEvidence` as stage 1 built it (labels, documents, entity types, features, default settings)."""
+def evidence_of(instances: Any, documents: Any, features: np.ndarray, seed: int) -> Any:
+    """The run's `CorpusEvidence` as stage 1 built it (labels, documents, entity types, features, default settings;
+    the folds drawn with the run's training `seed`, as stage 1 draws them)."""
     from finecl_hf.learning_order.evidence import CorpusEvidence, EvidenceSettings
     from finecl_hf.learning_order.run import _entity_type_signatures
 
@@ -66,7 +67,7 @@ def evidence_of(instances: Any, documents: Any, features: np.ndarray) -> Any:
     groups = np.asarray(instances["document_index"], dtype=np.int64) if documents is not None else np.arange(labels.size)
     num_classes = len(instances.features["relation"].names)
     return CorpusEvidence(labels, groups, num_classes, _entity_type_signatures(instances, documents),
-                          np.asarray(features, dtype=np.float32), EvidenceSettings())  # fmt: skip
+                          np.asarray(features, dtype=np.float32), EvidenceSettings(seed=seed))  # fmt: skip
 
 
 def first_round_trust(instances: Any) -> np.ndarray:
@@ -134,8 +135,10 @@ def measure_run(name: str, run_dir: Path, truth: dict[str, int] | None, mask_of:
     from finecl_hf.learning_order.scores import cleanliness
 
     start = time.perf_counter()
+    from finecl_hf.learning_order.dataset import read_learning_order_metadata
+
     instances, documents, features = load_run(run_dir)
-    evidence = evidence_of(instances, documents, features)
+    evidence = evidence_of(instances, documents, features, int(read_learning_order_metadata(run_dir / "learning_order")["seed"]))
     names = instances.features["relation"].names
     no_relation_name = find_no_relation_label(names)
     no_relation = names.index(no_relation_name) if no_relation_name is not None else None
@@ -150,7 +153,7 @@ def measure_run(name: str, run_dir: Path, truth: dict[str, int] | None, mask_of:
 
     every_label = fit(None)
     exported = np.asarray(instances["out_of_sample"], dtype=np.float64)
-    drift = float(np.nanmax(np.abs(every_label.label_probability - exported)))
+    drift = float(np.nanmax(np.abs(every_label.label_probability - exported)))  # ~1e-7 (float32): the same fit
     if evidence.encoded.size != labels.size:
         raise SystemExit(f"{run_dir}: {labels.size - evidence.encoded.size} instances have no features; not supported.")
     evidence.predictions = fit(first_round_trust(instances))  # what stage 1's second round fits

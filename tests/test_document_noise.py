@@ -175,3 +175,24 @@ def test_the_oracle_order_command_writes_the_true_mask_and_refuses_a_single_epoc
     assert (epochs == 2).sum() == statistics.noisy
     with pytest.raises(SystemExit, match="num_epochs=1 must be at least 2"):
         dataset_main(["oracle", "--noisy_dataset", str(folder), "--output_dir", str(tmp_path / "o2"), "--num_epochs", "1"])
+
+
+def test_the_relabelled_oracle_gives_every_corrupted_triple_back_its_original(noisy_corpora, tmp_path, capsys):
+    from finecl_hf.learning_order.dataset import load_learning_order_dataset
+    from finecl_hf.learning_order.dataset import main as dataset_main
+
+    folder, statistics = noisy_corpora[0.5]
+    dataset_main(["oracle", "--noisy_dataset", str(folder), "--output_dir", str(tmp_path / "relabelled"), "--relabel"])
+    instances, _ = load_learning_order_dataset(str(tmp_path / "relabelled"))
+    documents = load_dataset_folder(folder, split="train")
+    gold = {(index, triple["head"], triple["tail"], triple["relation"])
+            for index, triples in enumerate(documents["gold_relations"]) for triple in triples}  # fmt: skip
+    relation = np.asarray(instances["relation"])
+    triples = {(d, h, t, r) for d, h, t, r in zip(instances["document_index"], instances["head"], instances["tail"], relation)
+               if r != 0}  # fmt: skip
+    assert triples == gold  # exactly the gold triples: the corruption undone
+    relabelled = np.asarray(instances["cleaning"]) == "relabelled"
+    assert relabelled.sum() == statistics.noisy
+    assert (np.asarray(instances["given_relation"])[~relabelled] == relation[~relabelled]).all()
+    epochs = np.asarray(instances["learned_epoch"])
+    assert set(epochs[relation != 0]) == {0} and set(epochs[relation == 0]) == {-1}
