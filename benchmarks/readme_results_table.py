@@ -23,12 +23,24 @@ DETECTOR = {
     "semeval_uniform": "docs/results/denoising_2026-12-02/denoising_results.json",
     "semeval_confusable": "docs/results/denoising_2026-12-02/denoising_results.json",
 }
+LABEL_ISSUES = "docs/results/label_issues_2026-12-06/label_issues.json"
+LABEL_ISSUE_CORPORA = ("noise_0.5", "natural", "semeval_uniform")
+# What a label-issue row prints for finecl-hf and for cleanlab: precision of the 100 and 500 most suspect labels, and
+# the accuracy of the suggested relation on the truly wrong labels.
+LABEL_ISSUE_FIGURES = {
+    "finecl-hf": ("precision@100 combined (label_issue)", "precision@500 combined (label_issue)",
+                  "suggestion accuracy finecl-hf suggested_relation"),
+    "cleanlab": ("precision@100 cleanlab find_label_issues", "precision@500 cleanlab find_label_issues",
+                 "suggestion accuracy cleanlab predicted label"),
+}
 COMPARISONS = (  # corpus, a, b: the design's headline comparisons first, then the rest of the FineCL − ERICA story
     ("natural", "finecl", "erica"),
     ("natural", "truncate", "erica"),
     ("noise_0.5", "finecl", "erica"),
     ("noise_0.5", "truncate", "erica"),
     ("noise_0.5", "oracle_drop", "erica"),
+    ("noise_0.5", "relabel", "erica"),
+    ("noise_0.5", "oracle_relabel", "erica"),
     ("noise_0.3", "finecl", "erica"),
     ("clean", "ed_mlm", "erica"),
 )
@@ -52,6 +64,11 @@ def table() -> str:
         cells = [f"`{score}` {by_score[score]['roc_auc']:.3f} [{by_score[score]['roc_auc_low']:.3f}, "
                  f"{by_score[score]['roc_auc_high']:.3f}]" for score in ("combined", "learned_epoch")]
         lines.append(f"| detector: `{corpus}` (ROC-AUC) | {'; '.join(cells)} | – | – | [denoising_results.json]({source}) |")
+    rows = {row["corpus"]: row for row in json.loads((REPOSITORY / LABEL_ISSUES).read_text())["rows"]}
+    for corpus in LABEL_ISSUE_CORPORA:
+        cells = [f"{tool} " + ", ".join(f"{rows[corpus][key]:.3f}" for key in keys) for tool, keys in LABEL_ISSUE_FIGURES.items()]
+        lines.append(f"| label issues: `{corpus}` (precision @100, @500; suggestion accuracy) | {'; '.join(cells)} | – | – "
+                     f"| [label_issues.json]({LABEL_ISSUES}) |")
     return "\n".join(lines)
 
 

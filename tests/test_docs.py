@@ -5,6 +5,7 @@ and every number of its results table equals the `results.json` it cites."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
 import re
@@ -101,6 +102,13 @@ def expected_figures(label: str, data: dict) -> list[float]:
     """The figures a row prints, read from its results.json: a paired comparison (`corpus: A − B`) prints
     difference, CI low, CI high, the number of seeds and each seed's difference; a detector row (`detector: corpus`)
     prints each score's ROC-AUC and interval."""
+    if label.startswith("label issues"):
+        spec = importlib.util.spec_from_file_location("readme_results_table", REPOSITORY / "benchmarks" / "readme_results_table.py")
+        table = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(table)
+        corpus = re.search(r"`([^`]+)`", label).group(1)
+        (row,) = [row for row in data["rows"] if row["corpus"] == corpus]
+        return [row[key] for keys in table.LABEL_ISSUE_FIGURES.values() for key in keys]
     if label.startswith("detector"):
         corpus = re.search(r"`([^`]+)`", label).group(1)
         by_score = {row["score"]: row for row in data["rows"] if row["corpus"] == corpus}
