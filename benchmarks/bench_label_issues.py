@@ -325,6 +325,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--results_dir", default="outputs/bench_label_issues", help="where label_issues.{md,json} go")
     parser.add_argument("--choose_threshold", action="store_true", help="only the τ curve of the (tuning) runs")
     parser.add_argument("--thresholds", nargs="+", type=float, default=list(THRESHOLDS))
+    parser.add_argument("--output_name", help="file name (no suffix) of the results (default: label_issues, or "
+                        "relabel_threshold with --choose_threshold)")
     args = parser.parse_args(argv)
     command = "python benchmarks/bench_label_issues.py " + " ".join(sys.argv[1:] if argv is None else argv)
     report: dict[str, Any] = {"command": command, "rows": []}
@@ -342,7 +344,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["rows"] += measure_run(name, run_dir, truth, evaluations(name, instances))
     results = Path(args.results_dir)
     results.mkdir(parents=True, exist_ok=True)
-    stem = "relabel_threshold" if args.choose_threshold else "label_issues"
+    stem = args.output_name or ("relabel_threshold" if args.choose_threshold else "label_issues")
     (results / f"{stem}.json").write_text(json.dumps(report, indent=1))
     (results / f"{stem}.md").write_text(render(report))
     print(render(report))
