@@ -55,8 +55,9 @@ def test_full_preset_is_issue_19s_design_with_issue_28s_natural_seeds_and_issue_
     other = "posterior" if CHOSEN_ARM == "truncate" else "truncate"
     three = [42, 43, 44]
     assert seeds == {
-        **{("noise_0.5", name): three for name in ("erica", "finecl", CHOSEN_ARM, "oracle_drop", "relabel")},
-        **{("noise_0.5", name): [42] for name in ("oracle", "ed_mlm", other, "oracle_relabel")},
+        **{("noise_0.5", name): three for name in ("erica", "finecl", CHOSEN_ARM, "oracle_drop", "relabel",
+                                                          "oracle_relabel")},
+        **{("noise_0.5", name): [42] for name in ("oracle", "ed_mlm", other)},
         ("clean", "erica"): [42], ("clean", "ed_mlm"): [42],
         **{("noise_0.3", name): [42] for name in ("erica", "finecl", CHOSEN_ARM)},
         **{("natural", name): three for name in ("erica", "finecl", CHOSEN_ARM)},
