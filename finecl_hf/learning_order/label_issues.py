@@ -21,7 +21,6 @@ shows the suspects to a person and writes the cleaned learning-order dataset.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,12 +114,6 @@ def flag_label_issues(issue_scores: np.ndarray, share: float, candidates: np.nda
     return flagged
 
 
-def check_share(share: float, flag: str = "--issue_share") -> float:
-    if not 0.0 < share < 1.0:
-        raise UsageError(f"{flag} {share}: the share of labels to flag must lie strictly between 0 and 1.")
-    return share
-
-
 def label_issue_columns(
     evidence: CorpusEvidence,
     pairs: np.ndarray,
@@ -180,6 +173,7 @@ class CleaningReport:
 
 
 def check_cleaning(mode: str, min_probability: float) -> None:
+    """A cleaning mode of `CLEANING_MODES` and a τ in [0, 1], else `UsageError`."""
     if mode not in CLEANING_MODES:
         raise UsageError(f"--clean {mode}: choose among {', '.join(CLEANING_MODES)}.")
     if not 0.0 <= min_probability <= 1.0:
@@ -247,12 +241,6 @@ def summarise_cleaning(report: CleaningReport, top: int = 10) -> str:
     return "\n".join(lines)
 
 
-def suggestion_accuracy(suggested: Sequence[int], right: Sequence[set[int]]) -> float:
-    """Share of instances whose suggestion is one of their right relations."""
-    hits = [relation in allowed for relation, allowed in zip(suggested, right)]
-    return float(np.mean(hits)) if hits else float("nan")
-
-
 __all__ = [
     "CLEANING_MODES",
     "ISSUE_SCORE",
@@ -263,13 +251,11 @@ __all__ = [
     "CleaningReport",
     "LabelIssueColumns",
     "check_cleaning",
-    "check_share",
     "clean_instances",
     "estimate_issue_share",
     "flag_label_issues",
     "label_issue_columns",
     "pair_ids",
     "suggest_relations",
-    "suggestion_accuracy",
     "summarise_cleaning",
 ]
