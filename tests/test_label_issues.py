@@ -303,3 +303,25 @@ def test_the_commands_copies_of_the_choices_equal_the_librarys():
 
     assert command.CLEANING_MODES == label_issues.CLEANING_MODES
     assert command.REPORT_FORMATS == label_issue_report.REPORT_FORMATS
+
+
+def test_a_sentence_corpus_shows_the_sentence_with_its_entities(tmp_path, capsys):
+    from finecl_hf.data.schema import sentence_features
+
+    words = "The kitchen was the last renovated part of the house .".split()
+    rows = [{"uid": f"s{i}", "id": str(i), "tokens": words, "relation": relation,
+             "head": {"name": "kitchen", "start": 1, "end": 2, "type": None},
+             "tail": {"name": "house", "start": 9, "end": 10, "type": None}} for i, relation in enumerate([1, 2])]  # fmt: skip
+    instances = Dataset.from_list(rows, features=sentence_features(RELATIONS))
+    run = LearningOrderRunInfo("tiny", 2, "batch", 0, [50.0, 50.0], label_issue_share=0.5, label_issue_share_source="mixture")
+    folder = export_learning_order(
+        instances, np.zeros(2), np.zeros(2, dtype=bool), tmp_path / "order", run,
+        scores={"combined": np.array([0.2, 0.8]), "neighbour_agreement": np.array([0.1, 0.9])},
+        label_issues={"suggested_relation": np.array([3, 2]), "suggested_probability": np.array([0.6, 0.9]),
+                      "label_issue": np.array([True, False])},
+    )  # fmt: skip
+    status, out, err = finecl(["label-issues", str(folder)], capsys)
+    assert status == 0, err
+    assert "#1  0  |  kitchen -> house  |  label born_in  |  suggested capital_of (p 0.60)" in out
+    assert "The [[kitchen]] was the last renovated part of the <<house>> ." in out
+    assert "only 10% of its nearest neighbours carry born_in" in out and "#2" not in out
