@@ -23,8 +23,13 @@ DETECTOR = {
     "semeval_uniform": "docs/results/denoising_2026-12-02/denoising_results.json",
     "semeval_confusable": "docs/results/denoising_2026-12-02/denoising_results.json",
 }
-LABEL_ISSUES = "docs/results/label_issues_2026-12-06/label_issues.json"
-LABEL_ISSUE_CORPORA = ("noise_0.5", "natural", "semeval_uniform")
+# corpus -> the results file of its label-issue row
+LABEL_ISSUES = {
+    "noise_0.5": "docs/results/label_issues_2026-12-06/label_issues.json",
+    "noise_0.3": "docs/results/label_issues_2026-12-06/label_issues_more.json",
+    "natural": "docs/results/label_issues_2026-12-06/label_issues.json",
+    "semeval_uniform": "docs/results/label_issues_2026-12-06/label_issues.json",
+}
 # What a label-issue row prints for finecl-hf and for cleanlab: precision of the 100 and 500 most suspect labels, and
 # the accuracy of the suggested relation on the truly wrong labels.
 LABEL_ISSUE_FIGURES = {
@@ -64,11 +69,11 @@ def table() -> str:
         cells = [f"`{score}` {by_score[score]['roc_auc']:.3f} [{by_score[score]['roc_auc_low']:.3f}, "
                  f"{by_score[score]['roc_auc_high']:.3f}]" for score in ("combined", "learned_epoch")]
         lines.append(f"| detector: `{corpus}` (ROC-AUC) | {'; '.join(cells)} | – | – | [denoising_results.json]({source}) |")
-    rows = {row["corpus"]: row for row in json.loads((REPOSITORY / LABEL_ISSUES).read_text())["rows"]}
-    for corpus in LABEL_ISSUE_CORPORA:
-        cells = [f"{tool} " + ", ".join(f"{rows[corpus][key]:.3f}" for key in keys) for tool, keys in LABEL_ISSUE_FIGURES.items()]
+    for corpus, source in LABEL_ISSUES.items():
+        (row,) = [row for row in json.loads((REPOSITORY / source).read_text())["rows"] if row["corpus"] == corpus]
+        cells = [f"{tool} " + ", ".join(f"{row[key]:.3f}" for key in keys) for tool, keys in LABEL_ISSUE_FIGURES.items()]
         lines.append(f"| label issues: `{corpus}` (precision @100, @500; suggestion accuracy) | {'; '.join(cells)} | – | – "
-                     f"| [label_issues.json]({LABEL_ISSUES}) |")
+                     f"| [{Path(source).name}]({source}) |")
     return "\n".join(lines)
 
 
