@@ -46,7 +46,13 @@ from finecl_hf.constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CON
 from finecl_hf.data.loading import dataset_config_names, fingerprint_parquet_file, load_dataset_folder
 from finecl_hf.errors import DataError, UsageError
 
-from .label_issues import LABEL_ISSUE_COLUMN, LABEL_ISSUE_COLUMNS, SUGGESTED_PROBABILITY_COLUMN, SUGGESTED_RELATION_COLUMN
+from .label_issues import (
+    LABEL_ISSUE_COLUMN,
+    LABEL_ISSUE_COLUMNS,
+    SUGGESTED_PROBABILITY_COLUMN,
+    SUGGESTED_RELATION_COLUMN,
+    relabelled_copy,
+)
 from .scores import SCORES
 from .state import NOT_LEARNED
 
@@ -402,20 +408,14 @@ def write_oracle_learning_order(
 
 def _restore_original_triples(instances: Dataset, documents: Dataset, is_noisy: np.ndarray) -> Dataset:
     """`instances` with the corrupted triples' head, tail and relation set back to the original triple's."""
-    from datasets import Value
-
     from finecl_hf.data.relation_instances import triple_values_by_uid
 
     restored = {}
     for column in ("head", "tail", "relation"):
         original = np.asarray(triple_values_by_uid(instances, documents, f"original_{column}").fill_null(-1), dtype=np.int64)
         restored[column] = np.where(is_noisy, original, np.asarray(instances[column], dtype=np.int64))
-    features = instances.features
-    cleaned = instances.rename_column("relation", "given_relation")
-    for column in ("head", "tail"):
-        cleaned = cleaned.remove_columns(column).add_column(column, restored[column].tolist(), feature=features[column])
-    cleaned = cleaned.add_column("relation", restored["relation"].tolist(), feature=features["relation"])
-    return cleaned.add_column("cleaning", np.where(is_noisy, "relabelled", "kept").tolist(), feature=Value("string"))
+    relation = restored.pop("relation")
+    return relabelled_copy(instances, relation, is_noisy, replaced=restored)
 
 
 def main(argv: list[str] | None = None) -> None:

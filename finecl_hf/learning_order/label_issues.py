@@ -21,6 +21,7 @@ shows the suspects to a person and writes the cleaned learning-order dataset.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,8 +193,6 @@ def clean_instances(instances: Any, mode: str, min_probability: float = 0.0) -> 
     `relabelled`. A relabel that would repeat a triple its pair already carries (two wrong labels of one pair given the
     same suggestion) is dropped instead, counted in `dropped`.
     """
-    from datasets import Value
-
     check_cleaning(mode, min_probability)
     labels = np.asarray(instances["relation"], dtype=np.int64)
     issue = np.asarray(instances[LABEL_ISSUE_COLUMN], dtype=bool)
@@ -211,12 +210,24 @@ def clean_instances(instances: Any, mode: str, min_probability: float = 0.0) -> 
         int((issue & ~relabel & ~drop).sum()),
         dict(Counter(f"{names[a]} -> {names[b]}" for a, b in zip(labels[relabel], new_labels[relabel])).most_common()),
     )  # fmt: skip
-    new_labels = np.where(relabel, new_labels, labels)
-    relation_feature = instances.features["relation"]
-    cleaned = instances.rename_column("relation", "given_relation")
-    cleaned = cleaned.add_column("relation", new_labels.tolist(), feature=relation_feature)
-    cleaned = cleaned.add_column("cleaning", np.where(relabel, RELABELLED, KEPT).tolist(), feature=Value("string"))
-    return cleaned.select(np.flatnonzero(~drop)), report
+    # A repeat keeps its suggestion in `new_labels`, but it is dropped with its row.
+    return relabelled_copy(instances, new_labels, relabel).select(np.flatnonzero(~drop)), report
+
+
+def relabelled_copy(
+    instances: Any, relation: np.ndarray, relabelled: np.ndarray, replaced: Mapping[str, np.ndarray] | None = None
+) -> Any:
+    """`instances` with `relation` as their labels: `given_relation` keeps the labels as they were and `cleaning` says
+    `relabelled` or `kept` (bool `relabelled` per instance); `replaced` columns (a restored `head`, `tail`) are written
+    over in their own features. `clean_instances` and the relabelled oracle order write through it."""
+    from datasets import Value
+
+    features = instances.features
+    copy = instances.rename_column("relation", "given_relation")
+    for column, values in (replaced or {}).items():
+        copy = copy.remove_columns(column).add_column(column, np.asarray(values).tolist(), feature=features[column])
+    copy = copy.add_column("relation", np.asarray(relation).tolist(), feature=features["relation"])
+    return copy.add_column("cleaning", np.where(relabelled, RELABELLED, KEPT).tolist(), feature=Value("string"))
 
 
 def _repeated_triples(pairs: np.ndarray, labels: np.ndarray, changed: np.ndarray) -> np.ndarray:
@@ -256,6 +267,7 @@ __all__ = [
     "flag_label_issues",
     "label_issue_columns",
     "pair_ids",
+    "relabelled_copy",
     "suggest_relations",
     "summarise_cleaning",
 ]

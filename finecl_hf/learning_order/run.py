@@ -424,7 +424,8 @@ def _add_scores(
     data_args: LearningOrderArguments,
     no_relation_id: int | None,
 ) -> None:
-    """The cleanliness scores, the label-issue columns (when `combined` was computed), and with `--correct_column` their ROC-AUCs and the subset precision, into `result`."""
+    """The cleanliness scores, the label-issue columns (when `combined` was computed), and with `--correct_column`
+    their ROC-AUCs and the subset precision, into `result`."""
     scores, seconds = compute_score_columns(ScoreInputs(trainer.learning_order, evidence), data_args.scores)
     result.score_columns, result.score_seconds = scores, seconds
     if ISSUE_SCORE in scores and evidence.predictions is not None:
