@@ -427,7 +427,7 @@ def oriented_scores(order: Any) -> dict[str, np.ndarray]:
     registry (older checkouts), `learned_epoch` alone: earlier = cleaner, never learned last (`analysis.clean_label_auc`).
     """
     try:
-        from finecl_hf.learning_order.scores import SCORES, cleanliness
+        from finecl_hf.order_scores import SCORES, cleanliness
     except ImportError:
         epochs = np.asarray(order["learned_epoch"], dtype=np.float64)
         return {"learned_epoch": np.where(epochs < 0, -(epochs.max(initial=0) + 1), -epochs)}
@@ -581,7 +581,7 @@ def score_rows(corpus: Corpus, arms: dict[str, dict[str, Any]], args: BenchmarkA
 def score_wall_time(result: dict[str, Any], name: str) -> float:
     """A score's wall time: evidence scores their own extra work; `combined` the whole run; training-dynamics scores
     the run without the evidence scores' extra work."""
-    from finecl_hf.learning_order.scores import SCORES
+    from finecl_hf.order_scores import SCORES
 
     seconds = result.get("score_seconds") or {}
     evidence = {score: value for score, value in seconds.items() if score in SCORES and SCORES[score].needs != "dynamics"}
@@ -644,7 +644,7 @@ def _registry_fingerprint() -> str:
     before any of them changed is recomputed."""
     try:
         from finecl_hf.learning_order.evidence import EvidenceSettings
-        from finecl_hf.learning_order.scores import COMBINED_COMPONENTS, COMBINED_WEIGHTS, SCORES
+        from finecl_hf.order_scores import COMBINED_COMPONENTS, COMBINED_WEIGHTS, SCORES
     except ImportError:
         return ""
     return "|".join([",".join(SCORES), ",".join(COMBINED_COMPONENTS), repr(COMBINED_WEIGHTS), repr(EvidenceSettings())])

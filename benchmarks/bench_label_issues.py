@@ -50,7 +50,7 @@ NATURAL_TUNING_DOCUMENTS = 250  # as the denoising benchmark: documents 1-250 tu
 
 def load_run(run_dir: Path) -> tuple[Any, Any, np.ndarray]:
     """The learning-order instances and documents of a stage-1 run, and its frozen features."""
-    from finecl_hf.learning_order.dataset import load_learning_order_documents, load_learning_order_instances
+    from finecl_hf.data.learning_order import load_learning_order_documents, load_learning_order_instances
 
     order = run_dir / "learning_order"
     features = np.load(run_dir / "evidence_features.npy", mmap_mode="r")
@@ -72,10 +72,11 @@ def evidence_of(instances: Any, documents: Any, features: np.ndarray, seed: int)
 
 def first_round_trust(instances: Any) -> np.ndarray:
     """The instances `combined`'s first round trusts (above its lowest `refine_share`), from the exported columns."""
-    from finecl_hf.learning_order.evidence import EvidenceSettings, rank_average
-    from finecl_hf.learning_order.scores import COMBINED_COMPONENTS, COMBINED_WEIGHTS, _finite_or_median, cleanliness
+    from finecl_hf.order_scores import rank_average
+    from finecl_hf.learning_order.evidence import EvidenceSettings
+    from finecl_hf.order_scores import COMBINED_COMPONENTS, COMBINED_WEIGHTS, cleanliness, finite_or_median
 
-    parts = {name: _finite_or_median(cleanliness(name, instances)) for name in COMBINED_COMPONENTS
+    parts = {name: finite_or_median(cleanliness(name, instances)) for name in COMBINED_COMPONENTS
              if name in instances.column_names}  # fmt: skip
     first = rank_average(parts, COMBINED_WEIGHTS)
     return first >= np.quantile(first, EvidenceSettings().refine_share)
@@ -130,12 +131,12 @@ def measure_run(name: str, run_dir: Path, truth: dict[str, int] | None, mask_of:
 
     from finecl_hf.constants import find_no_relation_label
     from finecl_hf.learning_order.evidence import out_of_sample_predictions, type_one_hot_codes
-    from finecl_hf.learning_order.evidence import rank_average
+    from finecl_hf.order_scores import rank_average
     from finecl_hf.learning_order.label_issues import label_issue_columns, pair_ids, suggest_relations
-    from finecl_hf.learning_order.scores import cleanliness
+    from finecl_hf.order_scores import cleanliness
 
     start = time.perf_counter()
-    from finecl_hf.learning_order.dataset import read_learning_order_metadata
+    from finecl_hf.data.learning_order import read_learning_order_metadata
 
     instances, documents, features = load_run(run_dir)
     evidence = evidence_of(instances, documents, features, int(read_learning_order_metadata(run_dir / "learning_order")["seed"]))

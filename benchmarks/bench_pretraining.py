@@ -172,7 +172,7 @@ def _convert_in_child(folder: str, cache_dir: str, results) -> None:
 
     import pyarrow as pa
 
-    from finecl_hf.learning_order.dataset import load_learning_order_dataset
+    from finecl_hf.data.learning_order import load_learning_order_dataset
 
     tracemalloc.start()
     load_learning_order_dataset(folder, cache_dir=cache_dir)

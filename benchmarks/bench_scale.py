@@ -354,8 +354,8 @@ def measure_index(args: argparse.Namespace, command: str) -> dict:
     from finecl_hf.learning_order.evidence import CorpusEvidence, EvidenceSettings
     from finecl_hf.learning_order.neighbours import NeighbourIndexSettings
     from finecl_hf.paths import data_dir, offline_encoder_path
-    from finecl_hf.probing.encoder import load_frozen_encoder
-    from finecl_hf.probing.features import encode_document_instances
+    from finecl_hf.representations.encoder import load_frozen_encoder
+    from finecl_hf.representations.features import encode_document_instances
 
     with tempfile.TemporaryDirectory(dir=args.work_dir) as work:
         folder = Path(work) / "noise_0.5"

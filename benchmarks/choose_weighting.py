@@ -105,7 +105,7 @@ def weight_metrics(weights: np.ndarray, clean: np.ndarray) -> dict[str, float]:
 
 def main() -> None:
     from finecl_hf.data.loading import load_dataset_folder
-    from finecl_hf.learning_order.dataset import read_learning_order_metadata
+    from finecl_hf.data.learning_order import read_learning_order_metadata
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output_dir", default="outputs/bench_denoising", help="bench_denoising.py's --output_dir")

@@ -53,7 +53,7 @@ def candidate_scores(order, documents, max_length: int) -> dict[tuple[str | None
     """Every candidate combination's score on one stage-1 export."""
     from finecl_hf.learning_order.arguments import LearningOrderArguments
     from finecl_hf.learning_order.run import corpus_evidence
-    from finecl_hf.learning_order.scores import cleanliness, combine_scores
+    from finecl_hf.order_scores import cleanliness, combine_scores
     from finecl_hf.paths import offline_encoder_path
 
     num_classes = order.features["relation"].num_classes
@@ -77,7 +77,7 @@ def candidate_scores(order, documents, max_length: int) -> dict[tuple[str | None
 def shipped_candidate() -> tuple[str | None, float, float]:
     """The candidate finecl-hf ships: `COMBINED_COMPONENTS` beyond the evidence scores, its weight, the refine share."""
     from finecl_hf.learning_order.evidence import EvidenceSettings
-    from finecl_hf.learning_order.scores import COMBINED_COMPONENTS, COMBINED_WEIGHTS
+    from finecl_hf.order_scores import COMBINED_COMPONENTS, COMBINED_WEIGHTS
 
     dynamics = next((name for name in COMBINED_COMPONENTS if name not in EVIDENCE), None)
     return dynamics, COMBINED_WEIGHTS.get(dynamics, 1.0) if dynamics else 1.0, EvidenceSettings().refine_share

@@ -5,10 +5,14 @@
 
 The corruption (error types, mixture, fallbacks) and the output schema are described in
 `finecl_hf.data.document_noise`; the oracle learning order of such a folder is written by
-`python -m finecl_hf.learning_order.dataset oracle --noisy_dataset FOLDER --output_dir OUT`.
+`finecl convert oracle-order --source FOLDER --output OUT`.
+
+The same as `finecl convert document-noise ...` (the corpus is the `document-noise` entry of `finecl_hf/corpora.py`).
 """
 
-from finecl_hf.data.document_noise import main
+import sys
+
+from finecl_hf.commands import run_command
 
 if __name__ == "__main__":
-    main()
+    run_command("convert", ["document-noise", *sys.argv[1:]])

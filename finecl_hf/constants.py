@@ -35,8 +35,9 @@ def find_no_relation_label(label_names: Sequence[str]) -> str | None:
 # The relation-instance view that the document converters write next to the documents (stage 1's input).
 RELATION_INSTANCES_CONFIG = "relation_instances"
 
-# The learning-order dataset (its owner: `finecl_hf.learning_order.dataset`, which writes and reads it). Config `instances` (the default) holds the input instances plus the
-# columns below; config `documents` the documents they point to (document-level input only).
+# The learning-order dataset (its owner: `finecl_hf.data.learning_order`, which writes and reads it). Config `instances`
+# (the default) holds the input instances plus the columns below; config `documents` the documents they point to
+# (document-level input only).
 LEARNING_ORDER_INSTANCES_CONFIG = "instances"
 LEARNING_ORDER_DOCUMENTS_CONFIG = "documents"
 LEARNED_EPOCH_COLUMN = "learned_epoch"  # first epoch (0-based) at which the instance was predicted correctly

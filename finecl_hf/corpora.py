@@ -127,6 +127,33 @@ def _distant_options(args: argparse.Namespace, sources: list) -> dict[str, Any]:
     return {"facts_file": args.facts, **_docred_options(args, sources)}
 
 
+def _add_noise_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--noise-rate", "--noise_rate", dest="noise_rate", type=float, required=True,
+                        help="Share of triples to corrupt, in [0, 1).")
+    parser.add_argument("--mixture", nargs=3, type=float, metavar=("OTHER_PAIR", "FREQUENT", "REVERSED"),
+                        default=None, help="Probabilities of the error types other_pair, frequent, reversed (default: "
+                        "a third each).")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the corruption (default: %(default)s).")
+    parser.add_argument("--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json",
+                        help="DocRED's rel_info.json {P-id: name} (default: %(default)s).")
+    parser.add_argument("--na-ratio", type=float, default=None,
+                        help="No-relation pairs sampled per document per positive pair (default: the converter's).")
+
+
+def _noise_options(args: argparse.Namespace, sources: list) -> dict[str, Any]:
+    options = {"noise_rate": args.noise_rate, "rel_info_file": args.rel_info, "seed": args.seed}
+    if args.mixture is not None:
+        options["mixture"] = dict(zip(("other_pair", "frequent", "reversed"), args.mixture))
+    return options | ({"na_ratio": args.na_ratio} if args.na_ratio is not None else {})
+
+
+def _add_oracle_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--num-epochs", "--num_epochs", dest="num_epochs", type=int, default=15,
+                        help="k_max + 1: corrupted triples are 'learned' at the last epoch (default: the paper's 15).")
+    parser.add_argument("--relabel", action="store_true", help="Give every corrupted triple back its original "
+                        "triple instead (the ceiling of label correction).")
+
+
 DOCRED_FILES = {
     "train_annotated.json": "train",
     "train_annotated.json.gz": "train",
@@ -198,6 +225,27 @@ CORPORA: dict[str, Corpus] = {
             add_arguments=_add_distant_arguments,
             options=_distant_options,
             aliases=("distant",),
+        ),
+        Corpus(
+            name="document-noise",
+            description="Gold DocRED-format documents with a controlled share of wrong labels (the controlled "
+            "experiment's corpora), document level.",
+            converter="finecl_hf.data.document_noise:convert_noisy_corpus",
+            known_files=DOCRED_FILES,
+            default_source="train=redocred/test_revised.json.gz",
+            source_help="Gold-labelled DocRED-format JSON files (.gz ok).",
+            add_arguments=_add_noise_arguments,
+            options=_noise_options,
+        ),
+        Corpus(
+            name="oracle-order",
+            description="The oracle learning order of a document-noise folder: its true noise mask as a "
+            "learning-order dataset (no stage 1).",
+            converter="finecl_hf.data.oracle_order:convert_oracle_order",
+            known_files={"README.md": "train"},
+            source_help="The folder `finecl convert document-noise` wrote.",
+            add_arguments=_add_oracle_arguments,
+            options=lambda args, sources: {"num_epochs": args.num_epochs, "relabel": args.relabel},
         ),
     )
 }

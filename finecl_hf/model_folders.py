@@ -3,7 +3,7 @@ model finecl-hf can use (`config.json` valid, a model type it supports, weights 
 
 Kept at the bottom of the package with `finecl_hf.errors` (stdlib only; transformers' model-type tables are imported
 when first asked for), so that the command-line checks (`finecl_hf.commands.errors.check_model_source`) and the stages
-that open encoders themselves (`finecl_hf.probing.encoder.load_frozen_encoder`) share it.
+that open encoders themselves (`finecl_hf.representations.encoder.load_frozen_encoder`) share it.
 """
 
 from __future__ import annotations

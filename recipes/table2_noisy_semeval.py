@@ -29,7 +29,7 @@ import numpy as np
 from finecl_hf import FineCLForRelationExtraction
 from finecl_hf.learning_order import LearningOrderTrainer, LearningOrderTrainingArguments
 from finecl_hf.learning_order.analysis import clean_label_auc, format_table, subset_precision
-from finecl_hf.learning_order.dataset import LearningOrderRunInfo, export_learning_order
+from finecl_hf.data.learning_order import LearningOrderRunInfo, export_learning_order
 from finecl_hf.learning_order.sentence_data import load_semeval_split, read_semeval_split, sentence_collator
 from finecl_hf.learning_order.state import percent_learned_per_epoch
 from finecl_hf.paths import offline_encoder_path

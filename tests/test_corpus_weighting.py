@@ -15,7 +15,7 @@ import torch
 from transformers import AutoTokenizer
 
 from finecl_hf.commands.errors import UsageError
-from finecl_hf.learning_order.scores import cleanliness
+from finecl_hf.order_scores import cleanliness
 from finecl_hf.losses import relation_discrimination_loss
 from finecl_hf.pretraining.data import prepare_pretraining_data
 from finecl_hf.pretraining.data_collator import FineCLPreTrainingCollator

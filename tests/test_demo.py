@@ -25,7 +25,7 @@ from huggingface_hub.repocard import metadata_load
 pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-from finecl_hf.experiments.pipeline import DemoPaths
+from finecl_hf.experiments.steps import DemoPaths
 DEMO_TIMEOUT_S = 1200
 # The smallest budgets that still exercise every stage: 400 stage-1 instances and 1 epoch, 4 pre-training steps,
 # 2% of SemEval train for 1 epoch, and 200 test sentences.
@@ -283,7 +283,7 @@ def test_percent_learned_plot_is_a_non_empty_png(demo_run):
 
 def test_summary_names_the_best_cleanliness_score_next_to_learned_epoch(demo_run, learning_order):
     from finecl_hf.learning_order.analysis import mann_whitney_auc
-    from finecl_hf.learning_order.scores import SCORES, cleanliness
+    from finecl_hf.order_scores import SCORES, cleanliness
 
     instances, documents = learning_order
     by_triple = {

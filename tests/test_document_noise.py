@@ -14,11 +14,21 @@ from finecl_hf.data.document_noise import (
     NOISE_TYPES,
     OTHER_PAIR,
     REVERSED,
-    main,
     write_noisy_corpus,
 )
 from finecl_hf.data.loading import load_dataset_folder
-from finecl_hf.learning_order.dataset import write_oracle_learning_order
+from finecl_hf.data.oracle_order import write_oracle_learning_order
+
+
+def finecl_convert(*argv: str) -> int:
+    """`finecl convert ...` in process; its exit status."""
+    from finecl_hf.commands import run_command
+
+    try:
+        run_command("convert", list(argv))
+    except SystemExit as exit_:
+        return exit_.code or 0
+    return 0
 
 NUM_DOCUMENTS = 80
 
@@ -135,9 +145,9 @@ def test_noise_rate_outside_the_unit_interval_is_refused_and_nothing_written(gol
     with pytest.raises(ValueError, match=rf"noise_rate={rate!r} is outside \[0, 1\)"):
         _write(gold_source, rel_info, output, rate)
     assert not output.exists() and list(tmp_path.iterdir()) == []
-    with pytest.raises(SystemExit, match=r"--noise-rate=1\.0 is outside"):
-        main(["--source", f"train={gold_source.path}", "--output", str(output), "--noise-rate", "1.0"])
-    assert not output.exists()
+    status = finecl_convert("document-noise", "--source", f"train={gold_source.path}", "--output", str(output),
+                            "--noise-rate", "1.0", "--rel-info", str(rel_info))
+    assert status == 2 and not output.exists()
 
 
 def test_stage_1_and_stage_2_read_the_noisy_corpus_and_its_oracle_order(noisy_corpora, tmp_path, tiny_backbone):
@@ -166,23 +176,26 @@ def test_stage_1_and_stage_2_read_the_noisy_corpus_and_its_oracle_order(noisy_co
 
 
 def test_the_oracle_order_command_writes_the_true_mask_and_refuses_a_single_epoch(noisy_corpora, tmp_path, capsys):
-    from finecl_hf.learning_order.dataset import main as dataset_main
-
     folder, statistics = noisy_corpora[0.5]
-    dataset_main(["oracle", "--noisy_dataset", str(folder), "--output_dir", str(tmp_path / "oracle"), "--num_epochs", "3"])
+    assert finecl_convert("oracle-order", "--source", str(folder), "--output", str(tmp_path / "oracle"),
+                          "--num-epochs", "3") == 0
     assert f"wrote {tmp_path / 'oracle'}" in capsys.readouterr().out
     epochs = np.asarray(load_dataset_folder(tmp_path / "oracle", "instances", split="train")["learned_epoch"])
     assert (epochs == 2).sum() == statistics.noisy
-    with pytest.raises(SystemExit, match="num_epochs=1 must be at least 2"):
-        dataset_main(["oracle", "--noisy_dataset", str(folder), "--output_dir", str(tmp_path / "o2"), "--num_epochs", "1"])
+    assert finecl_convert("oracle-order", "--source", str(folder), "--output", str(tmp_path / "oracle")) == 2
+    assert "exists and is not empty" in capsys.readouterr().err  # an earlier order is kept unless --overwrite
+    assert finecl_convert("oracle-order", "--source", str(folder), "--output", str(tmp_path / "o2"),
+                          "--num_epochs", "1") == 2
+    assert "num_epochs=1 must be at least 2" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists() and not list(tmp_path.glob(".o2*"))  # nothing left on failure
 
 
 def test_the_relabelled_oracle_gives_every_corrupted_triple_back_its_original(noisy_corpora, tmp_path, capsys):
-    from finecl_hf.learning_order.dataset import load_learning_order_dataset
-    from finecl_hf.learning_order.dataset import main as dataset_main
+    from finecl_hf.data.learning_order import load_learning_order_dataset
 
     folder, statistics = noisy_corpora[0.5]
-    dataset_main(["oracle", "--noisy_dataset", str(folder), "--output_dir", str(tmp_path / "relabelled"), "--relabel"])
+    assert finecl_convert("oracle-order", "--source", str(folder), "--output", str(tmp_path / "relabelled"),
+                          "--relabel") == 0
     instances, _ = load_learning_order_dataset(str(tmp_path / "relabelled"))
     documents = load_dataset_folder(folder, split="train")
     gold = {(index, triple["head"], triple["tail"], triple["relation"])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from datasets import ClassLabel, Dataset, Features, List, Value, load_dataset
 
-from finecl_hf.learning_order.dataset import (
+from finecl_hf.data.learning_order import (
     LearningOrderRunInfo,
     export_learning_order,
     load_learning_order_dataset,
@@ -26,7 +26,8 @@ from finecl_hf.learning_order.label_issues import (
     pair_ids,
     suggest_relations,
 )
-from finecl_hf.learning_order.scores import ScoreInputs, cleanliness, compute_score_columns
+from finecl_hf.order_scores import cleanliness
+from finecl_hf.learning_order.scores import ScoreInputs, compute_score_columns
 
 RELATIONS = ["no_relation", "born_in", "works_for", "capital_of"]
 # The (head type, tail type) each relation's clean labels have.

@@ -21,7 +21,7 @@ from finecl_hf.learning_order.analysis import (
     percent_learned_per_class,
     subset_precision,
 )
-from finecl_hf.learning_order.dataset import LearningOrderRunInfo, export_learning_order
+from finecl_hf.data.learning_order import LearningOrderRunInfo, export_learning_order
 from finecl_hf.learning_order.state import STATE_FILE_NAME
 from finecl_hf.learning_order.trainer import class_balance_weights
 from finecl_hf.learning_order.upsampling import upsample_classes

@@ -14,12 +14,12 @@ from finecl_hf.learning_order.evidence import (
     group_folds,
     neighbour_agreement,
     out_of_sample_probability,
-    rank_average,
     type_agreement,
     type_one_hots,
     type_signatures,
 )
-from finecl_hf.learning_order.scores import COMBINED_COMPONENTS, ScoreInputs, compute_score_columns
+from finecl_hf.learning_order.scores import ScoreInputs, compute_score_columns
+from finecl_hf.order_scores import COMBINED_COMPONENTS, rank_average
 
 SCHEMA = {0: ("PER", "TIME"), 1: ("PER", "LOC"), 2: ("ORG", "LOC"), 3: ("LOC", "LOC")}
 

@@ -18,8 +18,9 @@ from finecl_hf.learning_order import LearningOrderState
 from finecl_hf.learning_order import scores as scores_module
 from finecl_hf.commands.analyse import main as analyse_command
 from finecl_hf.learning_order.analysis import score_detection, top_fraction_precision
-from finecl_hf.learning_order.dataset import LearningOrderRunInfo, export_learning_order
-from finecl_hf.learning_order.scores import SCORES, cleanliness, score_columns, score_names
+from finecl_hf.data.learning_order import LearningOrderRunInfo, export_learning_order
+from finecl_hf.order_scores import SCORES, cleanliness, score_names
+from finecl_hf.learning_order.scores import score_columns
 from finecl_hf.learning_order.state import STATE_FILE_NAME
 from finecl_hf.learning_order.trainer import assigned_label_statistics
 

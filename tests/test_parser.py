@@ -45,7 +45,7 @@ def test_the_option_transformers_5_dropped_says_what_replaced_it(tmp_path, capsy
 def test_a_mistyped_value_prints_one_usage_line_and_the_error(command, arguments, names, capsys):
     error = fail(command, arguments, capsys)
     lines = error.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith(f"usage: finecl {command} [--option value ...]")
+    assert len(lines) == 2 and lines[0].startswith(f"usage: finecl {command} [--config FILE] [--option value ...]")
     for name in names:
         assert name in lines[1]
 
@@ -117,3 +117,58 @@ def test_stage1_defaults_to_the_paper_and_the_tuned_recipe_is_one_option_away(tm
                                 "learning_rate": 1e-4}))
     _, from_file = parse_arguments([str(file)])
     assert from_file.learning_rate == 1e-4 and from_file.num_train_epochs == 3 and from_file.warmup_steps == 0
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_config_file_is_combined_with_command_line_overrides_that_win(tmp_path, suffix):
+    from finecl_hf.commands.parser import FineCLArgumentParser
+    from finecl_hf.experiments.reproduction import ReproduceArguments
+
+    config = tmp_path / f"recipe{suffix}"
+    values = {"preset": "full", "corpora": ["noise_0.5"], "pretrain_seeds": [1, 2]}
+    config.write_text(json.dumps(values))  # JSON is YAML too
+    parser = FineCLArgumentParser(ReproduceArguments, prog="finecl reproduce")
+    (plain,) = parser.parse(["--config", str(config)])
+    (overridden,) = parser.parse(["--pretrain_seeds", "7", f"--config={config}", "--corpora", "natural"])
+    (from_line,) = parser.parse(["--preset", "full", "--corpora", "natural", "--pretrain_seeds", "7"])
+    assert plain.pretrain_seeds == [1, 2] and plain.corpora == ["noise_0.5"]
+    assert overridden == from_line  # every override won, the rest came from the file
+
+
+def test_a_required_option_may_come_from_the_config_file_and_a_bad_config_is_a_usage_error(tmp_path, capsys):
+    from finecl_hf.commands.pretrain import parse_arguments
+
+    config = tmp_path / "recipe.yaml"
+    config.write_text("learning_order_dataset: order\noutput_dir: out\nmax_steps: 5\n")
+    args = parse_arguments(["--config", str(config), "--max_steps", "10", "--weighting", "uniform"])
+    assert (args.learning_order_dataset, args.max_steps, args.weighting) == ("order", 10, "uniform")
+    assert "'max_step' (did you mean max_steps?)" in fail("pretrain", ["--config", str(_write(tmp_path, "max_step: 3"))], capsys)
+    assert "--config needs a file" in fail("pretrain", ["--config"], capsys)
+    assert "does not exist" in fail("pretrain", ["--config", str(tmp_path / "none.yaml")], capsys)
+
+
+def _write(folder, text: str):
+    path = folder / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_plain_argparse_commands_read_the_same_config_files(tmp_path):
+    from pathlib import Path
+
+    from finecl_hf.commands.config_files import parse_with_config
+    from finecl_hf.commands.convert import build_parser as convert_parser
+    from finecl_hf.commands.errors import UsageError
+    from finecl_hf.commands.label_issues import build_parser as label_issues_parser
+
+    config = tmp_path / "convert.yaml"
+    config.write_text(f"output: {tmp_path / 'out'}\nna_ratio: 2.0\nseed: 5\n")
+    args = parse_with_config(convert_parser("docred"), ["--config", str(config), "--na-ratio", "3"])
+    assert (args.output, args.na_ratio, args.seed) == (tmp_path / "out", 3.0, 5)  # typed as on the command line
+    assert isinstance(args.output, Path)  # the required --output came from the file
+    config.write_text("outptu: x\n")
+    with pytest.raises(UsageError, match=r"convert.yaml: unknown option\(s\) \['outptu'\]"):
+        parse_with_config(convert_parser("docred"), ["--config", str(config)])
+    config.write_text("clean: scrub\n")
+    with pytest.raises(UsageError, match="clean='scrub' is not one of"):
+        parse_with_config(label_issues_parser(), ["folder", "--config", str(config)])

@@ -22,7 +22,7 @@ from finecl_hf.data.docred import read_rel_info
 from finecl_hf.data.schema import entity_span_feature, mention_feature
 from finecl_hf.finetuning.evaluation import DocumentDecoder, softmax
 from finecl_hf.finetuning.inference import dataset_relation_names
-from finecl_hf.finetuning.preparation import tokenize_split
+from finecl_hf.data.tokenization import tokenize_split
 from finecl_hf.pipelines import document_row, sentence_row
 
 SEMEVAL_LABELS = ["Other", "Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Component-Whole(e1,e2)"]

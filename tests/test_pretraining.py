@@ -25,7 +25,7 @@ from finecl_hf.pretraining import (
     save_pretrained_checkpoint,
     summarize_loss_curve,
 )
-from finecl_hf.learning_order.dataset import load_learning_order_dataset
+from finecl_hf.data.learning_order import load_learning_order_dataset
 from finecl_hf.pretraining.synthetic import (
     SYNTHETIC_RELATIONS,
     save_tiny_roberta,
@@ -442,3 +442,27 @@ def test_logged_components_average_only_the_micro_batches_that_had_them(trained)
     assert (logged["ed_loss"], logged["rd_loss"], logged["mlm_loss"], logged["rd_anchors"]) == (1.0, 3.0, 4.0, 2.0)
     trainer.log({"loss": 1.0})  # the interval was reset: nothing recorded since, so no component is logged
     assert "rd_loss" not in trainer.state.log_history[-1]
+
+
+def test_finecl_pretrain_reads_a_recipe_file_and_the_command_line_overrides_it(
+    tmp_path, learning_order_dir, tiny_dir, cache_dir
+):
+    """`finecl pretrain --config recipe.yaml --max_steps 10`: the recipe's values, except the one given again."""
+    import json
+
+    import yaml
+
+    from finecl_hf.commands import run_command
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "learning_order_dataset": str(learning_order_dir), "model_name_or_path": str(tiny_dir),
+        "output_dir": str(tmp_path / "out"), "max_steps": 1000, "per_device_train_batch_size": 2,
+        "total_batch_size": 2, "max_length": MAX_LENGTH, "num_negatives": 4, "logging_steps": 5, "use_cpu": True,
+        "report_to": "none", "save_strategy": "no", "dataset_cache_dir": cache_dir, "seed": 3,
+    }))  # fmt: skip
+    run_command("pretrain", ["--config", str(recipe), "--max_steps", "10"])
+    state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
+    assert state["global_step"] == 10 and state["max_steps"] == 10  # the override won over the recipe's 1000
+    assert [entry["step"] for entry in state["log_history"] if "loss" in entry] == [5, 10]  # the recipe's logging
+    assert (tmp_path / "out" / "model.safetensors").is_file()

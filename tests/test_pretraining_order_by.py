@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from transformers import AutoTokenizer
 
-from finecl_hf.learning_order.scores import cleanliness
+from finecl_hf.order_scores import cleanliness
 from finecl_hf.pretraining.data import prepare_pretraining_data
 from finecl_hf.pretraining.ordering import pseudo_epochs
 from finecl_hf.pretraining.synthetic import NUM_LEARNING_EPOCHS, write_synthetic_learning_order_dataset

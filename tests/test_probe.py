@@ -350,7 +350,7 @@ def test_document_instances_get_their_entities_pooled_features_from_one_cached_e
     from datasets import Dataset
 
     from finecl_hf.data.tokenization import tokenize_documents
-    from finecl_hf.probing.features import encode_document_instances
+    from finecl_hf.representations.features import encode_document_instances
 
     def mention(word: str, sent_id: int, start: int) -> dict:
         return {"name": word, "sent_id": sent_id, "start": start, "end": start + 1}

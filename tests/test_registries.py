@@ -36,7 +36,7 @@ from finecl_hf.finetuning.tasks import (
     register_task,
     resolve_task,
 )
-from finecl_hf.learning_order.dataset import learning_order_columns
+from finecl_hf.data.learning_order import learning_order_columns
 from finecl_hf.metrics import METRIC_NAMES, SEMEVAL_LABELS, load_metric
 from finecl_hf.modeling import FineCLForPreTraining
 from finecl_hf.pretraining.synthetic import learning_order_label_names, synthetic_features
@@ -229,7 +229,7 @@ def test_stage_one_export_and_the_synthetic_datasets_share_one_learning_order_sc
 
 
 def test_the_learning_order_folder_written_by_synthetic_loads_with_stage_two(tmp_path):
-    from finecl_hf.learning_order.dataset import load_learning_order_dataset
+    from finecl_hf.data.learning_order import load_learning_order_dataset
     from finecl_hf.pretraining.synthetic import write_synthetic_learning_order_dataset
 
     folder = write_synthetic_learning_order_dataset(Path(tmp_path) / "order", num_documents=3)

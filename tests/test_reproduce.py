@@ -114,7 +114,7 @@ def test_relabel_arms_pretrain_on_a_relabelled_order_made_after_stage_1_or_from_
     assert titles.index(relabel.title) < titles.index("stage 2: noise_0.5/relabel/seed-42, " + ARMS["relabel"].label)
     assert ROOT / "probes" / "noise_0.5/relabel/seed-42" / "probe_results.json" in relabel.also_done_when
     oracle = next(step for step in steps if step.title.startswith("oracle relabelled order"))
-    assert "--relabel" in oracle.command and option(oracle.command, "--output_dir") == [str(ROOT / "oracle_relabelled" / "noise_0.5")]
+    assert "--relabel" in oracle.command and option(oracle.command, "--output") == [str(ROOT / "oracle_relabelled" / "noise_0.5")]
     arms = stage2_steps(steps)
     assert option(arms["noise_0.5/relabel/seed-42"].command, "--learning_order_dataset") == [str(relabelled)]
     assert option(arms["noise_0.5/oracle_relabel/seed-42"].command, "--learning_order_dataset") == [
@@ -352,7 +352,7 @@ def test_a_run_resumed_from_committed_state_skips_what_its_probes_already_hold(t
 
 
 def test_every_stage_step_runs_from_an_argument_file_that_parses_to_its_command(tmp_path):
-    from finecl_hf.experiments.pipeline import stage_parser, with_argument_file
+    from finecl_hf.experiments.steps import stage_parser, with_argument_file
 
     steps = plan(preset="full", fine_tune_corpora=["noise_0.5"], train_fractions=[0.01], finetune_epochs_per_fraction=[10])
     converted = 0

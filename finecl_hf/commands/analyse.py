@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .config_files import add_config_option, parse_with_config
 from .errors import UsageError, check_dataset_folder, check_output_file, run_guarded
 
 NAME = "analyse"
@@ -23,7 +24,7 @@ NAME = "analyse"
 def build_parser() -> argparse.ArgumentParser:
     """Plain argparse; `--help` is pre-rendered all the same, since the `--scores` choices come from the score registry,
     which imports the learning-order package (torch, transformers)."""
-    from finecl_hf.learning_order.scores import SCORES
+    from finecl_hf.order_scores import SCORES
 
     parser = argparse.ArgumentParser(prog=f"finecl {NAME}", description=__doc__.split("\n\n")[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="resamples of each score's 95%% ROC-AUC interval; documents are resampled where the instances have "
         "them (their labels are not independent), single instances otherwise; 0: no intervals (default: 200)",
     )
+    add_config_option(parser)
     return parser
 
 
@@ -48,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def parse():
-        args = build_parser().parse_args(argv)
+        args = parse_with_config(build_parser(), argv)
         expected = "a learning-order dataset written by `finecl learning-order`"
         check_dataset_folder("path", args.path, expected=expected, configs=("instances",))
         check_dataset_folder("--compare", args.compare, expected=expected, configs=("instances",))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .config_files import add_config_option, parse_with_config
 from .errors import USAGE_EXIT_STATUS, UsageError, check_output_dir, run_guarded
 
 NAME = "convert"
@@ -61,6 +62,7 @@ def build_parser(corpus_name: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
     if corpus.add_arguments is not None:
         corpus.add_arguments(parser)
+    add_config_option(parser)
     return parser
 
 
@@ -87,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
 
     def parse():
         corpus = _corpus_or_usage_error(name)
-        args = build_parser(corpus.name).parse_args(rest)
+        args = parse_with_config(build_parser(corpus.name), rest)
         from finecl_hf.data.conversion import parse_sources
 
         sources = parse_sources(args.source, dict(corpus.known_files))

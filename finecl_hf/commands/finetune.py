@@ -42,7 +42,7 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
     """
     from finecl_hf.finetuning import paper_recipe
     from finecl_hf.finetuning.evaluation import relation_label_names, resolve_task
-    from finecl_hf.finetuning.preparation import relation_dataset_features
+    from finecl_hf.data.loading import relation_dataset_features
 
     argv = list(argv)
     parser = build_parser()

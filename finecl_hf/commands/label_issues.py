@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .config_files import add_config_option, parse_with_config
 from .errors import UsageError, check_dataset_folder, check_output_dir, check_output_file, run_guarded
 
 NAME = "label-issues"
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="least suggested probability a relabel needs, in [0, 1] (default: 0.5)")
     parser.add_argument("--output_dir", help="where --clean writes the cleaned learning-order dataset")
     parser.add_argument("--overwrite", action="store_true", help="replace --output files and --output_dir if they exist")
+    add_config_option(parser)
     return parser
 
 
@@ -75,12 +77,12 @@ def check_arguments(args: argparse.Namespace) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
-    return run_guarded(f"finecl {NAME}", lambda: check_arguments(build_parser().parse_args(argv)), run)
+    return run_guarded(f"finecl {NAME}", lambda: check_arguments(parse_with_config(build_parser(), argv)), run)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from finecl_hf.errors import DataError
-    from finecl_hf.learning_order.dataset import load_learning_order_documents, load_learning_order_instances
+    from finecl_hf.data.learning_order import load_learning_order_documents, load_learning_order_instances
     from finecl_hf.learning_order.label_issue_report import (
         collect_label_issues,
         missing_columns,
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def relation_descriptions(path: str) -> dict[str, str]:
     """Readable relation names from the card of the dataset stage 1 read (DocRED: `P17` -> `country`), if any."""
     from finecl_hf.cards import read_dataset_card_metadata
-    from finecl_hf.learning_order.dataset import read_learning_order_metadata
+    from finecl_hf.data.learning_order import read_learning_order_metadata
 
     source = read_learning_order_metadata(path).get("source_dataset")
     if not source or not (Path(source) / "README.md").is_file():
@@ -129,7 +131,7 @@ def write_cleaned(args: argparse.Namespace, instances: Any, documents: Any) -> d
     import shutil
     from dataclasses import asdict, fields
 
-    from finecl_hf.learning_order.dataset import (
+    from finecl_hf.data.learning_order import (
         LearningOrderRunInfo,
         read_learning_order_metadata,
         write_learning_order_folder,

@@ -3,7 +3,9 @@
 
 It is an `HfArgumentParser` that
 
-- reads the arguments from the command line, or from one `.json`/`.yaml`/`.yml` file given as the only argument;
+- reads the arguments from the command line, from a `.json`/`.yaml`/`.yml` argument file given with `--config FILE`
+  (options on the command line override the file's: a recipe rerun with one change, as TRL's `--config`), or from
+  such a file given as the only argument (the experiments' argument files);
 - refuses an option or file key it does not know with a `UsageError` naming the closest valid option (a misspelt
   option is the most common mistake of all; `HfArgumentParser` would raise its own `ValueError` traceback);
 - answers argparse's own mistakes (a value of the wrong type, a missing value, a choice not offered) with one usage
@@ -19,17 +21,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from transformers import HfArgumentParser
 
+from .config_files import (
+    ARGUMENT_FILE_SUFFIXES,
+    CONFIG_HELP,
+    CONFIG_OPTION,
+    read_argument_file,
+    without_config_option,
+)
 from .errors import USAGE_EXIT_STATUS, UsageError
 
-ARGUMENT_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 class FineCLArgumentParser(HfArgumentParser):
@@ -42,13 +48,32 @@ class FineCLArgumentParser(HfArgumentParser):
 
     def __init__(self, dataclass_types: Any, prog: str, **kwargs: Any):
         super().__init__(dataclass_types, prog=prog, **kwargs)
+        self.add_argument(CONFIG_OPTION, metavar="FILE", default=None, help=CONFIG_HELP)
 
     def parse(self, argv: Sequence[str]) -> tuple[Any, ...]:
-        """One instance of each dataclass, from `argv` or from the argument file that is its only element."""
+        """One instance of each dataclass, from `argv`: its options, over those of its `--config FILE` when given, or
+        the argument file that is its only element."""
         argv = list(argv)
         if len(argv) == 1 and argv[0].endswith(ARGUMENT_FILE_SUFFIXES):
             return self.parse_file(argv[0])
-        return self._dataclasses(self._namespace(argv))
+        config, argv = without_config_option(argv)
+        if config is None:
+            return self._dataclasses(self._namespace(argv))
+        return self.parse_with_overrides(read_argument_file(config), argv, source=config)
+
+    def parse_with_overrides(self, values: dict[str, Any], argv: Sequence[str], source: str) -> tuple[Any, ...]:
+        """The dataclasses from `values` (read from `source`) with the options `argv` gives written over them."""
+        self._refuse_unknown_keys(values, source)
+        # What the file gives is no longer required on the command line.
+        relaxed = [action for action in self._actions if action.required and action.dest in values]
+        for action in relaxed:
+            action.required = False
+        try:
+            namespace = self._namespace(list(argv))
+        finally:
+            for action in relaxed:
+                action.required = True
+        return self.parse_mapping({**values, **self._given(argv, namespace)}, source)
 
     def _namespace(self, argv: list[str]) -> argparse.Namespace:
         """argparse's namespace of `argv`, refusing options no dataclass has."""
@@ -77,11 +102,14 @@ class FineCLArgumentParser(HfArgumentParser):
     def parse_mapping(self, values: dict[str, Any], source: str) -> tuple[Any, ...]:
         """The dataclasses from `{option: value}` (read from `source`), refusing keys no dataclass has; defaults
         installed with `set_defaults` (a recipe's) apply to the keys not given, as on the command line."""
-        known = {action.dest for action in self._actions}
+        self._refuse_unknown_keys(values, source)
+        return tuple(self.parse_dict({**self._defaults, **values}))
+
+    def _refuse_unknown_keys(self, values: dict[str, Any], source: str) -> None:
+        known = {action.dest for action in self._actions if action.dest not in ("help", "config")}
         unknown = [key for key in values if key not in known]
         if unknown:
             raise UsageError(f"{source}: " + self._unknown_message(unknown, prefix=""))
-        return tuple(self.parse_dict({**self._defaults, **values}))
 
     def explicit_arguments(self, argv: Sequence[str]) -> dict[str, Any]:
         """`{option: value}` of the options `argv` gives (typed by their parsers), for an argument file that
@@ -89,6 +117,10 @@ class FineCLArgumentParser(HfArgumentParser):
         argv = list(argv)
         namespace = self._namespace(argv)
         self._dataclasses(namespace)  # refuses what the command would refuse
+        return self._given(argv, namespace)
+
+    def _given(self, argv: Sequence[str], namespace: argparse.Namespace) -> dict[str, Any]:
+        """`{dest: value}` of the options that `argv` names, in the order it names them."""
         given = [self._option_string_actions[token.split("=", 1)[0]].dest for token in argv
                  if token.startswith("--") and token.split("=", 1)[0] in self._option_string_actions]  # fmt: skip
         return {dest: getattr(namespace, dest) for dest in dict.fromkeys(given)}
@@ -107,34 +139,12 @@ class FineCLArgumentParser(HfArgumentParser):
         return message
 
     def format_usage(self) -> str:
-        return f"usage: {self.prog} [--option value ...] (or one .json/.yaml argument file); `{self.prog} --help` lists the options\n"
+        return (f"usage: {self.prog} [--config FILE] [--option value ...] (or one .json/.yaml argument file); "
+                f"`{self.prog} --help` lists the options\n")
 
     def error(self, message: str):  # argparse's own mistakes: usage line + error, exit 2
         self.print_usage(sys.stderr)
         self.exit(USAGE_EXIT_STATUS, f"{self.prog}: error: {message}\n")
-
-
-def read_argument_file(path: str) -> dict[str, Any]:
-    """The `{option: value}` mapping of a JSON or YAML argument file; a `UsageError` when it is not one."""
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"{path}: the argument file does not exist.")
-    text = file.read_text(encoding="utf-8")
-    try:
-        if file.suffix == ".json":
-            values = json.loads(text)
-        else:
-            import yaml
-
-            values = yaml.safe_load(text)
-    except ValueError as error:  # json.JSONDecodeError and yaml.YAMLError's parse errors
-        raise UsageError(f"{path}: not a valid {file.suffix.lstrip('.').upper()} argument file: {error}") from None
-    except Exception as error:  # noqa: BLE001 - yaml's errors do not subclass ValueError
-        raise UsageError(f"{path}: not a valid YAML argument file: {error}") from None
-    if not isinstance(values, dict):
-        raise UsageError(f"{path}: an argument file holds one mapping of option names to values, got "
-                         f"{type(values).__name__}.")
-    return values
 
 
 __all__ = ["ARGUMENT_FILE_SUFFIXES", "FineCLArgumentParser", "read_argument_file"]

@@ -69,28 +69,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run(args) -> None:
-    import transformers
-    from transformers import set_seed
+    from finecl_hf.pretraining.run import run_pretraining
 
-    from finecl_hf.checkpointing import clear_earlier_run, resolve_resume_checkpoint
-    from finecl_hf.pretraining import build_pretrainer, finish_distributed, save_pretrained_checkpoint
-
-    transformers.utils.logging.set_verbosity(args.get_process_log_level())
-    transformers.utils.logging.enable_default_handler()
-    transformers.utils.logging.enable_explicit_format()
-    # `last` resumes from the last completely written checkpoint; a half-written one is refused before data preparation.
-    resume_from_checkpoint = resolve_resume_checkpoint(args.resume_from_checkpoint, args.output_dir)
-    clear_earlier_run(args)
-    set_seed(args.seed)
-    trainer, data = build_pretrainer(args)
-    train_result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-    output_dir = save_pretrained_checkpoint(trainer, data)
-    trainer.log_metrics("train", train_result.metrics)
-    trainer.save_metrics("train", train_result.metrics)
-    trainer.save_state()  # trainer_state.json: the full log history (loss, ed_loss, rd_loss, mlm_loss per interval)
-    if trainer.is_world_process_zero():
-        print(f"Saved the FineCL checkpoint, its tokenizer and model card to {output_dir}")
-    finish_distributed()
+    run_pretraining(args)
 
 
 if __name__ == "__main__":

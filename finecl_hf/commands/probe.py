@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None):
         return args
 
     def run(args):
-        from finecl_hf.probing.cli import run_probes
+        from finecl_hf.probing.run import run_probes
 
         return run_probes(args)
 

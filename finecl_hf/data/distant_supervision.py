@@ -27,27 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .conversion import (
-    DEFAULT_CONFIG,
-    ConversionReport,
-    CorpusInfo,
-    DatasetFolderWriter,
-    SplitSource,
-    card_builder,
-    describe_input,
-)
-from .docred import (
-    DOCRED_CORPUS,
-    DOCUMENTS_PER_ROW_GROUP,
-    add_relation_instances_config,
-    count_document,
-    docred_documents,
-    docred_label_names,
-    read_rel_info,
-    relation_ids_of_triples,
-    relation_instances_writer,
-    write_document,
-)
+from .conversion import ConversionReport, SplitSource, describe_input
+from .docred import DOCRED_CORPUS, DocumentFolder, docred_corpus_info, docred_documents, docred_label_names
+from .docred import read_rel_info, write_document_folder
 from .errors import InvalidRecordError, SkippedRecords
 from .readers import iter_json_records
 from .relation_instances import DEFAULT_NA_RATIO, DEFAULT_SEED
@@ -274,40 +256,22 @@ def label_distantly(
     logger.info(f"{facts_file}: {facts.num_indexed} of {facts.num_facts} facts name two names of the corpus.")
     skipped = SkippedRecords()
     distant_statistics = DistantStatistics()
-    card_statistics: dict[str, Any] = {"facts": facts.num_facts, "facts_matching_corpus_names": facts.num_indexed}
-    corpus = CorpusInfo(
-        **{
-            **vars(DOCRED_CORPUS),
-            "name": "docred-distant",
-            "pretty_name": "Distantly labelled DocRED-format documents (finecl-hf)",
-            "summary": DOCRED_CORPUS.summary + "\n\n" + DISTANT_SUMMARY,
-            "relation_descriptions": {NO_RELATION: "no relation", **rel_info},
-        }
-    )
-    with DatasetFolderWriter(output_dir, overwrite=overwrite) as folder:
-        folder.add_config(
-            DEFAULT_CONFIG,
-            DISTANT_DESCRIPTION,
-            document_features(label_names, distant=True),
-            label_names,
-            "distant triples",
-            rows_per_group=DOCUMENTS_PER_ROW_GROUP,
-        )
-        if relation_instances:
-            add_relation_instances_config(folder, label_names, na_ratio, seed)
-        for source in sources:
-            documents = folder.split_writer(DEFAULT_CONFIG, source.split, relation_ids_of_triples)
-            instances = relation_instances_writer(folder, source.split, relation_instances)
-            for row, raw in docred_documents(source, label_index, skipped if skip_invalid else None):
-                row = label_document(row, "labels" in raw, facts, label_index, distant_statistics)
-                write_document(row, documents, instances, na_ratio, seed)
-                count_document(card_statistics, row)
-        card_statistics.update(distant_statistics.to_dict())
-        inputs = {"facts": describe_input(facts_file), "rel_info": describe_input(rel_info_file)}
-        card = card_builder(corpus, "dataset_scripts/distant_supervision.py", sources, skipped, card_statistics, inputs)
-        num_rows = folder.finish(card)
-    skipped.log_summary()
-    return ConversionReport(Path(output_dir), num_rows, skipped, card_statistics), distant_statistics
+    corpus = docred_corpus_info(
+        rel_info, name="docred-distant", pretty_name="Distantly labelled DocRED-format documents (finecl-hf)",
+        summary=DOCRED_CORPUS.summary + "\n\n" + DISTANT_SUMMARY,
+    )  # fmt: skip
+    inputs = {"facts": describe_input(facts_file), "rel_info": describe_input(rel_info_file)}
+    folder = DocumentFolder(corpus, DISTANT_DESCRIPTION, document_features(label_names, distant=True), label_names,
+                            "distant triples", "dataset_scripts/distant_supervision.py", inputs, relation_instances,
+                            na_ratio, seed)  # fmt: skip
+    splits = (
+        (source.split, (label_document(row, "labels" in raw, facts, label_index, distant_statistics)
+                        for row, raw in docred_documents(source, label_index, skipped if skip_invalid else None)))
+        for source in sources
+    )  # fmt: skip
+    report = write_document_folder(folder, output_dir, splits, sources, skipped, overwrite=overwrite, more_statistics=lambda: {
+        "facts": facts.num_facts, "facts_matching_corpus_names": facts.num_indexed, **distant_statistics.to_dict()})
+    return report, distant_statistics
 
 
 __all__ = [

@@ -17,9 +17,12 @@ documents.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from datasets import Features
 
 from ..corpora import CORPORA
 from .conversion import (
@@ -291,6 +294,73 @@ def write_document(
     documents.write(row)
 
 
+@dataclass
+class DocumentFolder:
+    """What a folder of DocRED-format documents declares: the card's corpus, its default config, the
+    relation-instance view. `convert_docred`, the distant labeller and the controlled-noise corpus all write one
+    (`write_document_folder`).
+
+    Attributes:
+        corpus: the card's corpus description.
+        description: the default config's description.
+        features: the documents' features.
+        label_names: relation names by id.
+        label_unit: what the label counts of the card count ("triples", "distant triples", ...).
+        script: the command that wrote it, for the card.
+        inputs: input files beside the sources (name -> `describe_input`), for the card.
+        relation_instances: whether to write the ``relation_instances`` config.
+        na_ratio, seed: the no-relation pair sampling of that config.
+    """
+
+    corpus: CorpusInfo
+    description: str
+    features: Features
+    label_names: list[str]
+    label_unit: str
+    script: str
+    inputs: dict[str, Any]
+    relation_instances: bool = True
+    na_ratio: float = DEFAULT_NA_RATIO
+    seed: int = DEFAULT_SEED
+
+
+def write_document_folder(
+    folder: DocumentFolder,
+    output_dir: str | Path,
+    splits: Iterable[tuple[str, Iterable[dict]]],
+    sources: Sequence[SplitSource],
+    skipped: SkippedRecords,
+    *,
+    overwrite: bool = False,
+    more_statistics: Callable[[], Mapping[str, Any]] | None = None,
+) -> ConversionReport:
+    """Write the documents of each `(split, rows)` (rows in `parse_docred_document`'s form, read lazily), their
+    relation instances and the card; `more_statistics()` is added to the card's statistics once every row is written.
+    Nothing is left at `output_dir` on failure (`DatasetFolderWriter`)."""
+    statistics: dict[str, Any] = {}
+    with DatasetFolderWriter(output_dir, overwrite=overwrite) as writer:
+        writer.add_config(DEFAULT_CONFIG, folder.description, folder.features, folder.label_names, folder.label_unit,
+                          rows_per_group=DOCUMENTS_PER_ROW_GROUP)
+        if folder.relation_instances:
+            add_relation_instances_config(writer, folder.label_names, folder.na_ratio, folder.seed)
+        for split, rows in splits:
+            documents = writer.split_writer(DEFAULT_CONFIG, split, relation_ids_of_triples)
+            instances = relation_instances_writer(writer, split, folder.relation_instances)
+            for row in rows:
+                write_document(row, documents, instances, folder.na_ratio, folder.seed)
+                count_document(statistics, row)
+        statistics.update(more_statistics() if more_statistics is not None else {})
+        num_rows = writer.finish(card_builder(folder.corpus, folder.script, sources, skipped, statistics, folder.inputs))
+    skipped.log_summary()
+    return ConversionReport(Path(output_dir), num_rows, skipped, statistics)
+
+
+def docred_corpus_info(rel_info: Mapping[str, str], **changes: Any) -> CorpusInfo:
+    """DocRED's card description with the relation names of `rel_info` (and `changes` to its other fields)."""
+    return CorpusInfo(**{**vars(DOCRED_CORPUS), "relation_descriptions": {NO_RELATION: "no relation", **rel_info},
+                         **changes})
+
+
 def convert_docred(
     sources: Sequence[SplitSource],
     output_dir: str | Path,
@@ -307,39 +377,26 @@ def convert_docred(
     label_names = docred_label_names(rel_info)
     label_index = {name: index for index, name in enumerate(label_names)}
     skipped = SkippedRecords()
-    corpus = CorpusInfo(**{**vars(DOCRED_CORPUS), "relation_descriptions": {NO_RELATION: "no relation", **rel_info}})
-    statistics: dict[str, Any] = {}
-    with DatasetFolderWriter(output_dir, overwrite=overwrite) as folder:
-        folder.add_config(
-            DEFAULT_CONFIG,
-            DOCUMENTS_DESCRIPTION,
-            document_features(label_names),
-            label_names,
-            "triples",
-            rows_per_group=DOCUMENTS_PER_ROW_GROUP,
-        )
-        if relation_instances:
-            add_relation_instances_config(folder, label_names, na_ratio, seed)
-        for source in sources:
-            documents = folder.split_writer(DEFAULT_CONFIG, source.split, relation_ids_of_triples)
-            instances = relation_instances_writer(folder, source.split, relation_instances)
-            for row, _ in docred_documents(source, label_index, skipped if skip_invalid else None):
-                write_document(row, documents, instances, na_ratio, seed)
-                count_document(statistics, row)
-        inputs = {"rel_info": describe_input(rel_info_file)}
-        card = card_builder(corpus, "dataset_scripts/docred.py", sources, skipped, statistics, inputs)
-        num_rows = folder.finish(card)
-    skipped.log_summary()
-    return ConversionReport(Path(output_dir), num_rows, skipped, statistics)
+    folder = DocumentFolder(
+        docred_corpus_info(rel_info), DOCUMENTS_DESCRIPTION, document_features(label_names), label_names, "triples",
+        "dataset_scripts/docred.py", {"rel_info": describe_input(rel_info_file)}, relation_instances, na_ratio, seed,
+    )  # fmt: skip
+    splits = (
+        (source.split, (row for row, _ in docred_documents(source, label_index, skipped if skip_invalid else None)))
+        for source in sources
+    )
+    return write_document_folder(folder, output_dir, splits, sources, skipped, overwrite=overwrite)
 
 
 __all__ = [
     "DOCRED_CORPUS",
     "DOCRED_FILES",
     "DOCUMENTS_DESCRIPTION",
+    "DocumentFolder",
     "add_relation_instances_config",
     "convert_docred",
     "count_document",
+    "docred_corpus_info",
     "docred_documents",
     "docred_label_names",
     "parse_docred_document",
@@ -347,4 +404,5 @@ __all__ = [
     "relation_ids_of_triples",
     "relation_instances_writer",
     "write_document",
+    "write_document_folder",
 ]

@@ -29,15 +29,15 @@ clean) and the triple's `original_head`, `original_tail` and `original_relation`
 triples; the ``relation_instances`` config (what stage 1 trains on) is built from the noisy labels. Noise rate 0
 writes the clean corpus in the same format.
 
-`finecl_hf.learning_order.dataset.write_oracle_learning_order` turns such a folder into a learning-order dataset
-without stage 1 (the true noise mask as the order), so that this data module never depends on stage 1.
+`finecl convert document-noise --noise-rate R --output DIR` writes such a folder (`convert_noisy_corpus`, an entry of
+the corpus registry); `finecl convert oracle-order --source DIR --output OUT` (`finecl_hf.data.oracle_order`) turns it
+into a learning-order dataset without stage 1 (the true noise mask as the order).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,30 +47,12 @@ from datasets import ClassLabel, Features, List, Value
 from transformers.utils import logging
 
 from ..errors import UsageError
-from .conversion import (
-    DEFAULT_CONFIG,
-    ConversionReport,
-    CorpusInfo,
-    DatasetFolderWriter,
-    SplitSource,
-    card_builder,
-    describe_input,
-)
-from .docred import (
-    DOCRED_CORPUS,
-    DOCUMENTS_PER_ROW_GROUP,
-    add_relation_instances_config,
-    count_document,
-    docred_documents,
-    docred_label_names,
-    read_rel_info,
-    relation_ids_of_triples,
-    relation_instances_writer,
-    write_document,
-)
+from .conversion import ConversionReport, SplitSource, describe_input
+from .docred import DOCRED_CORPUS, DocumentFolder, docred_corpus_info, docred_documents, docred_label_names
+from .docred import read_rel_info, write_document_folder
 from .errors import SkippedRecords
 from .relation_instances import DEFAULT_NA_RATIO, DEFAULT_SEED
-from .schema import NO_RELATION, relation_triple_feature, triple_uid
+from .schema import relation_triple_feature, triple_uid
 
 logger = logging.get_logger(__name__)
 
@@ -308,48 +290,31 @@ def write_noisy_corpus(
     label_index = {name: index for index, name in enumerate(label_names)}
     rows_by_split = {source.split: [row for row, _ in docred_documents(source, label_index, None)] for source in sources}
     statistics = NoiseStatistics(requested_noise_rate=noise_rate)
-    card_statistics: dict[str, Any] = {}
-    corpus = CorpusInfo(
-        **{
-            **vars(DOCRED_CORPUS),
-            "name": "docred-controlled-noise",
-            "pretty_name": "DocRED-format documents with controlled label noise (finecl-hf)",
-            "summary": DOCRED_CORPUS.summary + "\n\n" + _noise_summary(noise_rate, seed, mixture),
-            "relation_descriptions": {NO_RELATION: "no relation", **rel_info},
-        }
-    )
-    with DatasetFolderWriter(output_dir, overwrite=overwrite) as folder:
-        folder.add_config(
-            DEFAULT_CONFIG,
-            NOISY_DESCRIPTION,
-            noisy_document_features(label_names),
-            label_names,
-            "noisy triples",
-            rows_per_group=DOCUMENTS_PER_ROW_GROUP,
-        )
-        add_relation_instances_config(folder, label_names, na_ratio, instance_seed)
-        rng = np.random.default_rng(seed)
+    corpus = docred_corpus_info(
+        rel_info, name="docred-controlled-noise",
+        pretty_name="DocRED-format documents with controlled label noise (finecl-hf)",
+        summary=DOCRED_CORPUS.summary + "\n\n" + _noise_summary(noise_rate, seed, mixture),
+    )  # fmt: skip
+    folder = DocumentFolder(corpus, NOISY_DESCRIPTION, noisy_document_features(label_names), label_names,
+                            "noisy triples", "finecl convert document-noise", {"rel_info": describe_input(rel_info_file)},
+                            True, na_ratio, instance_seed)  # fmt: skip
+
+    def noisy_splits() -> Iterator[tuple[str, Iterator[dict]]]:
+        rng = np.random.default_rng(seed)  # one generator over the splits, in order
         for split, rows in rows_by_split.items():
             generator = NoiseGenerator(
                 _select_triples(rows, noise_rate, rng), _relation_frequencies(rows, len(label_names)), label_names,
                 mixture, rng, statistics,
             )  # fmt: skip
-            documents = folder.split_writer(DEFAULT_CONFIG, split, relation_ids_of_triples)
-            instances = relation_instances_writer(folder, split, True)
-            for row in rows:
-                noisy = generator.corrupt(row)
-                write_document(noisy, documents, instances, na_ratio, instance_seed)
-                count_document(card_statistics, noisy)
-        card_statistics.update(statistics.to_dict())
-        card_statistics["noise_seed"] = seed
-        card_statistics["noise_mixture"] = {name: round(value, 6) for name, value in mixture.items()}
-        inputs = {"rel_info": describe_input(rel_info_file)}
-        card = card_builder(corpus, "finecl_hf.data.document_noise", sources, SkippedRecords(), card_statistics, inputs)
-        num_rows = folder.finish(card)
+            yield split, (generator.corrupt(row) for row in rows)
+
+    report = write_document_folder(folder, output_dir, noisy_splits(), sources, SkippedRecords(), overwrite=overwrite,
+                                   more_statistics=lambda: {**statistics.to_dict(), "noise_seed": seed, "noise_mixture":
+                                                            {name: round(value, 6) for name, value in mixture.items()}})
     if statistics.unassignable:
         logger.warning(f"{statistics.unassignable} triple(s) chosen for corruption admit no wrong label; left clean.")
     logger.info(f"Controlled noise: {statistics.to_dict()}")
-    return ConversionReport(Path(output_dir), num_rows, SkippedRecords(), card_statistics), statistics
+    return report, statistics
 
 
 def _select_triples(rows: list[dict], noise_rate: float, rng: np.random.Generator) -> dict[str, set[int]]:
@@ -378,55 +343,23 @@ def _noise_summary(noise_rate: float, seed: int, mixture: Mapping[str, float]) -
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m finecl_hf.data.document_noise` (also `dataset_scripts/document_noise.py`)."""
-    from ..paths import data_dir
-    from .conversion import parse_sources
-    from .docred import DOCRED_FILES
+def convert_noisy_corpus(
+    sources: Sequence[SplitSource],
+    output_dir: str | Path,
+    *,
+    skip_invalid: bool = False,
+    overwrite: bool = False,
+    **options: Any,
+) -> tuple[ConversionReport, NoiseStatistics]:
+    """`write_noisy_corpus` as a converter of the corpus registry (`finecl convert document-noise`).
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--source",
-        nargs="+",
-        default=[f"train={data_dir() / 'redocred' / 'test_revised.json.gz'}"],
-        help="Gold-labelled DocRED-format files, SPLIT=PATH (default: %(default)s).",
-    )
-    parser.add_argument("--output", required=True, type=Path, help="Folder to write (Parquet files + README.md).")
-    parser.add_argument("--noise-rate", type=float, required=True, help="Share of triples to corrupt, in [0, 1).")
-    parser.add_argument("--seed", type=int, default=0, help="Seed of the corruption (default: %(default)s).")
-    parser.add_argument(
-        "--mixture",
-        nargs=3,
-        type=float,
-        metavar=("OTHER_PAIR", "FREQUENT", "REVERSED"),
-        default=[DEFAULT_MIXTURE[name] for name in NOISE_TYPES],
-        help="Probabilities of the error types other_pair, frequent, reversed (default: a third each).",
-    )
-    parser.add_argument(
-        "--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json", help="DocRED's rel_info.json."
-    )
-    parser.add_argument("--na-ratio", type=float, default=DEFAULT_NA_RATIO, help="No-relation pairs per positive pair.")
-    parser.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
-    args = parser.parse_args(argv)
-    try:
-        check_noise_rate(args.noise_rate, "--noise-rate")
-        report, statistics = write_noisy_corpus(
-            parse_sources(args.source, DOCRED_FILES),
-            args.output,
-            noise_rate=args.noise_rate,
-            rel_info_file=args.rel_info,
-            seed=args.seed,
-            mixture=dict(zip(NOISE_TYPES, args.mixture)),
-            na_ratio=args.na_ratio,
-            overwrite=args.overwrite,
-        )
-        print(report.format())
-    except (ValueError, OSError) as error:
-        raise SystemExit(f"error: {error}") from None
-
-
-if __name__ == "__main__":
-    main()
+    `skip_invalid` is refused: which triples are corrupted is drawn over the whole corpus, so a skipped record would
+    change the noise of every other one."""
+    if skip_invalid:
+        raise UsageError("--skip-invalid does not apply to document-noise: the corruption is drawn over every gold "
+                         "record; convert the corpus with `finecl convert docred --skip-invalid` first.")
+    check_noise_rate(options["noise_rate"], "--noise-rate")
+    return write_noisy_corpus(sources, output_dir, overwrite=overwrite, **options)
 
 
 __all__ = [
@@ -437,7 +370,7 @@ __all__ = [
     "NoiseStatistics",
     "check_mixture",
     "check_noise_rate",
-    "main",
+    "convert_noisy_corpus",
     "noisy_document_features",
     "write_noisy_corpus",
 ]

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import get_dataset_config_names, load_dataset, load_from_disk
+from datasets import DatasetDict, Features, get_dataset_config_names, load_dataset, load_from_disk
 from datasets.exceptions import DatasetsError
 from huggingface_hub import DatasetCard
 
@@ -209,11 +209,39 @@ def _load_dataset_folder(folder: Path, name: str | None, split: str | None, **kw
     return load_dataset("parquet", data_files=_data_files(folder, chosen), split=split, **kwargs)
 
 
+def load_relation_dataset(path: str, config_name: str | None = None) -> DatasetDict:
+    """Load a converter output: a Hub dataset folder (`load_dataset`) or a `save_to_disk` folder."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UsageError(f"--dataset_path {path}: not a folder (convert the corpus with dataset_scripts/ first).")
+    if (folder / "dataset_dict.json").is_file():
+        return load_saved_dataset(folder)
+    return load_dataset_folder(folder, config_name)
+
+
+def relation_dataset_features(path: str, config_name: str | None, split: str) -> Features:
+    """The features of one split of a converter output, without loading its rows: from the card's `dataset_info`
+    (a Hub dataset folder) or from `save_to_disk`'s metadata (memory-mapped, nothing read)."""
+    folder = Path(path)
+    if (folder / "dataset_dict.json").is_file():
+        return load_saved_dataset(folder)[split].features
+    from datasets import load_dataset_builder
+
+    with reading_dataset(folder):
+        features = load_dataset_builder(str(folder), config_name).info.features
+    if features is None:
+        raise UsageError(f"--dataset_path {path}: its card declares no features; convert the corpus with "
+                         "`finecl convert`, which writes them.")
+    return features
+
+
 __all__ = [
     "dataset_config_names",
     "find_damaged_file",
     "fingerprint_parquet_file",
     "load_dataset_folder",
+    "load_relation_dataset",
     "load_saved_dataset",
     "reading_dataset",
+    "relation_dataset_features",
 ]

@@ -34,8 +34,10 @@ from datasets import Dataset, Features, List, Value
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from ..errors import UsageError
 from ..encoding import (
     DEFAULT_ENTITY_MARKERS,
+    ENTITY_MARKER_STYLES,
     EntityMarkers,
     WordTokens,
     encode_words,
@@ -289,12 +291,38 @@ def _column_sum(dataset: Dataset, column: str) -> int:
     return int(pc.sum(pc.cast(values, pa.int64())).as_py() or 0)
 
 
+def entity_markers(style: str) -> EntityMarkers | None:
+    """The `EntityMarkers` of a `--entity_markers` style (`None` for `"none"`)."""
+    if style == "none":
+        return None
+    if style not in ENTITY_MARKER_STYLES:
+        raise UsageError(f"entity_markers={style!r} must be one of 'none', {', '.join(map(repr, ENTITY_MARKER_STYLES))}.")
+    return ENTITY_MARKER_STYLES[style]
+
+
+def tokenize_split(
+    rows: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    relation_level: str,
+    max_length: int,
+    markers: str = "none",
+    num_proc: int | None = None,
+) -> Dataset:
+    """Tokenize one split for `relation_level` with `finecl_hf.data.tokenization` (its statistics are logged there)."""
+    if relation_level == "document":
+        return tokenize_documents(rows, tokenizer, max_length=max_length, num_proc=num_proc)[0]
+    markers = entity_markers(markers)
+    return tokenize_sentences(rows, tokenizer, max_length=max_length, entity_markers=markers, num_proc=num_proc)[0]
+
+
 __all__ = [
     "DEFAULT_MAX_LENGTH",
     "TokenizationStats",
     "add_entity_marker_tokens",
     "document_features_after_tokenization",
+    "entity_markers",
     "sentence_features_after_tokenization",
     "tokenize_documents",
     "tokenize_sentences",
+    "tokenize_split",
 ]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from finecl_hf.commands.errors import run_guarded
 
-from .pipeline import (
+from .steps import (
     DemoPaths,
     PipelineArguments,
     dataset_commands,

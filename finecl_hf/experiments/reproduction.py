@@ -44,7 +44,7 @@ from pathlib import Path
 from finecl_hf.commands.errors import run_guarded
 from finecl_hf.errors import UsageError
 
-from .pipeline import resolve_inputs, run_step, stage_environment
+from .steps import resolve_inputs, run_step, stage_environment
 from .reproduction_plan import (  # noqa: F401 - the plan's names are this command's API too
     BUDGET_CURVE_TASK,
     RECIPES,

@@ -25,7 +25,7 @@ from .design import (
     Design,
     plan_arms,
 )
-from .pipeline import (
+from .steps import (
     RESUME_EARLIER_RUN,
     DemoPaths,
     PipelineArguments,
@@ -262,7 +262,7 @@ def data_steps(args: ReproduceArguments, layout: ReproductionLayout, data_dir: P
         if corpus.noise_rate is None:
             continue
         command = [
-            sys.executable, "-m", "finecl_hf.data.document_noise", "--source", f"train={gold}",
+            *finecl_command(), "convert", "document-noise", "--source", f"train={gold}",
             "--output", str(layout.corpus(name)), "--noise-rate", str(corpus.noise_rate),
             "--seed", str(args.noise_seed), "--na-ratio", str(args.no_relation_ratio),
             "--rel-info", str(data_dir / "docred" / "rel_info.json"), "--overwrite",
@@ -270,14 +270,14 @@ def data_steps(args: ReproduceArguments, layout: ReproductionLayout, data_dir: P
         steps.append(Step(f"corpus: {name} ({corpus.description})", command, layout.corpus(name) / "README.md"))
         if corpus.has_noise_mask:
             oracle = [
-                sys.executable, "-m", "finecl_hf.learning_order.dataset", "oracle",
-                "--noisy_dataset", str(layout.corpus(name)), "--output_dir", str(layout.oracle_order(name)),
+                *finecl_command(), "convert", "oracle-order", "--source", str(layout.corpus(name)),
+                "--output", str(layout.oracle_order(name)), "--overwrite",
             ]  # fmt: skip
             steps.append(Step(f"oracle order: {name} (the true noise mask)", oracle, layout.oracle_order(name) / "README.md"))
             if any(arm.corpus == name and arm.definition.order_source == ORACLE_RELABELLED for arm in args.planned_arms()):
                 relabelled = layout.oracle_relabelled_order(name)
                 steps.append(Step(f"oracle relabelled order: {name} (corrupted triples given back their original)",
-                                  [*oracle[:-2], "--output_dir", str(relabelled), "--relabel"], relabelled / "README.md"))
+                                  [*oracle[:-3], "--output", str(relabelled), "--overwrite", "--relabel"], relabelled / "README.md"))
     return steps
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..configuration import DOCUMENT_LOSSES, ENTITY_POOLING_METHODS, RELATION_LEVELS
+from ..paths import DEFAULT_MODEL_HELP, model_or_offline_default
 from .tasks import TASK_CHOICES
 
 RECIPES = ("paper", "none")
@@ -21,18 +22,19 @@ ENTITY_MARKER_STYLES = ("none", "text", "punct", "special")
 class RelationExtractionArguments:
     """What to fine-tune, on which data and how the data is reduced (optimiser settings: `TrainingArguments`)."""
 
-    model_name_or_path: str = field(
-        metadata={
-            "help": "A FineCL checkpoint (stage 2 output) or any encoder checkpoint (bert-base-cased, roberta-base, a "
-            "local folder); loaded with `FineCLForRelationExtraction.from_backbone`."
-        }
-    )
     dataset_path: str = field(
         metadata={
             "help": "A dataset folder made by the `finecl_hf.data` converters: a Hub dataset folder "
             "(`load_dataset(DIR)`) or a `save_to_disk` folder. Sentence level: one row per (sentence, head, tail); "
             "document level: DocRED-format documents."
         }
+    )
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "A FineCL checkpoint (stage 2 output) or any encoder checkpoint (bert-base-cased, roberta-base, a "
+            "local folder); loaded with `FineCLForRelationExtraction.from_backbone`. " + DEFAULT_MODEL_HELP
+        },
     )
     dataset_config_name: str | None = field(
         default=None, metadata={"help": "Configuration of the dataset folder to load (`load_dataset(DIR, NAME)`)."}
@@ -168,6 +170,7 @@ class RelationExtractionArguments:
     )
 
     def __post_init__(self) -> None:
+        self.model_name_or_path = model_or_offline_default(self.model_name_or_path)
         if not 0 < self.train_fraction <= 1:
             raise ValueError(f"--train_fraction={self.train_fraction} must be in (0, 1].")
         if self.validation_size <= 0:

@@ -8,15 +8,13 @@ and a document's relations whose entities were cut off still count as missed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from datasets import Dataset, DatasetDict, Features
+from datasets import Dataset, DatasetDict
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging
 
-from ..data.loading import load_dataset_folder, load_saved_dataset, reading_dataset
-from ..data.tokenization import add_entity_marker_tokens, tokenize_documents, tokenize_sentences
-from ..encoding import ENTITY_MARKER_STYLES, EntityMarkers
+from ..data.loading import load_relation_dataset
+from ..data.tokenization import add_entity_marker_tokens, entity_markers, tokenize_split
 from ..errors import DataError, UsageError
 from .arguments import RelationExtractionArguments
 from .evaluation import relation_label_names, resolve_train_facts
@@ -50,56 +48,6 @@ class PreparedData:
     train_facts: frozenset | None
     validation_note: str | None
     added_tokens: int = 0
-
-
-def load_relation_dataset(path: str, config_name: str | None = None) -> DatasetDict:
-    """Load a converter output: a Hub dataset folder (`load_dataset`) or a `save_to_disk` folder."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise UsageError(f"--dataset_path {path}: not a folder (convert the corpus with dataset_scripts/ first).")
-    if (folder / "dataset_dict.json").is_file():
-        return load_saved_dataset(folder)
-    return load_dataset_folder(folder, config_name)
-
-
-def relation_dataset_features(path: str, config_name: str | None, split: str) -> Features:
-    """The features of one split of a converter output, without loading its rows: from the card's `dataset_info`
-    (a Hub dataset folder) or from `save_to_disk`'s metadata (memory-mapped, nothing read)."""
-    folder = Path(path)
-    if (folder / "dataset_dict.json").is_file():
-        return load_saved_dataset(folder)[split].features
-    from datasets import load_dataset_builder
-
-    with reading_dataset(folder):
-        features = load_dataset_builder(str(folder), config_name).info.features
-    if features is None:
-        raise UsageError(f"--dataset_path {path}: its card declares no features; convert the corpus with "
-                         "`finecl convert`, which writes them.")
-    return features
-
-
-def entity_markers(style: str) -> EntityMarkers | None:
-    """The `EntityMarkers` of a `--entity_markers` style (`None` for `"none"`)."""
-    if style == "none":
-        return None
-    if style not in ENTITY_MARKER_STYLES:
-        raise UsageError(f"entity_markers={style!r} must be one of 'none', {', '.join(map(repr, ENTITY_MARKER_STYLES))}.")
-    return ENTITY_MARKER_STYLES[style]
-
-
-def tokenize_split(
-    rows: Dataset,
-    tokenizer: PreTrainedTokenizerBase,
-    relation_level: str,
-    max_length: int,
-    markers: str = "none",
-    num_proc: int | None = None,
-) -> Dataset:
-    """Tokenize one split for `relation_level` with `finecl_hf.data.tokenization` (its statistics are logged there)."""
-    if relation_level == "document":
-        return tokenize_documents(rows, tokenizer, max_length=max_length, num_proc=num_proc)[0]
-    markers = entity_markers(markers)
-    return tokenize_sentences(rows, tokenizer, max_length=max_length, entity_markers=markers, num_proc=num_proc)[0]
 
 
 def prepare_data(args: RelationExtractionArguments, dataset: DatasetDict | None = None) -> PreparedData:
@@ -154,10 +102,4 @@ def _head(dataset: Dataset, limit: int | None) -> Dataset:
     return dataset.select(range(min(limit, len(dataset)))) if limit is not None else dataset
 
 
-__all__ = [
-    "PreparedData",
-    "entity_markers",
-    "load_relation_dataset",
-    "prepare_data",
-    "tokenize_split",
-]
+__all__ = ["PreparedData", "prepare_data"]

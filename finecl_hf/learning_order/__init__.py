@@ -3,14 +3,15 @@
 - `LearningOrderTrainer` records, for every training instance, the epoch it is first predicted correctly
   (`mode="batch"`: from the training forward; `mode="epoch"`: from an eval pass at each epoch end), and the
   training-dynamics statistics of the same predictions;
-- `finecl_hf.learning_order.scores` turns them into cleanliness scores (`SCORES`: learned_epoch, AUM, confidence,
-  variability, forgetting events, correct fraction), beside the evidence scores that need no classifier
-  (`finecl_hf.learning_order.evidence`: type agreement with the relation schema, neighbour agreement and
-  out-of-sample probability in a frozen encoder's feature space) and their rank average `combined`;
+- `finecl_hf.learning_order.scores` turns them into the cleanliness scores registered in `finecl_hf.order_scores`
+  (`SCORES`: learned_epoch, AUM, confidence, variability, forgetting events, correct fraction), beside the evidence
+  scores that need no classifier (`finecl_hf.learning_order.evidence`: type agreement with the relation schema,
+  neighbour agreement and out-of-sample probability in a frozen encoder's feature space) and their rank average
+  `combined`;
   `cleanliness(name, columns)` orients any of them higher = cleaner;
 - `upsample_classes` guarantees P% learned instances per relation class (§3.1);
-- `finecl_hf.learning_order.dataset` owns the learning-order dataset format: `export_learning_order` writes it,
-  `load_learning_order_dataset` reads and checks it (stage 2, the analysis, the experiments read through it);
+- `export_learning_order` writes the learning-order dataset, whose format `finecl_hf.data.learning_order` owns
+  (stage 2, the analysis and the experiments read it from there: no stage imports another);
 - `finecl_hf.learning_order.label_issues` adds a suggested relation and a `label_issue` flag to every instance and
   cleans a corpus with them (`clean_instances`); `finecl label-issues` shows the suspects
   (`finecl_hf.learning_order.label_issue_report`);
@@ -30,10 +31,11 @@ from .._lazy import lazy_attributes
 if TYPE_CHECKING:
     from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
     from .evidence import CorpusEvidence, EvidenceSettings
-    from .dataset import LearningOrderRunInfo, export_learning_order, load_learning_order_dataset
+    from ..data.learning_order import LearningOrderRunInfo, export_learning_order, load_learning_order_dataset
     from .label_issue_report import LabelIssue, collect_label_issues
     from .label_issues import CleaningReport, LabelIssueColumns, clean_instances, label_issue_columns
-    from .scores import SCORES, CleanlinessScore, ScoreInputs, cleanliness, compute_score_columns, score_columns, score_names
+    from ..order_scores import SCORES, CleanlinessScore, cleanliness, score_names
+    from .scores import ScoreInputs, compute_score_columns, score_columns
     from .state import NOT_LEARNED, LearningOrderState
     from .trainer import DocumentBatchSampler, DocumentGroupedSampler, InstanceIndexCollator, LearningOrderCallback, LearningOrderTrainer, correct_predictions
     from .upsampling import upsample_classes
@@ -43,22 +45,22 @@ _EXPORTS = {
     "LearningOrderTrainingArguments": "arguments",
     "CorpusEvidence": "evidence",
     "EvidenceSettings": "evidence",
-    "LearningOrderRunInfo": "dataset",
-    "export_learning_order": "dataset",
-    "load_learning_order_dataset": "dataset",
+    "LearningOrderRunInfo": ".data.learning_order",  # the format (finecl_hf.data.learning_order), re-exported
+    "export_learning_order": ".data.learning_order",  # the format (finecl_hf.data.learning_order), re-exported
+    "load_learning_order_dataset": ".data.learning_order",  # the format (finecl_hf.data.learning_order), re-exported
     "LabelIssue": "label_issue_report",
     "collect_label_issues": "label_issue_report",
     "CleaningReport": "label_issues",
     "LabelIssueColumns": "label_issues",
     "clean_instances": "label_issues",
     "label_issue_columns": "label_issues",
-    "SCORES": "scores",
-    "CleanlinessScore": "scores",
+    "SCORES": ".order_scores",  # the shared registry (finecl_hf.order_scores), re-exported
+    "CleanlinessScore": ".order_scores",  # the shared registry (finecl_hf.order_scores), re-exported
     "ScoreInputs": "scores",
-    "cleanliness": "scores",
+    "cleanliness": ".order_scores",  # the shared registry (finecl_hf.order_scores), re-exported
     "compute_score_columns": "scores",
     "score_columns": "scores",
-    "score_names": "scores",
+    "score_names": ".order_scores",  # the shared registry (finecl_hf.order_scores), re-exported
     "NOT_LEARNED": "state",
     "LearningOrderState": "state",
     "DocumentBatchSampler": "trainer",

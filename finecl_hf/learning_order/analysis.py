@@ -1,15 +1,15 @@
 """Analysis of learning orders: percent learned per epoch (paper Fig. 2) and per class, cumulative Jaccard similarity of
 two orders (Fig. 3), and, when label correctness is known, the precision of each subset A_0..A_k and, for every
-cleanliness score of `finecl_hf.learning_order.scores` (`learned_epoch` = "learned earlier", §4.1), its ROC-AUC as a
+cleanliness score of `finecl_hf.order_scores` (`learned_epoch` = "learned earlier", §4.1), its ROC-AUC as a
 clean-label detector and the label precision of its top-scored 25% and 50%.
 
 Command line:
 
 ```bash
-python -m finecl_hf.learning_order.analysis runs/order/learning_order --plot fig2.png
-python -m finecl_hf.learning_order.analysis runs/a/learning_order --compare runs/b/learning_order
-python -m finecl_hf.learning_order.analysis runs/order/learning_order --correct_column confirmed_by_gold
-python -m finecl_hf.learning_order.analysis runs/order/learning_order --correct_column confirmed_by_gold --scores aum
+finecl analyse runs/order/learning_order --plot fig2.png
+finecl analyse runs/a/learning_order --compare runs/b/learning_order
+finecl analyse runs/order/learning_order --correct_column confirmed_by_gold
+finecl analyse runs/order/learning_order --correct_column confirmed_by_gold --scores aum
 ```
 """
 
@@ -30,8 +30,8 @@ from ..constants import (
 )
 from ..data.relation_instances import triple_values_by_uid
 from ..errors import DataError, UsageError
-from .dataset import load_learning_order_documents, load_learning_order_instances
-from .scores import SCORES, cleanliness
+from ..data.learning_order import load_learning_order_documents, load_learning_order_instances
+from ..order_scores import SCORES, cleanliness
 from .state import NOT_LEARNED, percent_learned_per_epoch
 
 logger = logging.getLogger(__name__)
@@ -416,9 +416,3 @@ def render_report(report: dict[str, Any]) -> str:
         parts += [f"{name}: {values['missing']} of {known} values are NaN or missing, left out of its ROC-AUC and "
                   "precisions." for name, values in report["scores"].items() if values.get("missing")]
     return "\n\n".join(parts)
-
-
-if __name__ == "__main__":  # the same as `finecl analyse`
-    from finecl_hf.commands import run_command
-
-    run_command("analyse")

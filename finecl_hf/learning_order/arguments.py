@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+from ..paths import DEFAULT_MODEL_HELP, model_or_offline_default
 from ..training_arguments import FineCLTrainingArguments
 from .recipes import DEFAULT_RECIPE, STAGE1_RECIPES
 
@@ -32,8 +33,8 @@ class LearningOrderArguments:
     model_name_or_path: str | None = field(
         default=None,
         metadata={
-            "help": "Backbone encoder or FineCL checkpoint (`FineCLForRelationExtraction.from_backbone`). Default: "
-            "the offline MiniLM (`finecl_hf.paths.offline_encoder_path()`); the paper uses roberta-base."
+            "help": "Backbone encoder or FineCL checkpoint (`FineCLForRelationExtraction.from_backbone`). "
+            + DEFAULT_MODEL_HELP
         },
     )
     dataset_config_name: str | None = field(
@@ -108,8 +109,9 @@ class LearningOrderArguments:
     )
 
     def __post_init__(self):
-        from .scores import SCORES
+        from ..order_scores import SCORES
 
+        self.model_name_or_path = model_or_offline_default(self.model_name_or_path)
         unknown = [name for name in self.scores or () if name not in SCORES]
         if unknown:
             raise ValueError(f"scores={unknown} is invalid: choose among {', '.join(SCORES)}.")

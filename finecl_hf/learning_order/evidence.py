@@ -1,6 +1,6 @@
 """Evidence about a label that needs no stage-1 classifier: the relation schema, the neighbourhood, out-of-sample fits.
 
-Stage 1's training-dynamics scores (`scores.py`) inherit the weakness of a classifier trained for a few epochs on the
+Stage 1's training-dynamics scores (`finecl_hf.order_scores`) inherit the weakness of a classifier trained for a few epochs on the
 noisy labels themselves. The functions here read other evidence, each cheap on a CPU:
 
 - `type_agreement`: does the (head type, tail type) signature fit the labelled relation? Leave-one-out pointwise
@@ -10,14 +10,13 @@ noisy labels themselves. The functions here read other evidence, each cheap on a
   its label? (deep k-NN, Bahri et al. ICML 2020; SimiFeat, Zhu et al. ICML 2022.)
 - `out_of_sample_probability`: the probability of the given label from a linear classifier fitted on frozen features
   of the *other* documents (cross-fitting by group; Chong, Hong & Manning, EMNLP 2022).
-- `rank_average`: a combination of oriented scores that needs no gold labels.
 
 Every function returns a score oriented higher = cleaner, one value per instance, and is deterministic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,10 +388,10 @@ def out_of_sample_predictions(
     `one_hot_codes` (`type_one_hot_codes`): categorical evidence appended to the features as one-hots, built per
     batch (never an `[instances, dim + width]` copy). Each fold's classifier is fitted on at most `max_fit_rows`
     of its training instances (a seeded subsample above it; `None`: all) and applied to the held-out fold in
-    batches. The classifier is `finecl_hf.probing.classifier.fit_linear_probe` (standardised features, L-BFGS, L2
+    batches. The classifier is `finecl_hf.representations.classifier.fit_linear_probe` (standardised features, L-BFGS, L2
     penalty `weight_decay`).
     """
-    from finecl_hf.probing.classifier import fit_linear_probe
+    from ..representations.classifier import fit_linear_probe
 
     labels = np.asarray(labels, dtype=np.int64)
     top_k = min(top_k, num_classes)
@@ -460,31 +459,6 @@ def type_one_hots(signatures: Sequence[str]) -> np.ndarray:
     return _design_rows(np.zeros((len(codes), 0), dtype=np.float32), (codes, width), np.arange(len(codes)))
 
 
-def rank_average(scores: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
-    """Weighted mean of the scores' normalised ranks in [0, 1] (ties share their mean rank): a combination of scores
-    on different scales that needs no gold labels. Every score must be oriented higher = cleaner; `weights` (default
-    1 each) need not sum to 1."""
-    if not scores:
-        raise ValueError("rank_average needs at least one score.")
-    ranks, weight_of = [], []
-    for name, values in scores.items():
-        values = np.asarray(values, dtype=np.float64)
-        if not np.isfinite(values).all():
-            raise DataError(f"score {name!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values.")
-        ranks.append(_normalised_ranks(values))
-        weight_of.append(1.0 if weights is None else float(weights.get(name, 1.0)))
-    return np.average(ranks, axis=0, weights=weight_of)
-
-
-def _normalised_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks in [0, 1], ties sharing their mean rank."""
-    if values.size < 2:
-        return np.full(values.size, 0.5)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    first = np.cumsum(counts) - counts
-    return (first + (counts - 1) / 2.0)[inverse.reshape(-1)] / (values.size - 1)
-
-
 __all__ = [
     "CorpusEvidence",
     "EvidenceSettings",
@@ -498,7 +472,6 @@ __all__ = [
     "OutOfSamplePredictions",
     "out_of_sample_predictions",
     "out_of_sample_probability",
-    "rank_average",
     "type_agreement",
     "encoded_rows",
     "type_one_hot_codes",

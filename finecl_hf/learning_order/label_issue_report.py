@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError
 from .label_issues import ISSUE_SCORE, LABEL_ISSUE_COLUMN, LABEL_ISSUE_COLUMNS, SUGGESTED_PROBABILITY_COLUMN, SUGGESTED_RELATION_COLUMN
-from .scores import cleanliness
+from ..order_scores import cleanliness
 
 # Below these, a piece of evidence speaks against the label.
 NEIGHBOUR_MINORITY = 0.5  # fewer than half of the neighbours (by similarity) carry the label

@@ -21,25 +21,25 @@ shows the suspects to a person and writes the cleaned learning-order dataset.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from transformers.utils import logging
 
+from ..data.learning_order import (
+    LABEL_ISSUE_COLUMN,
+    LABEL_ISSUE_COLUMNS,
+    SUGGESTED_PROBABILITY_COLUMN,
+    SUGGESTED_RELATION_COLUMN,
+    relabelled_copy,
+)
 from ..errors import UsageError
 from .evidence import CorpusEvidence, OutOfSamplePredictions
 
-SUGGESTED_RELATION_COLUMN = "suggested_relation"
-SUGGESTED_PROBABILITY_COLUMN = "suggested_probability"
-LABEL_ISSUE_COLUMN = "label_issue"
-LABEL_ISSUE_COLUMNS = (SUGGESTED_RELATION_COLUMN, SUGGESTED_PROBABILITY_COLUMN, LABEL_ISSUE_COLUMN)
 ISSUE_SCORE = "combined"  # the ranking whose lowest share are the label issues
 CLEANING_MODES = ("drop", "relabel", "relabel-or-drop")
 logger = logging.get_logger(__name__)
-# What a cleaned instance's `cleaning` column says.
-KEPT, RELABELLED = "kept", "relabelled"
 
 
 @dataclass
@@ -212,22 +212,6 @@ def clean_instances(instances: Any, mode: str, min_probability: float = 0.0) -> 
     )  # fmt: skip
     # A repeat keeps its suggestion in `new_labels`, but it is dropped with its row.
     return relabelled_copy(instances, new_labels, relabel).select(np.flatnonzero(~drop)), report
-
-
-def relabelled_copy(
-    instances: Any, relation: np.ndarray, relabelled: np.ndarray, replaced: Mapping[str, np.ndarray] | None = None
-) -> Any:
-    """`instances` with `relation` as their labels: `given_relation` keeps the labels as they were and `cleaning` says
-    `relabelled` or `kept` (bool `relabelled` per instance); `replaced` columns (a restored `head`, `tail`) are written
-    over in their own features. `clean_instances` and the relabelled oracle order write through it."""
-    from datasets import Value
-
-    features = instances.features
-    copy = instances.rename_column("relation", "given_relation")
-    for column, values in (replaced or {}).items():
-        copy = copy.remove_columns(column).add_column(column, np.asarray(values).tolist(), feature=features[column])
-    copy = copy.add_column("relation", np.asarray(relation).tolist(), feature=features["relation"])
-    return copy.add_column("cleaning", np.where(relabelled, RELABELLED, KEPT).tolist(), feature=Value("string"))
 
 
 def _repeated_triples(pairs: np.ndarray, labels: np.ndarray, changed: np.ndarray) -> np.ndarray:

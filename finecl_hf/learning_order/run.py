@@ -29,15 +29,15 @@ from finecl_hf.data.tokenization import tokenize_documents, tokenize_sentences
 from finecl_hf.distributed import patient_group, wait_for_main_process
 from finecl_hf.errors import DataError, UsageError
 from finecl_hf.modeling import FineCLForRelationExtraction
-from finecl_hf.paths import offline_encoder_path
 
 from .evidence import UNKNOWN_TYPE, CorpusEvidence, EvidenceSettings, neighbour_candidates, type_signatures
 from .neighbours import require_faiss
 from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
-from .dataset import LearningOrderRunInfo, export_learning_order
+from ..data.learning_order import LearningOrderRunInfo, export_learning_order
 from .label_issues import ISSUE_SCORE, LabelIssueColumns, label_issue_columns, pair_ids
-from .scores import ENTITY_TYPES, FEATURES, SCORES, ScoreInputs, cleanliness, compute_score_columns
+from ..order_scores import ENTITY_TYPES, FEATURES, SCORES, cleanliness
+from .scores import ScoreInputs, compute_score_columns
 from .state import percent_learned_per_epoch
 from .trainer import LearningOrderTrainer, class_balance_weights
 from .upsampling import upsample_classes
@@ -100,7 +100,7 @@ def run_learning_order(
     label_names = list(label_feature.names)
     _check_unique_uids(instances, data_args.dataset_path)
     no_relation = no_relation_name(label_names, data_args.no_relation_label or _card_no_relation(data_args.dataset_path))
-    model_path = data_args.model_name_or_path or offline_encoder_path()
+    model_path = data_args.model_name_or_path  # the offline MiniLM when none was given (LearningOrderArguments)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     instances = instances.add_column(SOURCE_ROW_COLUMN, list(range(len(instances))))
     with training_args.main_process_first(desc="tokenizing"):
@@ -236,7 +236,7 @@ def _feature_encoder(
     folder (a resumed one) whose encoder, instances and `max_length` are the same reuses the file instead of
     encoding again (`evidence_features.json` holds what it was computed from).
     """
-    from finecl_hf.probing.encoder import load_frozen_encoder
+    from finecl_hf.representations.encoder import load_frozen_encoder
 
     argument = "--evidence_encoder" if data_args.evidence_encoder else "--model_name_or_path"
     device, dtype = _encoder_device(training_args)
@@ -262,7 +262,7 @@ def _features_file(
     encoder, instances: Dataset, documents: Dataset | None, max_length: int, folder: Path | None, workers: int | None
 ):
     """The features, from the run folder's features file when it was computed from the same inputs."""
-    from finecl_hf.probing.features import TokenizationSettings, encode_document_instances, encode_split, input_fingerprints
+    from finecl_hf.representations.features import TokenizationSettings, encode_document_instances, encode_split, input_fingerprints
 
     inputs = input_fingerprints(instances, documents)
     key = {"encoder": encoder.fingerprint, "max_length": max_length, "rows": len(instances), **inputs}

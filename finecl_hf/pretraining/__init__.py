@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .data import FineCLPreTrainingDataset, PreTrainingData, prepare_pretraining_data
     from .data_collator import FineCLPreTrainingCollator, SequenceLayout
     from .model_card import render_pretrained_model_card, summarize_loss_curve
-    from .pipeline import build_pretrainer, finish_distributed, save_pretrained_checkpoint
+    from .run import build_pretrainer, finish_distributed, run_pretraining, save_pretrained_checkpoint
     from .sampling import RelationInstanceIndex, RelationPairSampler, sample_contrastive_pairs
     from .trainer import FineCLPreTrainer
 
@@ -35,9 +35,10 @@ _EXPORTS = {
     "SequenceLayout": "data_collator",
     "render_pretrained_model_card": "model_card",
     "summarize_loss_curve": "model_card",
-    "build_pretrainer": "pipeline",
-    "finish_distributed": "pipeline",
-    "save_pretrained_checkpoint": "pipeline",
+    "build_pretrainer": "run",
+    "finish_distributed": "run",
+    "run_pretraining": "run",
+    "save_pretrained_checkpoint": "run",
     "RelationInstanceIndex": "sampling",
     "RelationPairSampler": "sampling",
     "sample_contrastive_pairs": "sampling",
@@ -57,6 +58,7 @@ __all__ = [
     "finish_distributed",
     "prepare_pretraining_data",
     "render_pretrained_model_card",
+    "run_pretraining",
     "sample_contrastive_pairs",
     "save_pretrained_checkpoint",
     "summarize_loss_curve",

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 from ..configuration import WEIGHTING_SCHEMES, FineCLConfig
 from ..constants import NO_RELATION
-from ..learning_order.scores import SCORES
+from ..order_scores import SCORES
+from ..paths import DEFAULT_MODEL_HELP, model_or_offline_default
 from ..training_arguments import FineCLTrainingArguments
 from ..weighting import describe_weightings
 
@@ -61,11 +62,10 @@ class FineCLPreTrainingArguments(FineCLTrainingArguments):
             "`instances` config with `learned_epoch` and its `documents` config)."
         },
     )
-    model_name_or_path: str = field(
-        default="roberta-base",
+    model_name_or_path: str | None = field(
+        default=None,
         metadata={
-            "help": "Backbone encoder (any `AutoModel` encoder) or FineCL checkpoint to start from "
-            "(paper: roberta-base)."
+            "help": "Backbone encoder (any `AutoModel` encoder) or FineCL checkpoint to start from. " + DEFAULT_MODEL_HELP
         },
     )
     tokenizer_name: str | None = field(
@@ -189,6 +189,7 @@ class FineCLPreTrainingArguments(FineCLTrainingArguments):
     )
 
     def __post_init__(self):
+        self.model_name_or_path = model_or_offline_default(self.model_name_or_path)
         # Bad method hyper-parameters fail here, before hours of data preparation: FineCLConfig checks them all.
         FineCLConfig(**self.config_overrides())
         if self.per_device_train_batch_size < 2 or self.per_device_train_batch_size % 2:

@@ -33,7 +33,7 @@ from ..constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
 from ..constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
 from ..data.tokenization import tokenize_documents
 from ..errors import DataError
-from ..learning_order.dataset import load_learning_order_dataset, read_learning_order_metadata
+from ..data.learning_order import load_learning_order_dataset, read_learning_order_metadata
 from ..weighting import CorpusWeights, get_weighting
 from .ordering import PAPER_ORDER, corpus_weights, eq5_epoch_bounds, eq5_epochs
 from .sampling import RelationInstanceIndex, RelationPairSampler

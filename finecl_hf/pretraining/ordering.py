@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from datasets import Dataset, Value
 
 from ..errors import DataError, UsageError
-from ..learning_order.scores import SCORES, cleanliness
+from ..order_scores import SCORES, cleanliness
 from ..weighting import CorpusWeights, get_weighting
 
 PAPER_ORDER = "learned_epoch"

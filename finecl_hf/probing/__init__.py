@@ -4,12 +4,15 @@
 - `compare_probes(a, b)`: paired difference on the same draws and test set, with a bootstrap 95% CI;
   `compare_probe_groups([a_seed0, a_seed1], [b_seed0, b_seed1])`: the same over pre-training seeds, the CI also
   carrying the seed spread;
-- `python -m finecl_hf.probing --model_name_or_path A [B ...] --task wiki80`: the command line.
+- `finecl probe --model_name_or_path A [B ...] --task wiki80`: the command line.
+
+The frozen encoder, its cached features and the linear classifier live in `finecl_hf.representations` (shared with
+stage 1's evidence scores) and are re-exported here.
 """
 
-from .classifier import DEFAULT_WEIGHT_DECAY, LinearProbe, fit_linear_probe
-from .encoder import FrozenRelationEncoder, load_frozen_encoder
-from .features import TokenizationSettings, encode_split
+from ..representations.classifier import DEFAULT_WEIGHT_DECAY, LinearProbe, fit_linear_probe
+from ..representations.encoder import FrozenRelationEncoder, load_frozen_encoder
+from ..representations.features import TokenizationSettings, encode_split
 from .probe import (
     PairedComparison,
     ProbeResult,

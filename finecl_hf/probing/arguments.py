@@ -1,10 +1,11 @@
-"""Arguments of the representation probe, for `HfArgumentParser` (`python -m finecl_hf.probing`)."""
+"""Arguments of the representation probe, for `HfArgumentParser` (`finecl probe`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .classifier import DEFAULT_MAX_ITERATIONS, DEFAULT_WEIGHT_DECAY
+from ..paths import DEFAULT_MODEL_HELP, model_or_offline_default
+from ..representations.classifier import DEFAULT_MAX_ITERATIONS, DEFAULT_WEIGHT_DECAY
 from .probe import ProbeSettings
 from .scoring import DEFAULT_NUM_RESAMPLES
 from .tasks import PROBE_TASKS
@@ -15,10 +16,11 @@ class ProbeArguments:
     """Which encoders to probe, on what, and how."""
 
     model_name_or_path: list[str] = field(
+        default_factory=list,
         metadata={
             "help": "Encoder folder(s): a plain BERT/RoBERTa/MiniLM checkpoint or a FineCL pre-training or "
-            "fine-tuning checkpoint. With several, each is also compared (paired) with the first."
-        }
+            "fine-tuning checkpoint. With several, each is also compared (paired) with the first. " + DEFAULT_MODEL_HELP
+        },
     )
     task: list[str] = field(
         default_factory=lambda: ["wiki80"],
@@ -80,6 +82,7 @@ class ProbeArguments:
     )
 
     def __post_init__(self) -> None:
+        self.model_name_or_path = list(self.model_name_or_path) or [model_or_offline_default(None)]
         unknown = [name for name in self.task if name not in PROBE_TASKS]
         if unknown:
             raise ValueError(f"--task {unknown}: not a probe task; choose among {', '.join(PROBE_TASKS)}.")

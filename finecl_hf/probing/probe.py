@@ -1,7 +1,7 @@
 """The representation probe: how linearly separable are relations in a frozen encoder's [e_head; e_tail]?
 
 For each of `num_draws` seeded draws, `shots` examples of every class are drawn from the shot split, a linear
-classifier (`finecl_hf.probing.classifier`) is fitted on their frozen features, and the fixed test split is scored.
+classifier (`finecl_hf.representations.classifier`) is fitted on their frozen features, and the fixed test split is scored.
 Draws depend only on the labels, the number of shots and the seed, never on the encoder, so two encoders probed with
 the same settings see the same shots and the same test set: `compare_probes` reports their paired difference.
 
@@ -27,9 +27,9 @@ from safetensors.numpy import load_file, save_file
 from transformers.utils import logging
 
 from ..errors import UsageError
-from .classifier import DEFAULT_MAX_ITERATIONS, DEFAULT_WEIGHT_DECAY, fit_linear_probe
-from .encoder import FrozenRelationEncoder, load_frozen_encoder
-from .features import TokenizationSettings, encode_split, split_fingerprint
+from ..representations.classifier import DEFAULT_MAX_ITERATIONS, DEFAULT_WEIGHT_DECAY, fit_linear_probe
+from ..representations.encoder import FrozenRelationEncoder, load_frozen_encoder
+from ..representations.features import TokenizationSettings, encode_split, split_fingerprint
 from .scoring import (
     ACCURACY,
     DEFAULT_NUM_RESAMPLES,
@@ -57,7 +57,7 @@ class ProbeSettings:
         shots: labelled examples per class in each draw.
         num_draws: seeded k-shot draws (at least 20 for a reported number).
         seed: seed of the draws and of the bootstrap.
-        weight_decay: L2 penalty of the logistic regression (fixed, see `finecl_hf.probing.classifier`).
+        weight_decay: L2 penalty of the logistic regression (fixed, see `finecl_hf.representations.classifier`).
         max_iterations: L-BFGS iterations per fit.
         num_resamples: bootstrap resamples for the confidence intervals.
         confidence_level: of the intervals.

@@ -26,7 +26,7 @@ from ..data.conversion import SplitSource
 from ..data.opennre import convert_opennre
 from ..data.semeval import SEMEVAL_FILES, convert_semeval
 from ..errors import UsageError
-from ..finetuning.preparation import load_relation_dataset
+from ..data.loading import load_relation_dataset
 from ..paths import data_dir
 
 

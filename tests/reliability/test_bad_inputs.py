@@ -657,7 +657,7 @@ def guards(monkeypatch):
     def arm_data_guards():
         monkeypatch.setattr("finecl_hf.learning_order.run.load_instances", refuse("stage-1 data preparation"))
         monkeypatch.setattr(
-            "finecl_hf.pretraining.pipeline.prepare_pretraining_data", refuse("stage-2 data preparation")
+            "finecl_hf.pretraining.run.prepare_pretraining_data", refuse("stage-2 data preparation")
         )
         monkeypatch.setattr("finecl_hf.finetuning.run.prepare_data", refuse("stage-3 data preparation"))
 

@@ -73,7 +73,7 @@ def test_datasets_serves_a_same_named_folder_from_cache(tmp_path):
 
 
 def test_pretraining_reads_the_learning_order_it_is_given(two_learning_orders):
-    from finecl_hf.learning_order.dataset import load_learning_order_dataset
+    from finecl_hf.data.learning_order import load_learning_order_dataset
 
     for folder in two_learning_orders:
         instances, documents = load_learning_order_dataset(str(folder))
@@ -92,7 +92,7 @@ def test_learning_order_reads_the_dataset_it_is_given(two_conversions):
 
 
 def test_fine_tuning_reads_the_dataset_it_is_given(two_conversions):
-    from finecl_hf.finetuning.preparation import load_relation_dataset
+    from finecl_hf.data.loading import load_relation_dataset
 
     for folder in two_conversions:
         assert load_relation_dataset(str(folder))["train"]["relation"] == read_config(folder, "data")["relation"]
@@ -108,7 +108,7 @@ def test_plain_load_dataset_reads_a_re_exported_learning_order(tmp_path):
     """Stage 1 re-run into the same folder (the demo's default output) with another order: the new rows are read."""
     import numpy as np
 
-    from finecl_hf.learning_order.dataset import LearningOrderRunInfo, export_learning_order
+    from finecl_hf.data.learning_order import LearningOrderRunInfo, export_learning_order
 
     instances = Dataset.from_dict({"uid": [f"u{i}" for i in range(6)], "relation": [0, 1, 1, 0, 1, 1]})
     folder = tmp_path / "learning_order"

@@ -12,7 +12,7 @@ from datasets import load_dataset
 from reliability_helpers import REPOSITORY, read_config, subprocess_env
 from reliability_runs import stage1_arguments
 
-from finecl_hf.learning_order.scores import SCORES
+from finecl_hf.order_scores import SCORES
 
 EVIDENCE = ("type_agreement", "neighbour_agreement", "out_of_sample", "combined")
 

@@ -244,14 +244,14 @@ def apply_damage(folder: Path, name: str, how: str, position: int) -> None:
 
 def saved_to_disk(source: Path, target: Path) -> Path:
     """The converted folder as a `save_to_disk` folder (`finecl finetune` reads both)."""
-    from finecl_hf.finetuning.preparation import load_relation_dataset
+    from finecl_hf.data.loading import load_relation_dataset
 
     load_relation_dataset(str(source)).save_to_disk(str(target))
     return target
 
 
 def open_relation_dataset(folder: Path) -> None:
-    from finecl_hf.finetuning.preparation import load_relation_dataset, relation_dataset_features
+    from finecl_hf.data.loading import load_relation_dataset, relation_dataset_features
 
     relation_dataset_features(str(folder), None, "train")
     dataset = load_relation_dataset(str(folder))
@@ -270,7 +270,7 @@ def open_stage1_input(folder: Path) -> None:
 
 
 def open_learning_order(folder: Path) -> None:
-    from finecl_hf.learning_order.dataset import load_learning_order_dataset
+    from finecl_hf.data.learning_order import load_learning_order_dataset
 
     instances, documents = load_learning_order_dataset(str(folder))
     instances.with_format("arrow")[:], documents.with_format("arrow")[:]

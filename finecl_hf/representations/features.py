@@ -1,7 +1,7 @@
 """Relation features of a sentence split, encoded once per (encoder, split, tokenization) and cached on disk.
 
-Rows are tokenized with stage 3's `tokenize_split` (sentence level: a word window around head and tail of at most
-`max_length` sub-words) and batched with its `SentenceRelationCollator`. The cache file
+Rows are tokenized with `finecl_hf.data.tokenization.tokenize_split`, as fine-tuning tokenizes them (sentence level: a
+word window around head and tail of at most `max_length` sub-words), and batched with the `SentenceRelationCollator`. The cache file
 (`<cache_dir>/<key>.safetensors`) holds `features` `[rows, 2 · hidden]` and an `encoded` mask: a probe encodes only
 the rows it needs (all test rows, the drawn shots) and a later probe with more draws encodes only the missing ones.
 The key hashes the encoder's files, the split's inputs (`tokens`, `head`, `tail`) and the tokenization settings, so
@@ -11,7 +11,7 @@ Rows the tokenizer cannot represent (head and tail further apart than `max_lengt
 counted and logged.
 
 `encode_document_instances` does the same for document-level relation instances (stage 1's `relation_instances`
-view): each document is encoded once (stage 1's `tokenize_documents`, first `max_length` sub-words), every entity
+view): each document is encoded once (`tokenize_documents`, first `max_length` sub-words), every entity
 pooled over its kept mentions (`encode_document_entities`, cached per documents' text and entities), and an
 instance's features are its [e_head; e_tail].
 """
@@ -37,7 +37,7 @@ from transformers.utils.logging import tqdm
 from ..data.data_collator import SentenceRelationCollator
 from ..data.tokenization import tokenize_documents
 from ..errors import DataError
-from ..finetuning.preparation import tokenize_split
+from ..data.tokenization import tokenize_split
 from .encoder import FrozenRelationEncoder
 
 logger = logging.get_logger(__name__)

@@ -1,4 +1,8 @@
-"""Stage 2 end to end: learning-order dataset → `FineCLPreTrainer` → Hub-ready checkpoint (`trainers/pretrain.py`)."""
+"""Stage 2 end to end: learning-order dataset → `FineCLPreTrainer` → Hub-ready checkpoint (`finecl pretrain`).
+
+`run_pretraining(args)` is what the command runs once its arguments are checked (`finecl_hf.commands.pretrain`);
+`build_pretrainer` and `save_pretrained_checkpoint` are its two halves, for scripts that train in between.
+"""
 
 from __future__ import annotations
 
@@ -155,6 +159,32 @@ def save_pretrained_checkpoint(trainer: FineCLPreTrainer, data: PreTrainingData,
     return output_dir
 
 
+def run_pretraining(args: FineCLPreTrainingArguments) -> Path:
+    """Train and save one FineCL checkpoint; `--resume_from_checkpoint last` goes on from the last complete one."""
+    import transformers
+    from transformers import set_seed
+
+    from ..checkpointing import clear_earlier_run, resolve_resume_checkpoint
+
+    transformers.utils.logging.set_verbosity(args.get_process_log_level())
+    transformers.utils.logging.enable_default_handler()
+    transformers.utils.logging.enable_explicit_format()
+    # `last` resumes from the last completely written checkpoint; a half-written one is refused before data preparation.
+    resume_from_checkpoint = resolve_resume_checkpoint(args.resume_from_checkpoint, args.output_dir)
+    clear_earlier_run(args)
+    set_seed(args.seed)
+    trainer, data = build_pretrainer(args)
+    train_result = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    output_dir = save_pretrained_checkpoint(trainer, data)
+    trainer.log_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()  # trainer_state.json: the full log history (loss, ed_loss, rd_loss, mlm_loss per interval)
+    if trainer.is_world_process_zero():
+        print(f"Saved the FineCL checkpoint, its tokenizer and model card to {output_dir}")
+    finish_distributed()
+    return output_dir
+
+
 def _weighting_card_data(data: PreTrainingData, weighting: str) -> dict | None:
     """What the card says of a corpus weighting scheme's fit (`None` for an epoch scheme)."""
     fit = data.weighting_fit
@@ -172,5 +202,6 @@ def _plain(value):
 __all__ = [
     "build_pretrainer",
     "finish_distributed",
+    "run_pretraining",
     "save_pretrained_checkpoint",
 ]

@@ -1,4 +1,5 @@
-"""The probe's classifier: multinomial logistic regression on standardised features, fitted with L-BFGS in torch.
+"""The linear classifier of the probe and of stage 1's out-of-sample evidence: multinomial logistic regression on
+standardised features, fitted with L-BFGS in torch.
 
 Objective: mean cross-entropy + ``weight_decay / 2 · ||W||²`` (the bias is not penalised), from zero weights. The
 problem is strictly convex, so the fit has no randomness: a probe's only random choice is which shots it draws.

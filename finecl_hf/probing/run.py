@@ -1,6 +1,6 @@
-"""What `finecl probe` runs (also `python -m finecl_hf.probing`; the parser is `finecl_hf.commands.probe`).
+"""What `finecl probe` runs (the parser is `finecl_hf.commands.probe`).
 
-    python -m finecl_hf.probing --model_name_or_path ENCODER [ENCODER ...] --task wiki80 semeval [--output_dir DIR]
+    finecl probe --model_name_or_path ENCODER [ENCODER ...] --task wiki80 semeval [--output_dir DIR]
 
 Probes every encoder on every task, prints a Markdown table (mean over draws with its 95% CI, in points) and, with
 several encoders, the paired difference of each with the first. Bad input ends with one paragraph on stderr, exit 1.
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..representations.encoder import load_frozen_encoder
 from .arguments import ProbeArguments
-from .encoder import load_frozen_encoder
 from .probe import ProbeResult, check_probe_inputs, class_labels, compare_probes, probe_encoder
 from .scoring import metric_groups
 from .tasks import probe_task

@@ -1,6 +1,10 @@
-"""The learning-order dataset: the one owner of its format. Stage 1 writes it (`export_learning_order`), the oracle
-of the controlled experiment writes it from a true noise mask (`write_oracle_learning_order`), and stage 2, the analysis,
-the probe and the experiments read it through `load_learning_order_dataset` and `read_learning_order_metadata`.
+"""The learning-order dataset: the one owner of its format, the contract between stage 1 and stage 2.
+
+Stage 1 writes it (`export_learning_order`), `finecl label-issues --clean` writes cleaned copies
+(`write_learning_order_folder`, `relabelled_copy`), the oracle orders of the controlled experiment write it from a
+true noise mask (`finecl_hf.data.oracle_order`), and stage 2, the analysis and the experiments read it through
+`load_learning_order_dataset` and `read_learning_order_metadata`. It lives in the data layer so that no stage imports
+another to read or write it.
 
 Layout:
 
@@ -8,14 +12,13 @@ Layout:
 <output_dir>/
   README.md                                  card: YAML `configs` + `dataset_info` + run metadata under `finecl`
   instances/train-<sha256 prefix>.parquet     config `instances` (default): input rows + learned_epoch/learned/upsampled
-                                             + one column per cleanliness score (finecl_hf.learning_order.scores)
+                                             + one column per cleanliness score (finecl_hf.order_scores)
+                                             + the label-issue columns (suggested_relation, suggested_probability,
+                                             label_issue) when stage 1 computed them
   documents/train-<sha256 prefix>.parquet     config `documents` (document-level input only)
 ```
 
 `load_dataset(output_dir)` loads the instances, `load_dataset(output_dir, "documents")` the documents.
-
-`python -m finecl_hf.learning_order.dataset oracle --noisy_dataset NOISY --output_dir OUT` writes the oracle order of a
-corpus corrupted by `finecl_hf.data.document_noise`.
 """
 
 from __future__ import annotations
@@ -33,37 +36,35 @@ from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from finecl_hf.cards import FINECL_METADATA_KEY, describe_feature, size_category
-from finecl_hf.constants import (
+from ..cards import FINECL_METADATA_KEY, describe_feature, size_category
+from ..constants import (
     INSTANCE_INDEX_COLUMN,
     LEARNED_COLUMN,
     LEARNED_EPOCH_COLUMN,
     LEARNING_ORDER_COLUMNS,
+    NOT_LEARNED,
     UPSAMPLED_COLUMN,
 )
-from finecl_hf.constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
-from finecl_hf.constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
-from finecl_hf.data.loading import dataset_config_names, fingerprint_parquet_file, load_dataset_folder
-from finecl_hf.errors import DataError, UsageError
-
-from .label_issues import (
-    LABEL_ISSUE_COLUMN,
-    LABEL_ISSUE_COLUMNS,
-    SUGGESTED_PROBABILITY_COLUMN,
-    SUGGESTED_RELATION_COLUMN,
-    relabelled_copy,
-)
-from .scores import SCORES
-from .state import NOT_LEARNED
+from ..constants import LEARNING_ORDER_DOCUMENTS_CONFIG as DOCUMENTS_CONFIG
+from ..constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
+from ..errors import DataError, UsageError
+from ..order_scores import SCORES
+from .loading import dataset_config_names, fingerprint_parquet_file, load_dataset_folder
 
 LEARNING_ORDER_CARD_TEMPLATE = "learning_order_card.md"
 # What a reader needs: the instance fields stage 2 indexes, and the document fields it tokenizes.
 REQUIRED_INSTANCE_COLUMNS = ("document_index", "head", "tail", "relation", LEARNED_EPOCH_COLUMN)
 REQUIRED_DOCUMENT_COLUMNS = ("sents", "entities")
-DEFAULT_ORACLE_EPOCHS = 15  # the paper's stage-1 epochs: corrupted triples are "learned" at k_max = 14
 # How a damaged learning-order folder is written again (finecl_hf.data.loading.reading_dataset's message).
 REBUILD_LEARNING_ORDER = "write it again with `finecl learning-order` (stage 1)"
 PARQUET_NAME = "train.parquet"  # renamed after its content once written (see finecl_hf.data.loading)
+# The label-issue columns stage 1 adds (finecl_hf.learning_order.label_issues computes them).
+SUGGESTED_RELATION_COLUMN = "suggested_relation"
+SUGGESTED_PROBABILITY_COLUMN = "suggested_probability"
+LABEL_ISSUE_COLUMN = "label_issue"
+LABEL_ISSUE_COLUMNS = (SUGGESTED_RELATION_COLUMN, SUGGESTED_PROBABILITY_COLUMN, LABEL_ISSUE_COLUMN)
+# What a cleaned copy's `cleaning` column says (`relabelled_copy`).
+KEPT, RELABELLED = "kept", "relabelled"
 
 
 @dataclass
@@ -122,7 +123,7 @@ def learning_order_columns(
     columns appended.
 
     Args:
-        scores: column values of registered cleanliness scores (`finecl_hf.learning_order.scores.score_columns`),
+        scores: column values of registered cleanliness scores (`finecl_hf.order_scores`; stage 1 computes them),
             written in each score's dtype; `learned_epoch` there is ignored (the `learned_epoch` argument, after
             upsampling, is written).
         label_issues: the `suggested_relation`, `suggested_probability` and `label_issue` columns
@@ -353,91 +354,18 @@ def _require_columns(source: str, dataset: Dataset, columns: tuple[str, ...]) ->
         raise DataError(f"{source}: missing field(s) {missing}; it has {dataset.column_names}.")
 
 
-# ---------------------------------------------------------------------------------------------------------- oracle
-def write_oracle_learning_order(
-    noisy_dataset: str | Path,
-    output_dir: str | Path,
-    *,
-    split: str = "train",
-    num_epochs: int = DEFAULT_ORACLE_EPOCHS,
-    relabel: bool = False,
-) -> Path:
-    """A learning-order dataset whose order is the true noise mask of a corpus written by
-    `finecl_hf.data.document_noise.write_noisy_corpus`.
-
-    Clean triples get `learned_epoch` 0, corrupted ones `num_epochs - 1` (k_max: eq. 5's lowest weight), sampled
-    no-relation pairs -1 (never learned, as stage 1 leaves them unless `--record_no_relation`). The documents config
-    is the noisy folder's documents.
-
-    `relabel`: the ceiling of label correction instead: every corrupted triple is given back its original head, tail
-    and relation (`given_relation` keeps the corrupted label, `cleaning` says `relabelled`), and every triple gets
-    `learned_epoch` 0.
-    """
-    from finecl_hf.data.relation_instances import RELATION_INSTANCES_CONFIG, triple_values_by_uid
-
-    if num_epochs < 2:
-        raise UsageError(f"num_epochs={num_epochs} must be at least 2: clean and corrupted labels need two epochs.")
-    instances = load_dataset_folder(noisy_dataset, RELATION_INSTANCES_CONFIG, split=split)
-    documents = load_dataset_folder(noisy_dataset, split=split)
-    if "is_noisy" not in documents.features["relations"].feature:
-        raise UsageError(
-            f"noisy_dataset={str(noisy_dataset)!r} has no `is_noisy` field in its relations: it is not a folder written "
-            "by `write_noisy_corpus` (dataset_scripts/document_noise.py), so its noise mask is unknown."
-        )
-    noisy = triple_values_by_uid(instances, documents, "is_noisy")  # null: a sampled no-relation pair
-    is_triple = np.asarray(noisy.is_valid(), dtype=bool)
-    is_noisy = np.asarray(noisy.fill_null(False), dtype=bool)
-    learned_epoch = np.where(is_triple, np.where(is_noisy, num_epochs - 1, 0), NOT_LEARNED).astype(np.int64)
-    if relabel:
-        instances = _restore_original_triples(instances, documents, is_noisy)
-        learned_epoch = np.where(is_triple, 0, NOT_LEARNED).astype(np.int64)
-    percent = np.array([np.mean(learned_epoch == epoch) * 100 for epoch in range(num_epochs)]).round(4).tolist()
-    run_info = LearningOrderRunInfo(
-        model_name_or_path="oracle: the true noise mask (no classifier)"
-        + (", corrupted triples given back their original" if relabel else ""),
-        num_epochs=num_epochs,
-        mode="oracle",
-        seed=0,
-        percent_learned_per_epoch=percent,
-        source_dataset=str(noisy_dataset),
-    )
-    return export_learning_order(
-        instances, learned_epoch, np.zeros(len(instances), dtype=bool), output_dir, run_info, documents=documents
-    )
-
-
-def _restore_original_triples(instances: Dataset, documents: Dataset, is_noisy: np.ndarray) -> Dataset:
-    """`instances` with the corrupted triples' head, tail and relation set back to the original triple's."""
-    from finecl_hf.data.relation_instances import triple_values_by_uid
-
-    restored = {}
-    for column in ("head", "tail", "relation"):
-        original = np.asarray(triple_values_by_uid(instances, documents, f"original_{column}").fill_null(-1), dtype=np.int64)
-        restored[column] = np.where(is_noisy, original, np.asarray(instances[column], dtype=np.int64))
-    relation = restored.pop("relation")
-    return relabelled_copy(instances, relation, is_noisy, replaced=restored)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m finecl_hf.learning_order.dataset oracle --noisy_dataset NOISY --output_dir OUT [--num_epochs 15]`."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m finecl_hf.learning_order.dataset",
-                                     description="Write the oracle learning order of a corrupted corpus.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    oracle = commands.add_parser("oracle", help=write_oracle_learning_order.__doc__.splitlines()[0])
-    oracle.add_argument("--noisy_dataset", required=True, help="A folder written by finecl_hf.data.document_noise.")
-    oracle.add_argument("--output_dir", required=True, help="Where to write the learning-order dataset.")
-    oracle.add_argument("--num_epochs", type=int, default=DEFAULT_ORACLE_EPOCHS, help="k_max + 1 (default: 15).")
-    oracle.add_argument("--relabel", action="store_true",
-                        help="Give every corrupted triple back its original triple (the ceiling of label correction).")
-    args = parser.parse_args(argv)
-    try:
-        written = write_oracle_learning_order(args.noisy_dataset, args.output_dir, num_epochs=args.num_epochs,
-                                              relabel=args.relabel)
-        print(f"wrote {written}")
-    except (ValueError, OSError) as error:
-        raise SystemExit(f"error: {error}") from None
+def relabelled_copy(
+    instances: Any, relation: np.ndarray, relabelled: np.ndarray, replaced: Mapping[str, np.ndarray] | None = None
+) -> Any:
+    """`instances` with `relation` as their labels: `given_relation` keeps the labels as they were and `cleaning` says
+    `relabelled` or `kept` (bool `relabelled` per instance); `replaced` columns (a restored `head`, `tail`) are written
+    over in their own features. `clean_instances` (stage 1) and the relabelled oracle order write through it."""
+    features = instances.features
+    copy = instances.rename_column("relation", "given_relation")
+    for column, values in (replaced or {}).items():
+        copy = copy.remove_columns(column).add_column(column, np.asarray(values).tolist(), feature=features[column])
+    copy = copy.add_column("relation", np.asarray(relation).tolist(), feature=features["relation"])
+    return copy.add_column("cleaning", np.where(relabelled, RELABELLED, KEPT).tolist(), feature=Value("string"))
 
 
 def _without_nan(value: Any) -> Any:
@@ -465,7 +393,10 @@ def _label_names(dataset: Dataset) -> list[str] | None:
 
 
 __all__ = [
-    "DEFAULT_ORACLE_EPOCHS",
+    "KEPT",
+    "LABEL_ISSUE_COLUMN",
+    "LABEL_ISSUE_COLUMNS",
+    "RELABELLED",
     "REQUIRED_DOCUMENT_COLUMNS",
     "REQUIRED_INSTANCE_COLUMNS",
     "LearningOrderRunInfo",
@@ -476,11 +407,9 @@ __all__ = [
     "load_learning_order_documents",
     "load_learning_order_instances",
     "read_learning_order_metadata",
+    "relabelled_copy",
     "render_learning_order_card",
+    "SUGGESTED_PROBABILITY_COLUMN",
+    "SUGGESTED_RELATION_COLUMN",
     "write_learning_order_folder",
-    "write_oracle_learning_order",
 ]
-
-
-if __name__ == "__main__":
-    main()
