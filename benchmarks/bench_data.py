@@ -192,16 +192,23 @@ def describe_speed(result: dict) -> str:
     )
 
 
-def measure(size: int, num_proc: int, tokenizer_path: str, root: Path) -> list[dict]:
-    return measure_phases(__file__, ("convert", "tokenize"), size, num_proc, tokenizer_path, root, describe_speed)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def phase_benchmark(
+    script: str,
+    phases: tuple[str, ...],
+    run_phase_in_child: Callable[[str, Path, int, str], dict],
+    describe: Callable[[dict], str],
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> tuple[argparse.Namespace, list[dict]] | None:
+    """The command line every phase benchmark shares (`--sizes`, `--num-proc`, `--tokenizer`): run each phase of each
+    size in a child process of `script` (`--phase` and `--workdir`, hidden) and return `(args, results)`; in such a
+    child, run the phase, print its JSON line and return `None`."""
+    parser = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--num-proc", type=int, default=2, help="Processes for tokenization (default: %(default)s).")
     parser.add_argument("--tokenizer", default=None, help="Tokenizer path (default: the offline MiniLM).")
-    parser.add_argument("--phase", choices=["convert", "tokenize"], help=argparse.SUPPRESS)
+    if add_arguments is not None:
+        add_arguments(parser)
+    parser.add_argument("--phase", choices=phases, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tokenizer is None:
@@ -209,12 +216,21 @@ def main() -> None:
 
         args.tokenizer = offline_encoder_path()
     if args.phase is not None:
-        print(json.dumps(run_phase(args.phase, args.workdir, args.num_proc, args.tokenizer)))
-        return
-    with tempfile.TemporaryDirectory(prefix="finecl-bench-data-") as root:
+        print(json.dumps(run_phase_in_child(args.phase, args.workdir, args.num_proc, args.tokenizer)))
+        return None
+    with tempfile.TemporaryDirectory(prefix=f"finecl-{Path(script).stem}-") as root:
         results = [
-            row for size in sorted(args.sizes) for row in measure(size, args.num_proc, args.tokenizer, Path(root))
-        ]
+            row for size in sorted(args.sizes)
+            for row in measure_phases(script, phases, size, args.num_proc, args.tokenizer, Path(root), describe)
+        ]  # fmt: skip
+    return args, results
+
+
+def main() -> None:
+    measured = phase_benchmark(__file__, ("convert", "tokenize"), run_phase, describe_speed)
+    if measured is None:
+        return
+    args, results = measured
     small, large = min(args.sizes), max(args.sizes)
     if small == large:
         return

@@ -24,16 +24,14 @@ exceeds the bound or when, between the smallest and the largest size, peak anony
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
-from bench_data import AnonymousMemorySampler, current_rss_mb, measure_phases, peak_rss_mb  # noqa: E402
+from bench_data import AnonymousMemorySampler, current_rss_mb, peak_rss_mb, phase_benchmark  # noqa: E402
 
 PHASES = ("convert", "tokenize", "documents", "instances")
 DOCUMENT_BATCH = 8
@@ -118,10 +116,6 @@ def describe_load(result: dict) -> str:
     )
 
 
-def measure(size: int, num_proc: int, tokenizer_path: str, root: Path) -> list[dict]:
-    return measure_phases(__file__, PHASES, size, num_proc, tokenizer_path, root, describe_load)
-
-
 def check(results: list[dict], sizes: list[int], bound_mb: float, max_growth: float) -> list[str]:
     """The violated limits, as sentences (empty when every phase stayed within them)."""
     problems = [
@@ -145,30 +139,19 @@ def check(results: list[dict], sizes: list[int], bound_mb: float, max_growth: fl
     return problems
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--num-proc", type=int, default=2, help="Tokenization processes (default: %(default)s).")
-    parser.add_argument("--tokenizer", default=None, help="Tokenizer path (default: the offline MiniLM).")
+def add_bounds(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bound-mib", type=float, default=2048.0,
                         help="Bound on each phase's peak anonymous memory, MiB (default: %(default)s).")  # fmt: skip
     parser.add_argument("--max-growth", type=float, default=1.5,
                         help="Largest allowed growth of peak anonymous memory from the smallest to the largest size "
                         "(default: %(default)s).")  # fmt: skip
-    parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.tokenizer is None:
-        from finecl_hf.paths import offline_encoder_path
 
-        args.tokenizer = offline_encoder_path()
-    if args.phase is not None:
-        print(json.dumps(run_phase(args.phase, args.workdir, args.num_proc, args.tokenizer)))
+
+def main() -> None:
+    measured = phase_benchmark(__file__, PHASES, run_phase, describe_load, add_bounds)
+    if measured is None:
         return
-    with tempfile.TemporaryDirectory(prefix="finecl-bench-load-") as root:
-        results = [
-            row for size in sorted(args.sizes) for row in measure(size, args.num_proc, args.tokenizer, Path(root))
-        ]
+    args, results = measured
     problems = check(results, args.sizes, args.bound_mib, args.max_growth)
     print("\n" + ("\n".join(f"FAIL: {problem}" for problem in problems) if problems else
                   f"PASS: every phase stayed under {args.bound_mib:.0f} MiB of anonymous memory"))  # fmt: skip

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from datasets import ClassLabel, DatasetInfo, Features, LargeList, List, Value
 from datasets.info import DatasetInfosDict
@@ -22,7 +22,9 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from .errors import UsageError
 
+CARD_TEMPLATES = "finecl_hf.model_cards"  # the package `model_cards/` ships as
 DATASET_CARD_TEMPLATE = "dataset_card.md"
+CardT = TypeVar("CardT")
 FINECL_METADATA_KEY = "finecl"
 
 
@@ -163,10 +165,10 @@ def render_dataset_card(spec: DatasetCardSpec) -> DatasetCard:
         }
         for section in spec.configs
     ]
-    template = resources.files("finecl_hf.model_cards").joinpath(DATASET_CARD_TEMPLATE).read_text(encoding="utf-8")
-    return DatasetCard.from_template(
+    return render_card_template(
+        DatasetCard,
         card_data,
-        template_str=template,
+        DATASET_CARD_TEMPLATE,
         pretty_name=spec.pretty_name,
         summary=spec.summary,
         sections=sections,
@@ -175,6 +177,14 @@ def render_dataset_card(spec: DatasetCardSpec) -> DatasetCard:
         citation=spec.citation,
         license=spec.license,
     )
+
+
+def render_card_template(card_class: type[CardT], card_data: Any, template_name: str, **values: Any) -> CardT:
+    """`card_class.from_template(card_data, ...)` from the shipped template `model_cards/<template_name>` (the package
+    `finecl_hf.model_cards`): the one loader of every card finecl-hf writes (converted datasets, learning-order
+    datasets, pre-trained and fine-tuned checkpoints); `values` fill the template."""
+    template = resources.files(CARD_TEMPLATES).joinpath(template_name).read_text(encoding="utf-8")
+    return card_class.from_template(card_data, template_str=template, **values)
 
 
 def read_dataset_card_metadata(dataset_dir: str | Path) -> dict[str, Any]:
@@ -187,11 +197,13 @@ def read_dataset_card_metadata(dataset_dir: str | Path) -> dict[str, Any]:
 
 
 __all__ = [
+    "CARD_TEMPLATES",
     "ConfigCardSection",
     "DatasetCardSpec",
     "describe_feature",
     "label_table",
     "read_dataset_card_metadata",
+    "render_card_template",
     "render_dataset_card",
     "size_category",
 ]

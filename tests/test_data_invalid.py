@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from reliability.bad_inputs.make_bad_inputs import wiki80_line as opennre_line  # one builder of good records
 
 from finecl_hf.cards import read_dataset_card_metadata
 from finecl_hf.data.conversion import SplitSource
@@ -172,17 +173,6 @@ def test_invalid_semeval_record(case, tmp_path):
     assert reason in caught.value.reason
     report = convert_semeval([SplitSource("train", source)], tmp_path / "out", skip_invalid=True)
     assert report.num_rows["default"]["train"] == 1 and report.skipped.by_field == {field: 1}
-
-
-def opennre_line(**changes) -> str:
-    record = {
-        "token": ["Bud", "Frye", "Field", "is", "in", "Madison", "."],
-        "h": {"name": "bud frye field", "pos": [0, 3], "type": "ORG"},
-        "t": {"name": "madison", "pos": [5, 6], "type": "GPE"},
-        "relation": "located in",
-    }
-    record.update(changes)
-    return json.dumps(record)
 
 
 OPENNRE_CASES = {

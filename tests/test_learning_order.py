@@ -117,7 +117,8 @@ def make_trainer(tmp_path, dataset=None, model=None, **overrides) -> LearningOrd
 
 
 class ForwardLog:
-    """Forward hook keeping, for every training forward, which instances it saw, their labels and the argmax."""
+    """Forward hook keeping, for every training forward, which instances it saw, their labels and their logits
+    (float64; `test_learning_order_scores` recomputes every statistic from them)."""
 
     def __init__(self, model: torch.nn.Module):
         self.records: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -126,13 +127,14 @@ class ForwardLog:
     def __call__(self, module, args, kwargs, output):
         if module.training:
             rows = (kwargs["input_ids"][:, 1] - ID_OFFSET).numpy()
-            self.records.append((rows, kwargs["labels"].numpy(), output.logits.argmax(-1).numpy()))
+            self.records.append((rows, kwargs["labels"].numpy(), output.logits.detach().double().numpy()))
 
 
 def first_correct_epochs(log: ForwardLog, num_rows: int, batches_per_epoch: int, learnable) -> np.ndarray:
     """The expectation, computed by hand from the logged forwards: epoch of the first correct argmax."""
     expected = np.full(num_rows, -1)
-    for forward, (rows, labels, predictions) in enumerate(log.records):
+    for forward, (rows, labels, logits) in enumerate(log.records):
+        predictions = logits.argmax(-1)
         for row, label, prediction in zip(rows, labels, predictions):
             if expected[row] < 0 and prediction == label and learnable(label):
                 expected[row] = forward // batches_per_epoch

@@ -12,7 +12,14 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from test_learning_order import CUE_OFFSET, ID_OFFSET, PAD, SentencePairCollator, make_trainer, tiny_dataset
+from test_learning_order import (
+    CUE_OFFSET,
+    PAD,
+    ForwardLog,
+    SentencePairCollator,
+    make_trainer,
+    tiny_dataset,
+)
 
 from finecl_hf.learning_order import LearningOrderState
 from finecl_hf.learning_order import scores as scores_module
@@ -25,19 +32,6 @@ from finecl_hf.learning_order.state import STATE_FILE_NAME
 from finecl_hf.learning_order.trainer import assigned_label_statistics
 
 SCORE_COLUMNS = ("aum", "confidence", "variability", "forgetting_events", "correct_fraction")
-
-
-class LogitLog:
-    """Forward hook keeping, for every training forward, the instances it saw, their labels and the logits."""
-
-    def __init__(self, model: torch.nn.Module):
-        self.records: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        model.register_forward_hook(self, with_kwargs=True)
-
-    def __call__(self, module, args, kwargs, output):
-        if module.training:
-            rows = (kwargs["input_ids"][:, 1] - ID_OFFSET).numpy()
-            self.records.append((rows, kwargs["labels"].numpy(), output.logits.detach().double().numpy()))
 
 
 def naive_statistics(observations: list[list[tuple[int, int, np.ndarray]]], num_rows: int) -> dict[str, np.ndarray]:
@@ -60,7 +54,7 @@ def naive_statistics(observations: list[list[tuple[int, int, np.ndarray]]], num_
     return columns
 
 
-def first_occurrences(log: LogitLog, num_rows: int, batches_per_epoch: int) -> list[list[tuple[int, int, np.ndarray]]]:
+def first_occurrences(log: ForwardLog, num_rows: int, batches_per_epoch: int) -> list[list[tuple[int, int, np.ndarray]]]:
     """Per instance, its first observation of every epoch, in order."""
     observations: list[list] = [[] for _ in range(num_rows)]
     for forward, (rows, labels, logits) in enumerate(log.records):
@@ -92,7 +86,7 @@ def test_assigned_label_statistics_on_hand_made_logits():
 def test_batch_mode_statistics_equal_a_naive_recomputation_from_the_training_forwards(tmp_path):
     dataset = tiny_dataset()
     trainer = make_trainer(tmp_path, dataset, num_train_epochs=4)
-    log = LogitLog(trainer.model)
+    log = ForwardLog(trainer.model)
     trainer.train()
 
     batches_per_epoch = math.ceil(len(dataset) / 8)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from finecl_hf.experiments import reproduction as reproduce
+from finecl_hf.experiments import report_collection, report_markdown
 from finecl_hf.experiments import reproduction_report as report
 from finecl_hf.experiments.design import ARMS, CHOSEN_ARM, DESIGNS, PRETRAINING_CORPORA, plan_arms
 from finecl_hf.probing import ProbeResult, ProbeSettings
@@ -262,7 +263,7 @@ def finished_experiment(tmp_path):
 
 def test_comparisons_are_paired_by_seed_and_find_the_planted_effects(finished_experiment):
     args, layout = finished_experiment
-    comparisons = report.paired_comparisons(args, report.load_probes(args, layout))
+    comparisons = report_collection.paired_comparisons(args, report_collection.load_probes(args, layout))
     by_pair = {(item["corpus"], item["a"], item["b"]): item for item in comparisons}
     assert set(by_pair) == {
         ("clean", "erica", "none"),
@@ -290,13 +291,13 @@ def test_comparisons_are_paired_by_seed_and_find_the_planted_effects(finished_ex
 
 def test_noise_cost_and_the_share_each_arm_wins_back(finished_experiment):
     args, layout = finished_experiment
-    probes = report.load_probes(args, layout)
-    costs = {item["corpus"]: item for item in report.noise_costs(args, probes)}
+    probes = report_collection.load_probes(args, layout)
+    costs = {item["corpus"]: item for item in report_collection.noise_costs(args, probes)}
     assert set(costs) == {"noise_0.5", "natural"}
     assert 10 < costs["noise_0.5"]["cost"] < 20 and costs["noise_0.5"]["ci_low"] > 0  # clean 75% vs noisy 60%
     assert 0 < costs["natural"]["cost"] < 10
     shares = {(item["corpus"], item["arm"]): item["share"] for item in
-              report.won_back(report.paired_comparisons(args, probes), list(costs.values()))}  # fmt: skip
+              report_collection.won_back(report_collection.paired_comparisons(args, probes), list(costs.values()))}  # fmt: skip
     assert 0.5 < shares[("noise_0.5", "finecl")] < 0.85 and shares[("noise_0.5", "oracle_drop")] > 1
     assert abs(shares[("natural", CHOSEN_ARM)]) < 0.6
 
@@ -313,7 +314,7 @@ def test_report_writes_tables_json_and_plots(finished_experiment):
     markdown = (layout.root / "results.md").read_text()
     assert "| noise_0.5 | wiki80 | oracle − erica |" in markdown
     ceiling = next(item for item in saved["comparisons"] if item["a"] == "oracle_drop" and item["corpus"] == "noise_0.5")
-    assert f"| {report.per_seed_text(ceiling)} |" in markdown and report.per_seed_text(ceiling).count(",") == 1
+    assert f"| {report_markdown.per_seed_text(ceiling)} |" in markdown and report_markdown.per_seed_text(ceiling).count(",") == 1
     assert f"`{CHOSEN_ARM}` wins back" in markdown and "## Share of the noise cost won back" in markdown
     assert markdown.index("## Headline comparisons") < markdown.index("## Probe of every encoder")
     assert "| natural/finecl/seed-42 |" not in markdown  # never probed: absent, not a made-up row

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from datasets.info import DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from ..cards import FINECL_METADATA_KEY, describe_feature, size_category
+from ..cards import FINECL_METADATA_KEY, describe_feature, render_card_template, size_category
 from ..constants import (
     INSTANCE_INDEX_COLUMN,
     LEARNED_COLUMN,
@@ -243,11 +242,11 @@ def render_learning_order_card(
     DatasetInfosDict({name: _dataset_info(dataset) for name, dataset in configs.items()}).to_dataset_card_data(card_data)
     label_names = _label_names(instances)
     learned = np.asarray(instances["learned"])
-    template = resources.files("finecl_hf.model_cards").joinpath(LEARNING_ORDER_CARD_TEMPLATE).read_text(encoding="utf-8")
     per_epoch = run_info.percent_learned_per_epoch
-    return DatasetCard.from_template(
+    return render_card_template(
+        DatasetCard,
         card_data,
-        template_str=template,
+        LEARNING_ORDER_CARD_TEMPLATE,
         run=run_info,
         num_instances=len(instances),
         percent_learned=100.0 * float(learned.mean()) if learned.size else 0.0,

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from ..cards import render_card_template
 from ..constants import find_no_relation_label
 from .evaluation import by_split
 from .tasks import MetricDescription, get_task
@@ -150,10 +150,10 @@ def render_model_card(spec: FineTunedModelCardSpec) -> ModelCard:
             }
         },
     )
-    template = resources.files("finecl_hf.model_cards").joinpath(MODEL_CARD_TEMPLATE).read_text(encoding="utf-8")
-    return ModelCard.from_template(
+    return render_card_template(
+        ModelCard,
         card_data,
-        template_str=template,
+        MODEL_CARD_TEMPLATE,
         model_name=spec.model_name,
         base_model=spec.base_model,
         base_model_url=f"https://huggingface.co/{spec.base_model}" if base_is_hub_id else None,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from ..cards import render_card_template
 from .trainer import LOSS_COMPONENTS
 
 TEMPLATE_NAME = "pretrained_model_card.md"
@@ -80,10 +80,10 @@ def render_pretrained_model_card(
         "num_upsampled",
     )
     stage1 = {key: stage1_metadata[key] for key in stage1_keys if key in stage1_metadata}
-    template = resources.files("finecl_hf.model_cards").joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
-    return ModelCard.from_template(
+    return render_card_template(
+        ModelCard,
         card_data,
-        template_str=template,
+        TEMPLATE_NAME,
         model_name=model_name,
         backbone=backbone,
         data={
