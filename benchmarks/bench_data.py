@@ -29,7 +29,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil  # installed with accelerate
@@ -137,29 +138,30 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
     from finecl_hf.data.docred import convert_docred
     from finecl_hf.data.tokenization import tokenize_documents
 
-    baseline = current_rss_mb()
+    with measured_phase(phase) as result:
+        if phase == "convert":
+            report = convert_docred([SplitSource("train", workdir / "train.json")], workdir / "dataset",
+                                    rel_info_file=workdir / "rel_info.json")  # fmt: skip
+            result["rows"] = report.num_rows["default"]["train"]
+        else:
+            documents = load_dataset(str(workdir / "dataset"), split="train", cache_dir=str(workdir / "cache"))
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+            tokenized, _ = tokenize_documents(documents, tokenizer, num_proc=num_proc if num_proc > 1 else None)
+            result["rows"] = len(tokenized)
+    return result
+
+
+@contextmanager
+def measured_phase(phase: str) -> Iterator[dict]:
+    """The record of one phase: the block's wall time, this process's peak RSS and the peak anonymous memory of all
+    its processes (imports done before the block are in the baseline, `rss_after_imports_mb`); the block adds `rows`
+    (and whatever else describes its work) to it."""
+    record = {"phase": phase, "rss_after_imports_mb": current_rss_mb()}
     sampler = AnonymousMemorySampler()
     sampler.start()
     start = time.perf_counter()
-    if phase == "convert":
-        report = convert_docred(
-            [SplitSource("train", workdir / "train.json")], workdir / "dataset", rel_info_file=workdir / "rel_info.json"
-        )
-        rows = report.num_rows["default"]["train"]
-    else:
-        documents = load_dataset(str(workdir / "dataset"), split="train", cache_dir=str(workdir / "cache"))
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
-        tokenized, _ = tokenize_documents(documents, tokenizer, num_proc=num_proc if num_proc > 1 else None)
-        rows = len(tokenized)
-    seconds = time.perf_counter() - start
-    return {
-        "phase": phase,
-        "rows": rows,
-        "seconds": seconds,
-        "rss_after_imports_mb": baseline,
-        "peak_rss_mb": peak_rss_mb(),
-        "peak_anonymous_mb": sampler.stop(),
-    }
+    yield record
+    record.update(seconds=time.perf_counter() - start, peak_rss_mb=peak_rss_mb(), peak_anonymous_mb=sampler.stop())
 
 
 def measure_phases(

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
-from bench_data import AnonymousMemorySampler, current_rss_mb, peak_rss_mb, phase_benchmark  # noqa: E402
+from bench_data import measured_phase, phase_benchmark  # noqa: E402
 
 PHASES = ("convert", "tokenize", "documents", "instances")
 DOCUMENT_BATCH = 8
@@ -69,43 +68,32 @@ def run_phase(phase: str, workdir: Path, num_proc: int, tokenizer_path: str) -> 
         """The converted split's Parquet file, read directly (no `datasets` cache copy to count)."""
         return str(find_split_file(dataset_dir, config, "train"))
 
-    baseline = current_rss_mb()
-    sampler = AnonymousMemorySampler()
-    sampler.start()
-    start = time.perf_counter()
-    if phase == "convert":
-        report = convert_docred(
-            [SplitSource("train", workdir / "train.json")], dataset_dir, rel_info_file=workdir / "rel_info.json"
-        )
-        rows = report.num_rows[RELATION_INSTANCES_CONFIG]["train"]
-        unit = "instances written"
-    elif phase == "tokenize":
-        documents = Dataset.from_parquet(parquet("default"), cache_dir=str(workdir / "cache"))
-        tokenized, _ = tokenize_documents(documents, tokenizer, num_proc=num_proc if num_proc > 1 else None)
-        tokenized.save_to_disk(str(workdir / "tokenized"))
-        rows, unit = len(tokenized), "documents tokenized"
-    elif phase == "documents":
-        documents = load_from_disk(str(workdir / "tokenized"))
-        collator = DocumentRelationCollator(tokenizer, num_labels=97, return_pair_metadata=True)
-        loader = torch.utils.data.DataLoader(documents, batch_size=DOCUMENT_BATCH, collate_fn=collator)
-        rows, unit = sum(consume(batch) for batch in loader), "entity pairs collated"
-    else:
-        documents = load_from_disk(str(workdir / "tokenized"))
-        instances = Dataset.from_parquet(parquet(RELATION_INSTANCES_CONFIG), cache_dir=str(workdir / "cache"))
-        usable, _ = drop_instances_without_mentions(instances, documents)
-        collator = RelationInstanceCollator(tokenizer, documents, return_instance_uids=True)
-        loader = torch.utils.data.DataLoader(usable, batch_size=INSTANCE_BATCH, collate_fn=collator)
-        rows, unit = sum(consume(batch) for batch in loader), "relation instances collated"
-    seconds = time.perf_counter() - start
-    return {
-        "phase": phase,
-        "rows": rows,
-        "unit": unit,
-        "seconds": seconds,
-        "rss_after_imports_mb": baseline,
-        "peak_rss_mb": peak_rss_mb(),
-        "peak_anonymous_mb": sampler.stop(),
-    }
+    with measured_phase(phase) as result:
+        if phase == "convert":
+            report = convert_docred(
+                [SplitSource("train", workdir / "train.json")], dataset_dir, rel_info_file=workdir / "rel_info.json"
+            )
+            rows = report.num_rows[RELATION_INSTANCES_CONFIG]["train"]
+            unit = "instances written"
+        elif phase == "tokenize":
+            documents = Dataset.from_parquet(parquet("default"), cache_dir=str(workdir / "cache"))
+            tokenized, _ = tokenize_documents(documents, tokenizer, num_proc=num_proc if num_proc > 1 else None)
+            tokenized.save_to_disk(str(workdir / "tokenized"))
+            rows, unit = len(tokenized), "documents tokenized"
+        elif phase == "documents":
+            documents = load_from_disk(str(workdir / "tokenized"))
+            collator = DocumentRelationCollator(tokenizer, num_labels=97, return_pair_metadata=True)
+            loader = torch.utils.data.DataLoader(documents, batch_size=DOCUMENT_BATCH, collate_fn=collator)
+            rows, unit = sum(consume(batch) for batch in loader), "entity pairs collated"
+        else:
+            documents = load_from_disk(str(workdir / "tokenized"))
+            instances = Dataset.from_parquet(parquet(RELATION_INSTANCES_CONFIG), cache_dir=str(workdir / "cache"))
+            usable, _ = drop_instances_without_mentions(instances, documents)
+            collator = RelationInstanceCollator(tokenizer, documents, return_instance_uids=True)
+            loader = torch.utils.data.DataLoader(usable, batch_size=INSTANCE_BATCH, collate_fn=collator)
+            rows, unit = sum(consume(batch) for batch in loader), "relation instances collated"
+        result.update(rows=rows, unit=unit)
+    return result
 
 
 def describe_load(result: dict) -> str:
