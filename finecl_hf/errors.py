@@ -1,4 +1,4 @@
-"""The error classes of finecl-hf's checks, and what a command's exit status is for each (`finecl_hf.commands.errors`
+"""The error classes of finecl-hf's checks, and what a command's exit status is for each (`finecl_hf.commands.front_door`
 turns them into one paragraph and that status).
 
 Kept at the bottom of the package (it imports nothing) so that every layer — the data converters, the stages, the

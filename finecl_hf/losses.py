@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .weighting import get_weighting
+from .weighting import WeightingScheme, get_weighting
 
 NO_INDEX = -1  # padding value of index tensors (negatives, candidates, positives)
 
@@ -64,7 +64,7 @@ def pool_entities(
 def learning_order_weights(
     learned_epochs: torch.Tensor,
     *,
-    weighting: str,
+    weighting: str | WeightingScheme,
     alpha: float,
     min_epoch: int,
     max_epoch: int,
@@ -72,17 +72,18 @@ def learning_order_weights(
     reference_epoch_cap: int = 5,
     reference_no_relation_weight: float = 1.6487212707001282,
 ) -> torch.Tensor:
-    """f(k) of the registered weighting scheme `weighting` (`finecl_hf.weighting.WEIGHTING_SCHEMES`).
+    """f(k) of the weighting scheme `weighting`: a registered name (`finecl_hf.weighting.WEIGHTING_SCHEMES`) or the
+    entry itself (the model resolves its config's name once per forward and passes the entry).
 
     The paper's eq. 5 is `alpha ** ((k_max - k) / (k_max - k_min))`, so the earliest-learned get weight α, the latest 1.
     Instances never learned (`k = -1`) are treated as learned at k_max: they get the lowest weight, 1. Epochs outside
     [k_min, k_max] are clamped into it. When k_max == k_min every weight is 1 (eq. 5 is undefined there).
     See `finecl_hf.weighting` for `"paper"`, `"reference"` (the original code) and `"uniform"` (ERICA).
     """
-    scheme = get_weighting(weighting)
+    scheme = weighting if isinstance(weighting, WeightingScheme) else get_weighting(weighting)
     if scheme.weighs_corpus:
         raise ValueError(
-            f"weighting={weighting!r} weighs each instance from the whole corpus's scores, not from its learning "
+            f"weighting={scheme.name!r} weighs each instance from the whole corpus's scores, not from its learning "
             "epoch: pass the weights computed by stage 2's data preparation (`relation_weights`, see "
             "finecl_hf.pretraining.ordering.corpus_weights)."
         )

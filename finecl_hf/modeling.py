@@ -453,12 +453,13 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
         self, relations, learned_epochs, positive_index, negative_index, is_no_relation, weights=None
     ) -> torch.Tensor:
         config = self.config
+        scheme = get_weighting(config.weighting)  # the config holds the name it is saved with
         if learned_epochs is None:
             learned_epochs = torch.full_like(positive_index, -1)
         if weights is None:
             weights = learning_order_weights(
                 learned_epochs,
-                weighting=config.weighting,
+                weighting=scheme,
                 alpha=config.alpha,
                 min_epoch=config.min_learned_epoch,
                 max_epoch=config.max_learned_epoch,
@@ -472,7 +473,7 @@ class FineCLForPreTraining(FineCLPreTrainedModel):
             negative_index,
             weights,
             config.temperature,
-            weight_positive_in_denominator=get_weighting(config.weighting).positive_weight_in_partition,
+            weight_positive_in_denominator=scheme.positive_weight_in_partition,
         )
 
 

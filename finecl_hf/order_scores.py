@@ -43,6 +43,7 @@ __all__ = [
     "cleanliness",
     "combine_scores",
     "finite_or_median",
+    "get_score",
     "rank_average",
     "score_names",
 ]
@@ -93,6 +94,23 @@ class CleanlinessScore:
     @property
     def direction(self) -> str:
         return "higher = cleaner" if self.higher_is_cleaner else "lower = cleaner"
+
+    def oriented(self, columns: Any) -> np.ndarray:
+        """This score oriented so that higher = cleaner (`float64 [instances]`), from `columns` (see `cleanliness`).
+
+        Raises:
+            KeyError: a column it needs is absent (the message names it and the score).
+        """
+        available = set(getattr(columns, "column_names", None) or columns.keys())
+        missing = [column for column in self.columns if column not in available]
+        if missing:
+            raise KeyError(f"score {self.name!r} needs column(s) {missing}; the data has {sorted(available)}.")
+        if self.orient is not None:
+            present = [column for column in self.optional if column in available]
+            needed = {column: _column(columns, column) for column in (*self.columns, *present)}
+            return np.asarray(self.orient(needed), dtype=np.float64)
+        values = _column(columns, self.name)
+        return values if self.higher_is_cleaner else -values
 
 
 def _dynamics(statistic: Callable[[Any], np.ndarray]) -> Callable[[Any], np.ndarray]:
@@ -340,16 +358,11 @@ def cleanliness(name: str, columns: Any) -> np.ndarray:
     Raises:
         KeyError: `name` is not registered, or a column it needs is absent (the message names both).
     """
+    return get_score(name).oriented(columns)
+
+
+def get_score(name: str) -> CleanlinessScore:
+    """The registered score `name` (`KeyError` listing the registered ones otherwise)."""
     if name not in SCORES:
         raise KeyError(f"unknown cleanliness score {name!r}; registered: {', '.join(SCORES)}.")
-    score = SCORES[name]
-    available = set(getattr(columns, "column_names", None) or columns.keys())
-    missing = [column for column in score.columns if column not in available]
-    if missing:
-        raise KeyError(f"score {name!r} needs column(s) {missing}; the data has {sorted(available)}.")
-    if score.orient is not None:
-        present = [column for column in score.optional if column in available]
-        needed = {column: _column(columns, column) for column in (*score.columns, *present)}
-        return np.asarray(score.orient(needed), dtype=np.float64)
-    values = _column(columns, name)
-    return values if score.higher_is_cleaner else -values
+    return SCORES[name]

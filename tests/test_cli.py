@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from finecl_hf.commands import COMMANDS, main, run_command
-from finecl_hf.commands.errors import DEBUG_ENV, UsageError
+from finecl_hf.commands.front_door import DEBUG_ENV, UsageError
 from finecl_hf.commands.help import help_file, render_help, shipped_help
 from finecl_hf.corpora import CORPORA, Corpus, get_corpus
 
@@ -190,7 +190,7 @@ def test_every_registered_corpus_has_a_parser_and_an_importable_converter():
 def convert_toy(sources, output_dir, *, skip_invalid=False, overwrite=False, lowercase=False):
     """A toy corpus: one sentence per line, `head<TAB>tail<TAB>relation<TAB>sentence`, entities as word indices."""
     from finecl_hf.data.conversion import CorpusInfo
-    from finecl_hf.data.errors import InvalidRecordError
+    from finecl_hf.data.invalid_records import InvalidRecordError
     from finecl_hf.data.readers import iter_lines
     from finecl_hf.data.sentences import convert_sentence_corpus
 
@@ -247,7 +247,7 @@ def test_a_value_refused_by_training_arguments_is_a_usage_error_too(tmp_path, ca
 
 
 def test_the_exit_status_follows_the_error_class_not_where_it_was_raised():
-    from finecl_hf.commands.errors import DATA_EXIT_STATUS, USAGE_EXIT_STATUS, exit_status_of
+    from finecl_hf.commands.front_door import DATA_EXIT_STATUS, USAGE_EXIT_STATUS, exit_status_of
     from finecl_hf.errors import DataError
 
     assert exit_status_of(UsageError("--x 1"), parsing=False) == USAGE_EXIT_STATUS

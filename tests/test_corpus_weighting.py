@@ -14,7 +14,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from finecl_hf.commands.errors import UsageError
+from finecl_hf.commands.front_door import UsageError
 from finecl_hf.order_scores import cleanliness
 from finecl_hf.losses import relation_discrimination_loss
 from finecl_hf.pretraining.data import prepare_pretraining_data

@@ -14,7 +14,7 @@ from finecl_hf.cards import read_dataset_card_metadata
 from finecl_hf.data.conversion import SplitSource
 from finecl_hf.data.distant_supervision import FactIndex
 from finecl_hf.data.docred import convert_docred
-from finecl_hf.data.errors import InvalidRecordError
+from finecl_hf.data.invalid_records import InvalidRecordError
 from finecl_hf.data.opennre import convert_opennre
 from finecl_hf.data.semeval import convert_semeval
 from finecl_hf.data.tacred import convert_tacred

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from finecl_hf.commands import run_command
-from finecl_hf.commands.errors import USAGE_EXIT_STATUS
+from finecl_hf.commands.front_door import USAGE_EXIT_STATUS
 
 COMMANDS_WITH_DATACLASSES = ["learning-order", "pretrain", "finetune", "probe", "demo", "reproduce"]
 
@@ -158,7 +158,7 @@ def test_the_plain_argparse_commands_read_the_same_config_files(tmp_path):
 
     from finecl_hf.commands.config_files import parse_with_config
     from finecl_hf.commands.convert import build_parser as convert_parser
-    from finecl_hf.commands.errors import UsageError
+    from finecl_hf.commands.front_door import UsageError
     from finecl_hf.commands.label_issues import build_parser as label_issues_parser
 
     config = tmp_path / "convert.yaml"

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DEBUG_ENV, USAGE_EXIT_STATUS
+from .front_door import DEBUG_ENV, USAGE_EXIT_STATUS
 
 
 @dataclass(frozen=True)

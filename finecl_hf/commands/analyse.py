@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config_files import add_config_option, parse_with_config
-from .errors import UsageError, check_dataset_folder, check_output_file, run_guarded
+from .front_door import UsageError, check_dataset_folder, check_output_file, run_guarded
 
 NAME = "analyse"
 

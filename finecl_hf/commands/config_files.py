@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .front_door import UsageError
 
 ARGUMENT_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 CONFIG_OPTION = "--config"

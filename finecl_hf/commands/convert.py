@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config_files import add_config_option, parse_with_config
-from .errors import USAGE_EXIT_STATUS, UsageError, check_output_dir, run_guarded
+from .front_door import USAGE_EXIT_STATUS, UsageError, check_output_dir, run_guarded
 
 NAME = "convert"
 HELP_FLAGS = ("-h", "--help")

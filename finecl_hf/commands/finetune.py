@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
+from .front_door import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
 
 NAME = "finetune"
 

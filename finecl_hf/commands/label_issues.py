@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .config_files import add_config_option, parse_with_config
-from .errors import UsageError, check_dataset_folder, check_output_dir, check_output_file, run_guarded
+from .front_door import UsageError, check_dataset_folder, check_output_dir, check_output_file, run_guarded
 
 NAME = "label-issues"
 CLEANING_MODES = ("drop", "relabel", "relabel-or-drop")  # finecl_hf.learning_order.label_issues.CLEANING_MODES

@@ -13,7 +13,7 @@ It is an `HfArgumentParser` that
   `TrainingArguments` subclass is 130 lines).
 
 Checks of the values themselves live in the dataclasses' `__post_init__` (finecl-hf's, and `TrainingArguments`');
-`commands.errors.run_guarded` reports them as usage errors.
+`commands.front_door.run_guarded` reports them as usage errors.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from .config_files import (
     read_argument_file,
     without_config_option,
 )
-from .errors import USAGE_EXIT_STATUS, UsageError
+from .front_door import USAGE_EXIT_STATUS, UsageError
 
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .errors import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
+from .front_door import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
 
 NAME = "pretrain"
 LEARNING_ORDER_CONFIGS = ("instances", "documents")
@@ -41,7 +41,7 @@ def check_inputs(args) -> None:
     """Cheap checks, before the model or the dataset is loaded: the learning-order folder first, so that a missing
     one is reported before the default backbone (roberta-base) is looked up."""
     if not args.learning_order_dataset:
-        from .errors import UsageError
+        from .front_door import UsageError
 
         raise UsageError("--learning_order_dataset is required: the learning-order dataset folder (or Hub id) "
                          "written by `finecl learning-order`.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .errors import check_model_source, check_output_dir, run_guarded
+from .front_door import check_model_source, check_output_dir, run_guarded
 
 NAME = "probe"
 

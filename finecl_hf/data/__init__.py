@@ -20,7 +20,7 @@ from .data_collator import (
 )
 from .distant_supervision import DistantStatistics, FactIndex, label_distantly, label_document, normalise_name
 from .docred import convert_docred, parse_docred_document, read_rel_info
-from .errors import InvalidRecordError, SkippedRecords
+from .invalid_records import InvalidRecordError, SkippedRecords
 from .opennre import convert_opennre
 from .relation_instances import RELATION_INSTANCES_CONFIG, build_relation_instances, relation_instances_for_document
 from .schema import (

@@ -33,7 +33,7 @@ from transformers.utils import logging
 from ..cards import ConfigCardSection, DatasetCardSpec, render_dataset_card
 from ..errors import UsageError
 from ..paths import data_dir
-from .errors import InvalidRecordError, SkippedRecords
+from .invalid_records import InvalidRecordError, SkippedRecords
 from .loading import fingerprint_parquet_file
 from .readers import file_sha256
 

@@ -30,7 +30,7 @@ from typing import Any
 from .conversion import ConversionReport, SplitSource, describe_input
 from .docred import DOCRED_CORPUS, DocumentFolder, docred_corpus_info, docred_documents, docred_label_names
 from .docred import read_rel_info, write_document_folder
-from .errors import InvalidRecordError, SkippedRecords
+from .invalid_records import InvalidRecordError, SkippedRecords
 from .readers import iter_json_records
 from .relation_instances import DEFAULT_NA_RATIO, DEFAULT_SEED
 from .schema import NO_RELATION, document_features, triple_uid

@@ -36,7 +36,7 @@ from .conversion import (
     describe_input,
     records_or_skip,
 )
-from .errors import InvalidRecordError, SkippedRecords
+from .invalid_records import InvalidRecordError, SkippedRecords
 from .readers import iter_json_records, open_text
 from .relation_instances import (
     DEFAULT_NA_RATIO,

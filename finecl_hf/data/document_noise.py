@@ -50,7 +50,7 @@ from ..errors import UsageError
 from .conversion import ConversionReport, SplitSource, describe_input
 from .docred import DOCRED_CORPUS, DocumentFolder, docred_corpus_info, docred_documents, docred_label_names
 from .docred import read_rel_info, write_document_folder
-from .errors import SkippedRecords
+from .invalid_records import SkippedRecords
 from .relation_instances import DEFAULT_NA_RATIO, DEFAULT_SEED
 from .schema import relation_triple_feature, triple_uid
 

@@ -25,7 +25,7 @@ from transformers.utils import logging
 
 from ..corpora import CORPORA
 from .conversion import ConversionReport, CorpusInfo, SplitSource, describe_input
-from .errors import InvalidRecordError
+from .invalid_records import InvalidRecordError
 from .readers import iter_json_records, open_text
 from .schema import relation_label_names
 from .sentences import convert_sentence_corpus, required

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import UsageError
-from .errors import InvalidRecordError
+from .invalid_records import InvalidRecordError
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_CHARS = 1 << 20

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..corpora import CORPORA
 from .conversion import ConversionReport, CorpusInfo, SplitSource
-from .errors import InvalidRecordError
+from .invalid_records import InvalidRecordError
 from .readers import iter_lines, undecodable_field
 from .schema import SEMEVAL_NO_RELATION, semeval_label_names
 from .sentences import convert_sentence_corpus

@@ -20,7 +20,7 @@ from .conversion import (
     card_builder,
     records_or_skip,
 )
-from .errors import InvalidRecordError, SkippedRecords
+from .invalid_records import InvalidRecordError, SkippedRecords
 from .schema import sentence_features, sentence_uid
 
 SENTENCE_DESCRIPTION = (

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..corpora import CORPORA
 from .conversion import ConversionReport, CorpusInfo, SplitSource, describe_input
-from .errors import InvalidRecordError
+from .invalid_records import InvalidRecordError
 from .opennre import read_label_file
 from .readers import iter_json_records
 from .schema import NO_RELATION, TACRED_RELATIONS, relation_label_names

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finecl_hf.commands.errors import run_guarded
+from finecl_hf.commands.front_door import run_guarded
 
 from .steps import (
     DemoPaths,

@@ -41,7 +41,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from finecl_hf.commands.errors import run_guarded
+from finecl_hf.commands.front_door import run_guarded
 from finecl_hf.errors import UsageError
 
 from .steps import resolve_inputs, run_step, stage_environment

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from finecl_hf.commands.errors import check_model_source
+from finecl_hf.commands.front_door import check_model_source
 from finecl_hf.corpora import CORPORA
 from finecl_hf.errors import UsageError
 from finecl_hf.learning_order.recipes import STAGE1_RECIPES, TUNED_RECIPE

@@ -27,12 +27,12 @@ import os
 from dataclasses import dataclass, field
 
 
-from ..configuration import WEIGHTING_SCHEMES, FineCLConfig
+from ..configuration import FineCLConfig
 from ..constants import NO_RELATION
 from ..order_scores import SCORES
 from ..paths import DEFAULT_MODEL_HELP, model_or_offline_default
 from ..training_arguments import FineCLTrainingArguments
-from ..weighting import describe_weightings
+from ..weighting import describe_weightings, get_weighting
 
 # The `FineCLConfig` fields that have a command-line argument of the same name.
 CONFIG_FIELDS = (
@@ -188,6 +188,22 @@ class FineCLPreTrainingArguments(FineCLTrainingArguments):
         metadata={"help": "DDP's unused-parameter search; off: every batch uses the encoder and the MLM head."},
     )
 
+    def _resolve_registry_entries(self) -> None:
+        """`weighting_scheme` and `order_score`: the registry entries of `--weighting` and `--order_by`, resolved here,
+        once, and passed on (data preparation weighs and orders with them, the card describes them; the model resolves
+        its own config's `weighting`, the name it is saved with)."""
+        self.weighting_scheme = get_weighting(self.weighting)
+        self.order_score = SCORES[self.order_by]
+
+    def __getstate__(self) -> dict:
+        # The entries hold functions that need not pickle (the Trainer pickles its arguments): a copy resolves them
+        # again from the names.
+        return {key: value for key, value in self.__dict__.items() if key not in ("weighting_scheme", "order_score")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._resolve_registry_entries()
+
     def __post_init__(self):
         self.model_name_or_path = model_or_offline_default(self.model_name_or_path)
         # Bad method hyper-parameters fail here, before hours of data preparation: FineCLConfig checks them all.
@@ -199,7 +215,8 @@ class FineCLPreTrainingArguments(FineCLTrainingArguments):
             )
         if self.order_by not in SCORES:
             raise ValueError(f"order_by={self.order_by!r} is invalid: it must be one of {', '.join(SCORES)}.")
-        if self.order_by_within_relation and WEIGHTING_SCHEMES[self.weighting].weighs_corpus:
+        self._resolve_registry_entries()
+        if self.order_by_within_relation and self.weighting_scheme.weighs_corpus:
             raise ValueError(
                 f"--order_by_within_relation ranks pseudo-epochs within each relation, but --weighting "
                 f"{self.weighting} weighs the whole corpus's --order_by scores: drop one of the two."

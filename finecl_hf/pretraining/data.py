@@ -34,7 +34,8 @@ from ..constants import LEARNING_ORDER_INSTANCES_CONFIG as INSTANCES_CONFIG
 from ..data.tokenization import tokenize_documents
 from ..errors import DataError
 from ..data.learning_order import load_learning_order_dataset, read_learning_order_metadata
-from ..weighting import CorpusWeights, get_weighting
+from ..order_scores import CleanlinessScore, get_score
+from ..weighting import CorpusWeights, WeightingScheme, get_weighting
 from .ordering import PAPER_ORDER, corpus_weights, eq5_epoch_bounds, eq5_epochs
 from .sampling import RelationInstanceIndex, RelationPairSampler
 
@@ -195,9 +196,9 @@ def prepare_pretraining_data(
     no_relation_label: str = NO_RELATION,
     num_proc: int | None = None,
     cache_dir: str | None = None,
-    order_by: str = PAPER_ORDER,
+    order_by: str | CleanlinessScore = PAPER_ORDER,
     order_by_within_relation: bool = False,
-    weighting: str = "paper",
+    weighting: str | WeightingScheme = "paper",
     truncation_share: float | None = None,
 ) -> PreTrainingData:
     """Load, tokenize and index a learning-order dataset for FineCL pre-training (see the module docstring).
@@ -205,8 +206,12 @@ def prepare_pretraining_data(
     `order_by`/`order_by_within_relation`: the score that orders the instances for eq. 5 and whether it is ranked
     within each relation (`finecl_hf.pretraining.ordering`); checked before anything is tokenized. When `weighting` is
     a corpus scheme (`posterior`, `truncate`), its weights are computed here from the `order_by` score (with
-    `truncation_share` for `truncate`) and carried by the index.
+    `truncation_share` for `truncate`) and carried by the index. Both may be given as names or as the registry
+    entries (`finecl_hf.order_scores.SCORES`, `finecl_hf.weighting.WEIGHTING_SCHEMES`) that `finecl pretrain`
+    resolves once when it checks its arguments.
     """
+    score = order_by if isinstance(order_by, CleanlinessScore) else get_score(order_by)
+    scheme = weighting if isinstance(weighting, WeightingScheme) else get_weighting(weighting)
     instances, documents = load_learning_order_dataset(path, split=split, cache_dir=cache_dir)
     label_names = list(instances.features["relation"].names)
     no_relation_id = label_names.index(no_relation_label) if no_relation_label in label_names else None
@@ -216,17 +221,17 @@ def prepare_pretraining_data(
     card_metadata = read_learning_order_metadata(path)
     epoch_range = None
     weights, weighting_fit = None, None
-    if get_weighting(weighting).weighs_corpus:
+    if scheme.weighs_corpus:
         weights, weighting_fit = corpus_weights(
-            instances, weighting, order_by, columns["relation"], no_relation_id, truncation_share, source
+            instances, scheme, score, columns["relation"], no_relation_id, truncation_share, source
         )
-        logger.info(f"--weighting {weighting} on {order_by!r}: {weighting_fit.summary}.")
-    elif order_by != PAPER_ORDER:
+        logger.info(f"--weighting {scheme.name} on {score.name!r}: {weighting_fit.summary}.")
+    elif score.name != PAPER_ORDER:
         columns["learned_epoch"], epoch_range = eq5_epochs(
-            instances, order_by, columns["learned_epoch"], columns["relation"], no_relation_id, card_metadata,
+            instances, score, columns["learned_epoch"], columns["relation"], no_relation_id, card_metadata,
             order_by_within_relation, source,
         )
-        logger.info(f"Instances ordered by {order_by!r} (pseudo-epochs {epoch_range[0]}..{epoch_range[1]}).")
+        logger.info(f"Instances ordered by {score.name!r} (pseudo-epochs {epoch_range[0]}..{epoch_range[1]}).")
     index = RelationInstanceIndex.from_arrays(
         *columns.values(),
         num_documents=len(documents),
@@ -262,7 +267,7 @@ def prepare_pretraining_data(
         source=str(path),
         card_metadata=card_metadata,
         statistics=statistics,
-        order_by=order_by,
+        order_by=score.name,
         epoch_range=epoch_range,
         weighting_fit=weighting_fit,
     )

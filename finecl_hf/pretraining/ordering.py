@@ -2,12 +2,12 @@
 cleanliness score mapped to a pseudo-epoch (`--order_by`).
 
 Eq. 5 weighs an instance by f(k) = α^((k_max−k)/(k_max−k_min)). `--order_by learned_epoch` (default) uses the column
-as written by stage 1: the paper, unchanged. Any other score of `finecl_hf.learning_order.scores` is mapped onto eq. 5
+as written by stage 1: the paper, unchanged. Any other score of `finecl_hf.order_scores` is mapped onto eq. 5
 through its rank:
 
 1. the relation instances (label ≠ no-relation; no-relation pairs keep k = −1, weight 1, as never-learned instances
    do under the paper's order) are ranked by the score oriented higher = cleaner
-   (`finecl_hf.learning_order.scores.cleanliness`), over all of them or, with `--order_by_within_relation`, within
+   (`finecl_hf.order_scores.cleanliness`), over all of them or, with `--order_by_within_relation`, within
    each relation class;
 2. instance i gets its 0-based mid-rank c_i from the cleanest (ties share the average rank) among the n instances of
    its group;
@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 from datasets import Dataset, Value
 
 from ..errors import DataError, UsageError
-from ..order_scores import SCORES, cleanliness
-from ..weighting import CorpusWeights, get_weighting
+from ..order_scores import SCORES, CleanlinessScore
+from ..weighting import CorpusWeights, WeightingScheme
 
 PAPER_ORDER = "learned_epoch"
 NOT_RANKED = -1
@@ -101,13 +101,13 @@ def pseudo_epoch_range(card_metadata: dict[str, Any], learned_epoch: np.ndarray)
     return 0, max(int(np.max(learned_epoch, initial=0)), 1)
 
 
-def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[str, np.ndarray]:
-    """The columns score `order_by` is computed from, checked: present, numeric, finite.
+def read_score_columns(instances: Dataset, score: CleanlinessScore, source: str) -> dict[str, np.ndarray]:
+    """The columns `score` (the `--order_by` registry entry) is computed from, checked: present, numeric, finite.
 
     Raises:
         ValueError: naming `source`, the column and what was expected.
     """
-    score = SCORES[order_by]
+    order_by = score.name
     available = instances.column_names
     missing = [name for name in score.columns if name not in available]
     if missing:
@@ -153,22 +153,22 @@ def read_score_columns(instances: Dataset, order_by: str, source: str) -> dict[s
 
 def score_pseudo_epochs(
     instances: Dataset,
-    order_by: str,
+    score: CleanlinessScore,
     relation: np.ndarray,
     no_relation_id: int | None,
     epoch_range: tuple[int, int],
     within_relation: bool,
     source: str,
 ) -> np.ndarray:
-    """`int16` pseudo-epoch of every instance for `--order_by` score `order_by` (see the module docstring)."""
-    scores = cleanliness(order_by, read_score_columns(instances, order_by, source))
+    """`int16` pseudo-epoch of every instance for the `--order_by` score `score` (see the module docstring)."""
+    scores = score.oriented(read_score_columns(instances, score, source))
     ranked = np.ones(scores.shape, dtype=bool) if no_relation_id is None else relation != no_relation_id
     return pseudo_epochs(scores, ranked, *epoch_range, groups=relation if within_relation else None)
 
 
 def eq5_epochs(
     instances: Dataset,
-    order_by: str,
+    score: CleanlinessScore,
     learned_epoch: np.ndarray,
     relation: np.ndarray,
     no_relation_id: int | None,
@@ -181,10 +181,10 @@ def eq5_epochs(
     The paper's order (`learned_epoch`) is the column itself, with range `None`: eq. 5 then spans the learned instances
     (`eq5_epoch_bounds`). Any other score gives pseudo-epochs in `pseudo_epoch_range` (module docstring).
     """
-    if order_by == PAPER_ORDER:
+    if score.name == PAPER_ORDER:
         return learned_epoch, None
     epoch_range = pseudo_epoch_range(card_metadata, learned_epoch)
-    epochs = score_pseudo_epochs(instances, order_by, relation, no_relation_id, epoch_range, within_relation, source)
+    epochs = score_pseudo_epochs(instances, score, relation, no_relation_id, epoch_range, within_relation, source)
     return epochs, epoch_range
 
 
@@ -199,14 +199,15 @@ def eq5_epoch_bounds(learned_epoch: np.ndarray, pseudo_range: tuple[int, int] | 
 
 def corpus_weights(
     instances: Dataset,
-    weighting: str,
-    order_by: str,
+    scheme: WeightingScheme,
+    score: CleanlinessScore,
     relation: np.ndarray,
     no_relation_id: int | None,
     truncation_share: float | None,
     source: str,
 ) -> tuple[np.ndarray, CorpusWeights]:
-    """`float32` weight of every instance under the corpus scheme `weighting`, from score `order_by`, and the fit.
+    """`float32` weight of every instance under the corpus scheme `scheme`, from the `--order_by` score `score`, and
+    the fit (both registry entries, resolved where the arguments were checked).
 
     Raises:
         UsageError: naming `--weighting`, `--order_by` and `source` when the scheme cannot weigh this score (a
@@ -214,15 +215,15 @@ def corpus_weights(
     """
     import torch
 
-    scores = cleanliness(order_by, read_score_columns(instances, order_by, source))
+    scores = score.oriented(read_score_columns(instances, score, source))
     ranked = np.ones(scores.shape, dtype=bool) if no_relation_id is None else relation != no_relation_id
     try:
-        fitted = get_weighting(weighting).corpus_weights(
+        fitted = scheme.corpus_weights(
             torch.from_numpy(np.asarray(scores[ranked], dtype=np.float64)), truncation_share=truncation_share
         )
     except ValueError as error:
         raise UsageError(
-            f"--weighting {weighting} --order_by {order_by}: cannot weigh the {int(ranked.sum())} relation instances "
+            f"--weighting {scheme.name} --order_by {score.name}: cannot weigh the {int(ranked.sum())} relation instances "
             f"of {source}: {error}. Choose another --order_by score (or --weighting paper / uniform)."
         ) from None
     weights = np.ones(scores.shape, dtype=np.float32)

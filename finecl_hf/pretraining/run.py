@@ -16,7 +16,7 @@ from transformers.utils import logging
 from ..distributed import finish_distributed
 from ..errors import UsageError
 from ..modeling import FineCLForPreTraining
-from ..weighting import get_weighting
+from ..weighting import WeightingScheme
 from .arguments import CONFIG_FIELDS, FineCLPreTrainingArguments
 from .data import PreTrainingData, prepare_pretraining_data
 from .data_collator import FineCLPreTrainingCollator
@@ -65,9 +65,9 @@ def build_pretrainer(
             no_relation_label=args.no_relation_label,
             num_proc=args.preprocessing_num_workers,
             cache_dir=args.dataset_cache_dir,
-            order_by=args.order_by,
+            order_by=args.order_score,
             order_by_within_relation=args.order_by_within_relation,
-            weighting=args.weighting,
+            weighting=args.weighting_scheme,
             truncation_share=args.truncation_share,
         )
     with _whole_model_construction(args):
@@ -153,7 +153,7 @@ def save_pretrained_checkpoint(trainer: FineCLPreTrainer, data: PreTrainingData,
             hyperparameters=hyperparameters,
             log_history=trainer.state.log_history,
             logging_steps=args.logging_steps,
-            weighting=_weighting_card_data(data, config.weighting),
+            weighting=_weighting_card_data(data, args.weighting_scheme),
         )
         card.save(output_dir / "README.md")
     return output_dir
@@ -185,13 +185,12 @@ def run_pretraining(args: FineCLPreTrainingArguments) -> Path:
     return output_dir
 
 
-def _weighting_card_data(data: PreTrainingData, weighting: str) -> dict | None:
+def _weighting_card_data(data: PreTrainingData, scheme: WeightingScheme) -> dict | None:
     """What the card says of a corpus weighting scheme's fit (`None` for an epoch scheme)."""
     fit = data.weighting_fit
     if fit is None:
         return None
-    description = get_weighting(weighting).description
-    return {"description": description, "summary": fit.summary, "estimated_noise_rate": fit.estimated_noise_rate}
+    return {"description": scheme.description, "summary": fit.summary, "estimated_noise_rate": fit.estimated_noise_rate}
 
 
 def _plain(value):
