@@ -2,7 +2,7 @@
 
 A converted dataset folder is described by its card alone: `configs:` (which Parquet file holds which split),
 `dataset_info:` (the `Features`, so `ClassLabel` names survive `load_dataset(folder)`), per-split and per-class
-counts, provenance (source files with sha256, converter version) and the records skipped by `--skip-invalid`.
+counts, provenance (source files with sha256, converter version) and the records skipped by `--skip_invalid`.
 finecl-specific metadata lives under the YAML key `finecl` and is read back with `read_dataset_card_metadata`.
 """
 

@@ -88,7 +88,7 @@ def _add_opennre_arguments(parser: argparse.ArgumentParser) -> None:
         "source if present, else the sorted labels found in the data."
     )(parser)
     parser.add_argument(
-        "--no-relation-label", default=None,
+        "--no_relation_label", "--no-relation-label", default=None,
         help="Name of the corpus's no-relation label, which becomes id 0 (Wiki80 has none).",
     )
 
@@ -101,11 +101,11 @@ def _opennre_options(args: argparse.Namespace, sources: list) -> dict[str, Any]:
 
 
 def _add_docred_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json",
+    parser.add_argument("--rel_info", "--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json",
                         help="DocRED's rel_info.json {P-id: name} (default: %(default)s).")
-    parser.add_argument("--no-relation-instances", action="store_true",
+    parser.add_argument("--no_relation_instances", "--no-relation-instances", action="store_true",
                         help="Do not write the `relation_instances` config.")
-    parser.add_argument("--na-ratio", type=float, default=None,
+    parser.add_argument("--na_ratio", "--na-ratio", type=float, default=None,
                         help="No-relation pairs sampled per document: min(#NA, ratio x #positive pairs) (default: "
                         "the converter's, `finecl_hf.data.relation_instances.DEFAULT_NA_RATIO`).")
     parser.add_argument("--seed", type=int, default=None, help="Seed of that sampling (default: the converter's).")
@@ -128,15 +128,15 @@ def _distant_options(args: argparse.Namespace, sources: list) -> dict[str, Any]:
 
 
 def _add_noise_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--noise-rate", "--noise_rate", dest="noise_rate", type=float, required=True,
+    parser.add_argument("--noise_rate", "--noise-rate", type=float, required=True,
                         help="Share of triples to corrupt, in [0, 1).")
     parser.add_argument("--mixture", nargs=3, type=float, metavar=("OTHER_PAIR", "FREQUENT", "REVERSED"),
                         default=None, help="Probabilities of the error types other_pair, frequent, reversed (default: "
                         "a third each).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the corruption (default: %(default)s).")
-    parser.add_argument("--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json",
+    parser.add_argument("--rel_info", "--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json",
                         help="DocRED's rel_info.json {P-id: name} (default: %(default)s).")
-    parser.add_argument("--na-ratio", type=float, default=None,
+    parser.add_argument("--na_ratio", "--na-ratio", type=float, default=None,
                         help="No-relation pairs sampled per document per positive pair (default: the converter's).")
 
 
@@ -148,7 +148,7 @@ def _noise_options(args: argparse.Namespace, sources: list) -> dict[str, Any]:
 
 
 def _add_oracle_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--num-epochs", "--num_epochs", dest="num_epochs", type=int, default=15,
+    parser.add_argument("--num_epochs", "--num-epochs", type=int, default=15,
                         help="k_max + 1: corrupted triples are 'learned' at the last epoch (default: the paper's 15).")
     parser.add_argument("--relabel", action="store_true", help="Give every corrupted triple back its original "
                         "triple instead (the ceiling of label correction).")

@@ -172,3 +172,19 @@ def test_the_plain_argparse_commands_read_the_same_config_files(tmp_path):
     config.write_text("clean: scrub\n")
     with pytest.raises(UsageError, match="clean='scrub' is not one of"):
         parse_with_config(label_issues_parser(), ["folder", "--config", str(config)])
+
+
+def test_every_option_is_snake_case_with_its_kebab_spelling_still_accepted():
+    from finecl_hf.commands.convert import build_parser as convert_parser
+    from finecl_hf.corpora import CORPORA
+
+    for name in CORPORA:
+        parser = convert_parser(name)
+        for action in parser._actions:
+            long = [option for option in action.option_strings if option.startswith("--")]
+            if long:
+                assert "-" not in long[0][2:], f"finecl convert {name}: {long[0]} is not snake_case"
+                assert all(option.replace("-", "_")[2:] == long[0][2:] for option in long), long
+    snake = convert_parser("document-noise").parse_args(["--output", "o", "--noise_rate", "0.3", "--na_ratio", "2"])
+    kebab = convert_parser("document-noise").parse_args(["--output", "o", "--noise-rate", "0.3", "--na-ratio", "2"])
+    assert snake == kebab and snake.noise_rate == 0.3

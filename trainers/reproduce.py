@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The controlled label-noise experiment (ERICA vs FineCL, probed): `make reproduce`, the same as `finecl reproduce`.
 
-It lives in the package (`finecl_hf/experiments/reproduction.py`); `--help` lists every budget.
+Its command is `finecl_hf/commands/reproduce.py`, the experiment `finecl_hf/experiments/`; `--help` lists every budget.
 """
 
 from finecl_hf.commands import run_command

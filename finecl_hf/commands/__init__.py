@@ -77,9 +77,9 @@ COMMANDS: dict[str, Command] = {
         Command("probe", "Representation probe: k-shot linear classifiers on frozen encoders, with 95% CIs.",
                 "finecl_hf.commands.probe"),
         Command("demo", "All three stages end to end on the shipped corpora, in minutes on a CPU.",
-                "finecl_hf.experiments.demo"),
+                "finecl_hf.commands.demo"),
         Command("reproduce", "ERICA vs FineCL pre-training on corpora of known label noise, probed, with paired CIs.",
-                "finecl_hf.experiments.reproduction"),
+                "finecl_hf.commands.reproduce"),
     )
 }
 

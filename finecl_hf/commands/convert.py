@@ -5,7 +5,7 @@
     finecl convert distant-supervision --facts facts.json.gz --output data/distant
 
 The folder holds Parquet files and a README.md dataset card (`datasets.load_dataset(folder)` loads it offline). Bad
-input ends with one line naming the file, record (1-based) and field; `--skip-invalid` counts and skips bad records.
+input ends with one line naming the file, record (1-based) and field; `--skip_invalid` counts and skips bad records.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def build_parser(corpus_name: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--output", required=True, type=Path, help="Folder to write (Parquet files + README.md).")
     parser.add_argument(
-        "--skip-invalid", action="store_true",
+        "--skip_invalid", "--skip-invalid", action="store_true",
         help="Skip invalid records (each reported on stderr and counted in the card) instead of stopping.",
     )
     parser.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .front_door import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
+from .front_door import check_dataset_folder, check_earlier_run, check_model_arguments, check_output_dir, run_guarded
 
 NAME = "finetune"
 
@@ -56,8 +56,7 @@ def parse_arguments(argv: Sequence[str], check_model: bool = False) -> tuple[Any
                       overwrite=preliminary_training.overwrite_output_dir,
                       resume=preliminary_training.resume_from_checkpoint)
     if check_model:
-        check_model_source("--model_name_or_path", preliminary.model_name_or_path)
-        check_model_source("--tokenizer_name", preliminary.tokenizer_name, tokenizer=True)
+        check_model_arguments(preliminary)
     if preliminary.recipe == "paper":
         features = relation_dataset_features(
             preliminary.dataset_path, preliminary.dataset_config_name, preliminary.train_split

@@ -123,6 +123,12 @@ def looks_like_a_path(value: str) -> bool:
     return value.startswith((".", "~", os.sep, "/")) or value.count("/") > 1 or (os.sep != "/" and os.sep in value)
 
 
+def check_model_arguments(args: Any) -> None:
+    """`--model_name_or_path` and `--tokenizer_name` of a stage's `ModelArguments` (see `check_model_source`)."""
+    check_model_source("--model_name_or_path", args.model_name_or_path)
+    check_model_source("--tokenizer_name", args.tokenizer_name, tokenizer=True)
+
+
 def check_model_source(argument: str, value: str | None, *, needs_weights: bool = True, tokenizer: bool = False) -> None:
     """`--model_name_or_path`: a folder with config.json (and weights), or a Hub id that can be loaded.
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .front_door import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
+from .front_door import check_dataset_folder, check_earlier_run, check_model_arguments, check_output_dir, run_guarded
 
 NAME = "learning-order"
 
@@ -51,7 +51,7 @@ def check_inputs(data_args, training_args) -> None:
     """Cheap checks, before the model or the dataset is loaded."""
     check_dataset_folder("--dataset_path", data_args.dataset_path,
                          expected="a dataset folder written by `finecl convert`")
-    check_model_source("--model_name_or_path", data_args.model_name_or_path)
+    check_model_arguments(data_args)
     check_output_dir("--output_dir", training_args.output_dir)
     check_output_dir("--learning_order_dir", data_args.learning_order_dir)
     for argument, folder in (("--output_dir", training_args.output_dir),

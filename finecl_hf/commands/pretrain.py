@@ -2,6 +2,7 @@
 
     finecl pretrain --learning_order_dataset runs/order/learning_order --model_name_or_path roberta-base \
         --output_dir runs/finecl-roberta-base
+    finecl pretrain --config recipe.yaml --max_steps 10      # a recipe file, one value overridden
 
 Several processes (DDP; on a CPU-only machine add `--use_cpu`), or DeepSpeed (configs in trainers/configs/):
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .front_door import check_dataset_folder, check_earlier_run, check_model_source, check_output_dir, run_guarded
+from .front_door import check_dataset_folder, check_earlier_run, check_model_arguments, check_output_dir, run_guarded
 
 NAME = "pretrain"
 LEARNING_ORDER_CONFIGS = ("instances", "documents")
@@ -32,14 +33,15 @@ def build_parser():
 
 
 def parse_arguments(argv: Sequence[str]):
-    """`FineCLPreTrainingArguments` from the command line, or from a single `.json`/`.yaml` file argument."""
+    """`FineCLPreTrainingArguments` from the command line (over a `--config FILE`), or from a single `.json`/`.yaml`
+    file argument."""
     (args,) = build_parser().parse(argv)
     return args
 
 
 def check_inputs(args) -> None:
     """Cheap checks, before the model or the dataset is loaded: the learning-order folder first, so that a missing
-    one is reported before the default backbone (roberta-base) is looked up."""
+    one is reported before the backbone is looked up."""
     if not args.learning_order_dataset:
         from .front_door import UsageError
 
@@ -49,12 +51,10 @@ def check_inputs(args) -> None:
         "--learning_order_dataset", args.learning_order_dataset, configs=LEARNING_ORDER_CONFIGS,
         expected="a learning-order dataset written by `finecl learning-order` (its <output_dir>/learning_order)",
     )
-    check_model_source("--model_name_or_path", args.model_name_or_path)
+    check_model_arguments(args)
     check_output_dir("--output_dir", args.output_dir)
     check_earlier_run("--output_dir", args.output_dir, overwrite=args.overwrite_output_dir,
                       resume=args.resume_from_checkpoint)
-    if args.tokenizer_name:
-        check_model_source("--tokenizer_name", args.tokenizer_name, tokenizer=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -29,7 +29,7 @@ clean) and the triple's `original_head`, `original_tail` and `original_relation`
 triples; the ``relation_instances`` config (what stage 1 trains on) is built from the noisy labels. Noise rate 0
 writes the clean corpus in the same format.
 
-`finecl convert document-noise --noise-rate R --output DIR` writes such a folder (`convert_noisy_corpus`, an entry of
+`finecl convert document-noise --noise_rate R --output DIR` writes such a folder (`convert_noisy_corpus`, an entry of
 the corpus registry); `finecl convert oracle-order --source DIR --output OUT` (`finecl_hf.data.oracle_order`) turns it
 into a learning-order dataset without stage 1 (the true noise mask as the order).
 """
@@ -356,9 +356,9 @@ def convert_noisy_corpus(
     `skip_invalid` is refused: which triples are corrupted is drawn over the whole corpus, so a skipped record would
     change the noise of every other one."""
     if skip_invalid:
-        raise UsageError("--skip-invalid does not apply to document-noise: the corruption is drawn over every gold "
-                         "record; convert the corpus with `finecl convert docred --skip-invalid` first.")
-    check_noise_rate(options["noise_rate"], "--noise-rate")
+        raise UsageError("--skip_invalid does not apply to document-noise: the corruption is drawn over every gold "
+                         "record; convert the corpus with `finecl convert docred --skip_invalid` first.")
+    check_noise_rate(options["noise_rate"], "--noise_rate")
     return write_noisy_corpus(sources, output_dir, overwrite=overwrite, **options)
 
 

@@ -1,4 +1,4 @@
-"""Errors raised on invalid source data, and the bookkeeping of records skipped with `--skip-invalid`."""
+"""Errors raised on invalid source data, and the bookkeeping of records skipped with `--skip_invalid`."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class InvalidRecordError(DataError):
 
 @dataclass
 class SkippedRecords:
-    """Records dropped by `--skip-invalid`: counted per split and field, each one reported on stderr.
+    """Records dropped by `--skip_invalid`: counted per split and field, each one reported on stderr.
 
     The counts end up in the dataset card, so a converted dataset always says how much of its source it lost.
     """

@@ -110,7 +110,7 @@ def convert_oracle_order(
     """`write_oracle_learning_order` as an entry of the corpus registry: `--source` is the noisy corpus folder (its
     `README.md` names it), `--output` the learning-order dataset to write."""
     if skip_invalid:
-        raise UsageError("--skip-invalid does not apply to oracle-order: it reads a folder finecl-hf wrote.")
+        raise UsageError("--skip_invalid does not apply to oracle-order: it reads a folder finecl-hf wrote.")
     if len(sources) != 1:
         raise UsageError(f"oracle-order reads one noisy corpus folder; --source names {len(sources)}.")
     source, output_dir = sources[0], Path(output_dir)

@@ -5,7 +5,7 @@ so converting 100k documents needs no more memory than converting 10k.
 
 Every failure is reported as an `InvalidRecordError` naming the file and the record:
 - bytes that are not UTF-8 are decoded with `surrogateescape` and reported for the record (and field) holding them, so
-  `--skip-invalid` can drop just that record;
+  `--skip_invalid` can drop just that record;
 - a truncated or corrupt gzip stream, or a JSON array cut short, is fatal: nothing after it can be trusted.
 """
 

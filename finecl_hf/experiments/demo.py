@@ -15,13 +15,10 @@ path and budget is a flag: `finecl demo --help`. The same pipeline on real data 
 from __future__ import annotations
 
 import json
-import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finecl_hf.commands.front_door import run_guarded
 
 from .steps import (
     DemoPaths,
@@ -30,14 +27,10 @@ from .steps import (
     finetune_command,
     learning_order_commands,
     pretrain_command,
-    resolve_inputs,
     run_step,
     stage_environment,
     validate_stage_commands,
 )
-
-NAME = "demo"
-
 
 @dataclass
 class DemoArguments(PipelineArguments):
@@ -69,24 +62,8 @@ def build_commands(args: DemoArguments, paths: DemoPaths, backbone: str, data_di
     return steps
 
 
-def build_parser():
-    from finecl_hf.commands.parser import FineCLArgumentParser
-
-    return FineCLArgumentParser(DemoArguments, prog=f"finecl {NAME}")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-
-    def parse():
-        (args,) = build_parser().parse(argv)
-        return args, *resolve_inputs(args)
-
-    run_guarded(f"finecl {NAME}", parse, run)
-
-
-def run(parsed) -> None:
-    args, corpus, backbone = parsed
+def run_demo(args: DemoArguments, corpus: Path, backbone: str) -> None:
+    """Run every step (`build_commands`) as the `finecl` process a user would type, then print where everything is."""
     paths = DemoPaths(Path(args.output_dir).resolve())
     started = time.perf_counter()
     steps = build_commands(args, paths, backbone, corpus)
@@ -134,9 +111,3 @@ def best_score_line(report: dict) -> str:
     paper = scores.get("learned_epoch", {}).get("roc_auc", report.get("clean_label_auc"))
     return (f"best cleanliness score: {best} ROC-AUC {scores[best]['roc_auc']:.3f}, top-25% precision "
             f"{scores[best]['top_25_precision']:.2f} (the paper's learned_epoch: ROC-AUC {paper:.3f})")
-
-
-if __name__ == "__main__":
-    from finecl_hf.commands import run_command
-
-    run_command(NAME)

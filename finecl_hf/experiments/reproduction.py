@@ -37,14 +37,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from finecl_hf.commands.front_door import run_guarded
 from finecl_hf.errors import UsageError
 
-from .steps import resolve_inputs, run_step, stage_environment
+from .steps import run_step, stage_environment
 from .reproduction_plan import (  # noqa: F401 - the plan's names are this command's API too
     BUDGET_CURVE_TASK,
     RECIPES,
@@ -56,7 +53,6 @@ from .reproduction_plan import (  # noqa: F401 - the plan's names are this comma
     probe_marker,
 )
 
-NAME = "reproduce"
 ARGUMENTS_FOLDER = "arguments"  # each stage step's argument file (finecl <command> <file> runs it again)
 
 
@@ -91,30 +87,17 @@ def run_steps(
     return seconds
 
 
-# -------------------------------------------------------------------------------------------------------- main
-def build_parser():
-    from finecl_hf.commands.parser import FineCLArgumentParser
-
-    return FineCLArgumentParser(ReproduceArguments, prog=f"finecl {NAME}")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-
-    def parse():
-        (args,) = build_parser().parse(argv)
-        if args.table2 and not RECIPES.is_dir():
-            raise UsageError(f"--table2 runs the scripts of {RECIPES}, which is missing (finecl-hf installed without "
-                             "its repository?): run it from a checkout.")
-        return args, *resolve_inputs(args)
-
-    run_guarded(f"finecl {NAME}", parse, run)
+def check_reproduce_arguments(args: ReproduceArguments) -> None:
+    """What the parser cannot check: `--table2` needs the recipes of a checkout."""
+    if args.table2 and not RECIPES.is_dir():
+        raise UsageError(f"--table2 runs the scripts of {RECIPES}, which is missing (finecl-hf installed without "
+                         "its repository?): run it from a checkout.")
 
 
-def run(parsed) -> None:
+def run_reproduction(args: ReproduceArguments, corpus: Path, backbone: str) -> None:
+    """Run every step not yet done (`build_steps`), then write the report from whatever has finished."""
     from .reproduction_report import write_report
 
-    args, corpus, backbone = parsed
     root = Path(args.output_dir).resolve()
     if args.overwrite and root.exists():
         shutil.rmtree(root)
@@ -123,9 +106,3 @@ def run(parsed) -> None:
         steps, args.overwrite, root / STEP_SECONDS_FILE, stage_environment(corpus), root / ARGUMENTS_FOLDER
     )
     write_report(args, ReproductionLayout(root), backbone, seconds)
-
-
-if __name__ == "__main__":
-    from finecl_hf.commands import run_command
-
-    run_command(NAME)

@@ -263,9 +263,9 @@ def data_steps(args: ReproduceArguments, layout: ReproductionLayout, data_dir: P
             continue
         command = [
             *finecl_command(), "convert", "document-noise", "--source", f"train={gold}",
-            "--output", str(layout.corpus(name)), "--noise-rate", str(corpus.noise_rate),
-            "--seed", str(args.noise_seed), "--na-ratio", str(args.no_relation_ratio),
-            "--rel-info", str(data_dir / "docred" / "rel_info.json"), "--overwrite",
+            "--output", str(layout.corpus(name)), "--noise_rate", str(corpus.noise_rate),
+            "--seed", str(args.noise_seed), "--na_ratio", str(args.no_relation_ratio),
+            "--rel_info", str(data_dir / "docred" / "rel_info.json"), "--overwrite",
         ]  # fmt: skip
         steps.append(Step(f"corpus: {name} ({corpus.description})", command, layout.corpus(name) / "README.md"))
         if corpus.has_noise_mask:

@@ -208,8 +208,8 @@ def dataset_commands(data_dir: Path, paths: DemoPaths, no_relation_ratio: float)
             *finecl, "convert", "distant-supervision",
             "--source", *CORPORA["distant-supervision"].default_sources(data_dir),
             "--facts", str(data_dir / "docred" / "train_annotated.fact.json.gz"),
-            "--rel-info", str(data_dir / "docred" / "rel_info.json"),
-            "--na-ratio", str(no_relation_ratio),
+            "--rel_info", str(data_dir / "docred" / "rel_info.json"),
+            "--na_ratio", str(no_relation_ratio),
             "--output", str(paths.distant), "--overwrite",
         ]),
     ]

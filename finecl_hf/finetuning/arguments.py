@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..configuration import DOCUMENT_LOSSES, ENTITY_POOLING_METHODS, RELATION_LEVELS
-from ..paths import DEFAULT_MODEL_HELP, model_or_offline_default
+from ..training_arguments import ModelArguments
 from .tasks import TASK_CHOICES
 
 RECIPES = ("paper", "none")
@@ -19,8 +19,10 @@ ENTITY_MARKER_STYLES = ("none", "text", "punct", "special")
 
 
 @dataclass
-class RelationExtractionArguments:
-    """What to fine-tune, on which data and how the data is reduced (optimiser settings: `TrainingArguments`)."""
+class RelationExtractionArguments(ModelArguments):
+    """What to fine-tune (`ModelArguments`: a FineCL checkpoint, the output of stage 2, or any encoder; loaded with
+    `FineCLForRelationExtraction.from_backbone`), on which data and how the data is reduced (optimiser settings:
+    `TrainingArguments`)."""
 
     dataset_path: str = field(
         metadata={
@@ -29,18 +31,8 @@ class RelationExtractionArguments:
             "document level: DocRED-format documents."
         }
     )
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={
-            "help": "A FineCL checkpoint (stage 2 output) or any encoder checkpoint (bert-base-cased, roberta-base, a "
-            "local folder); loaded with `FineCLForRelationExtraction.from_backbone`. " + DEFAULT_MODEL_HELP
-        },
-    )
     dataset_config_name: str | None = field(
         default=None, metadata={"help": "Configuration of the dataset folder to load (`load_dataset(DIR, NAME)`)."}
-    )
-    tokenizer_name: str | None = field(
-        default=None, metadata={"help": "Tokenizer to use when it differs from `model_name_or_path`."}
     )
     relation_level: str = field(
         default="sentence",
@@ -170,7 +162,7 @@ class RelationExtractionArguments:
     )
 
     def __post_init__(self) -> None:
-        self.model_name_or_path = model_or_offline_default(self.model_name_or_path)
+        super().__post_init__()
         if not 0 < self.train_fraction <= 1:
             raise ValueError(f"--train_fraction={self.train_fraction} must be in (0, 1].")
         if self.validation_size <= 0:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-from ..paths import DEFAULT_MODEL_HELP, model_or_offline_default
-from ..training_arguments import FineCLTrainingArguments
+from ..training_arguments import FineCLTrainingArguments, ModelArguments
 from .recipes import DEFAULT_RECIPE, STAGE1_RECIPES
 
 PAPER = STAGE1_RECIPES[DEFAULT_RECIPE]
@@ -20,21 +19,15 @@ LEARNING_ORDER_MODES = ("batch", "epoch")
 
 
 @dataclass
-class LearningOrderArguments:
-    """What stage 1 trains on, which backbone it starts from, and how the learning order is exported."""
+class LearningOrderArguments(ModelArguments):
+    """What stage 1 trains on, which backbone it starts from (`ModelArguments`), and how the learning order is
+    exported."""
 
     dataset_path: str = field(
         metadata={
             "help": "Folder written by the data converters (`load_dataset(path)` must work): a sentence-level dataset "
             "(SemEval, TACRED, Wiki80), or a documents dataset with its `relation_instances` config (e.g. the distant "
             "labeler's output), whose instances are then learned and whose documents are exported alongside."
-        },
-    )
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={
-            "help": "Backbone encoder or FineCL checkpoint (`FineCLForRelationExtraction.from_backbone`). "
-            + DEFAULT_MODEL_HELP
         },
     )
     dataset_config_name: str | None = field(
@@ -111,7 +104,7 @@ class LearningOrderArguments:
     def __post_init__(self):
         from ..order_scores import SCORES
 
-        self.model_name_or_path = model_or_offline_default(self.model_name_or_path)
+        super().__post_init__()
         unknown = [name for name in self.scores or () if name not in SCORES]
         if unknown:
             raise ValueError(f"scores={unknown} is invalid: choose among {', '.join(SCORES)}.")

@@ -101,7 +101,7 @@ def run_learning_order(
     _check_unique_uids(instances, data_args.dataset_path)
     no_relation = no_relation_name(label_names, data_args.no_relation_label or _card_no_relation(data_args.dataset_path))
     model_path = data_args.model_name_or_path  # the offline MiniLM when none was given (LearningOrderArguments)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    tokenizer = AutoTokenizer.from_pretrained(data_args.tokenizer_name or model_path)
     instances = instances.add_column(SOURCE_ROW_COLUMN, list(range(len(instances))))
     with training_args.main_process_first(desc="tokenizing"):
         train_dataset, collator = _tokenized_training_data(instances, documents, tokenizer, data_args)

@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from ..configuration import FineCLConfig
 from ..constants import NO_RELATION
 from ..order_scores import SCORES
-from ..paths import DEFAULT_MODEL_HELP, model_or_offline_default
-from ..training_arguments import FineCLTrainingArguments
+from ..training_arguments import FineCLTrainingArguments, ModelArguments
 from ..weighting import describe_weightings, get_weighting
 
 # The `FineCLConfig` fields that have a command-line argument of the same name.
@@ -52,7 +51,7 @@ CONFIG_FIELDS = (
 
 
 @dataclass
-class FineCLPreTrainingArguments(FineCLTrainingArguments):
+class FineCLPreTrainingArguments(ModelArguments, FineCLTrainingArguments):
     """Arguments of `trainers/pretrain.py` and `FineCLPreTrainer` (see the module docstring for the batch size)."""
 
     learning_order_dataset: str | None = field(
@@ -61,15 +60,6 @@ class FineCLPreTrainingArguments(FineCLTrainingArguments):
             "help": "Learning-order dataset written by stage 1 (a folder or Hub id; `load_dataset` must load its "
             "`instances` config with `learned_epoch` and its `documents` config)."
         },
-    )
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={
-            "help": "Backbone encoder (any `AutoModel` encoder) or FineCL checkpoint to start from. " + DEFAULT_MODEL_HELP
-        },
-    )
-    tokenizer_name: str | None = field(
-        default=None, metadata={"help": "Tokenizer to use (default: the one saved with `model_name_or_path`)."}
     )
     dataset_split: str = field(default="train", metadata={"help": "Split of the learning-order dataset to train on."})
     dataset_cache_dir: str | None = field(
@@ -205,7 +195,6 @@ class FineCLPreTrainingArguments(FineCLTrainingArguments):
         self._resolve_registry_entries()
 
     def __post_init__(self):
-        self.model_name_or_path = model_or_offline_default(self.model_name_or_path)
         # Bad method hyper-parameters fail here, before hours of data preparation: FineCLConfig checks them all.
         FineCLConfig(**self.config_overrides())
         if self.per_device_train_batch_size < 2 or self.per_device_train_batch_size % 2:
