@@ -24,7 +24,7 @@ Detectors (arms), every one scored on the same instances:
 
 - `stage1`: the project's stage 1 (`finecl_hf.learning_order.run.run_learning_order`, batch mode, class upsampling
   off) trained once on the noisy labels for `--num_train_epochs`; it yields the paper's `learned_epoch` and every score
-  of the score registry (`finecl_hf.learning_order.scores`), each oriented higher = cleaner: the training dynamics,
+  of the score registry (`finecl_hf.order_scores`), each oriented higher = cleaner: the training dynamics,
   the evidence scores that need no classifier (`type_agreement`, `neighbour_agreement`, `out_of_sample`: the frozen
   backbone's features) and their rank average `combined`;
 - `cleanlab`: K-fold (`--cleanlab_folds`) out-of-sample probabilities from the *same* stage-1 run (same classifier and
@@ -423,7 +423,7 @@ def stage1_arguments(corpus: Corpus, recipe: Recipe, args: BenchmarkArguments, d
 def oriented_scores(order: Any) -> dict[str, np.ndarray]:
     """Every cleanliness score of an exported learning-order dataset, oriented higher = cleaner.
 
-    The scores of the registry (`finecl_hf.learning_order.scores.cleanliness`), `learned_epoch` first; without the
+    The scores of the registry (`finecl_hf.order_scores.cleanliness`), `learned_epoch` first; without the
     registry (older checkouts), `learned_epoch` alone: earlier = cleaner, never learned last (`analysis.clean_label_auc`).
     """
     try:

@@ -137,3 +137,41 @@ def test_results_hold_one_folder_per_experiment_each_with_its_readme():
             assert "**Replaced by**" in readme, f"{folder.name}: say what replaced it"
     index = (results / "index.md").read_text()
     assert all(f"({folder.name}/README.md)" in index for folder in folders if folder.parent == results)
+
+
+def _fenced(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", README.read_text(), re.MULTILINE | re.DOTALL)
+
+
+def _parse_command_line(argv: list[str]) -> None:
+    """Parse a `finecl` command line with its command's own parser, running nothing."""
+    from finecl_hf.commands import COMMANDS
+    from finecl_hf.commands.config_files import parse_with_config
+
+    name, rest = argv[0], argv[1:]
+    module = COMMANDS[name].load()
+    if name == "convert":
+        parse_with_config(module.build_parser(rest[0]), rest[1:])
+    elif COMMANDS[name].prerendered_help and name != "analyse":
+        module.build_parser().parse(rest)
+    else:
+        parse_with_config(module.build_parser(), rest)
+
+
+def test_every_command_line_and_import_the_readme_publishes_still_works():
+    """The quick start's imports run; every `finecl` line of the README's shell blocks parses with its command's own
+    parser (nothing is run); the `accelerate launch -m` module and the two `make` targets exist."""
+    imports = [line.split("#")[0] for block in _fenced("python") for line in block.splitlines()
+               if line.startswith(("import ", "from "))]  # fmt: skip
+    assert imports, "the README's quick start has no import"
+    for line in imports:
+        exec(line, {})  # noqa: S102 - the README's own import lines
+    lines = [line.split("#")[0].split() for block in _fenced("bash") for line in block.replace("\\\n", " ").splitlines()]
+    finecl_lines = [line[1:] for line in lines if line and line[0] == "finecl"]
+    assert len(finecl_lines) >= 6, finecl_lines
+    for argv in finecl_lines:
+        _parse_command_line(argv)
+    assert importlib.util.find_spec("finecl_hf.commands.pretrain") is not None  # `accelerate launch -m ...`
+    makefile = (REPOSITORY / "Makefile").read_text()
+    for target in re.findall(r"^make (\w[\w-]*)", "\n".join(_fenced("bash")), re.MULTILINE):
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"README names `make {target}`, which is no target"

@@ -76,7 +76,7 @@ class LearningOrderArguments(ModelArguments):
     scores: list[str] | None = field(
         default=None,
         metadata={
-            "help": "Cleanliness scores to compute and export (finecl_hf/learning_order/scores.py). Default: every "
+            "help": "Cleanliness scores to compute and export (finecl_hf/order_scores.py). Default: every "
             "registered score the corpus allows; the others are skipped with a log line (`type_agreement` needs "
             "entity types). A score named here that cannot be computed is an error."
         },

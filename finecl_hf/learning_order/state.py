@@ -2,7 +2,7 @@
 running sums of its training dynamics.
 
 The state is a few compact NumPy arrays indexed by instance (row of the training dataset): `learned_epoch` (`int16`,
-`-1` = not learned yet) and the running statistics the cleanliness scores of `finecl_hf.learning_order.scores` are
+`-1` = not learned yet) and the running statistics the cleanliness scores of `finecl_hf.order_scores` are
 computed from (sums of the assigned-label margin and probability, counts of observations, of correct predictions and
 of forgetting events): about 34 bytes per instance whatever the number of epochs (1.5M instances: 51 MB). It is
 written atomically into every Trainer checkpoint and read back by `resume_from_checkpoint`, so an interrupted run ends

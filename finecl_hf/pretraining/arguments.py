@@ -10,7 +10,7 @@ entity-discrimination prefix.
 
 Ordering by another cleanliness score (`--order_by`). Eq. 5 weighs an instance by its learning epoch k:
 f(k) = α^((k_max−k)/(k_max−k_min)). By default (`--order_by learned_epoch`) k is stage 1's `learned_epoch` column,
-exactly the paper. Any other score of `finecl_hf.learning_order.scores` (e.g. `aum`, `confidence`) is mapped onto
+exactly the paper. Any other score of `finecl_hf.order_scores` (e.g. `aum`, `confidence`) is mapped onto
 eq. 5 through its rank: the relation instances (no-relation pairs keep k = −1, i.e. weight 1 as never learned) are
 ranked from cleanest to noisiest, each gets its mid-rank c (0-based, ties share the average), and its pseudo-epoch is
 k = k_min + ⌊c · B / n⌋ with n instances ranked and B = k_max − k_min + 1 epochs: the cleanest 1/B of the instances
@@ -85,7 +85,7 @@ class FineCLPreTrainingArguments(ModelArguments, FineCLTrainingArguments):
         default="learned_epoch",
         metadata={
             "help": "Cleanliness score that orders the instances for the weighting (any column of "
-            "finecl_hf.learning_order.scores: learned_epoch, aum, confidence, ...). `learned_epoch` is the paper; "
+            "finecl_hf.order_scores: learned_epoch, aum, confidence, ...). `learned_epoch` is the paper; "
             "another score is mapped to a pseudo-epoch in [k_min, k_max] through its rank (see the module docstring). "
             "Recommended: `combined` for document-level (distantly supervised) data, the best detector of wrong labels "
             "there in the denoising benchmark; on sentence corpora without entity types `variability` or `confidence` "
