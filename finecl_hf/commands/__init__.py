@@ -9,9 +9,11 @@
     finecl probe --model_name_or_path runs/finecl --task wiki80 semeval
     finecl demo
     finecl reproduce
+    finecl pretrain --config recipe.yaml --max_steps 10      # every command: options from a file, overridden here
 
-Each subcommand is one entry of `COMMANDS`: its name, a one-line summary and the module that implements it. The module
-has `build_parser()` (the real parser) and `main(argv)`; adding a subcommand is adding one entry here.
+Each subcommand is one entry of `COMMANDS`: its name, a one-line summary and its module `finecl_hf.commands.<name>`
+(`_` for `-`), which has `build_parser()` (the real parser) and `main(argv)`; the work is the stage's `run.py`. Adding
+a subcommand is one entry here and one module.
 
 Start-up: nothing heavy is imported before the arguments are parsed. `finecl <command> --help` is answered from help
 text pre-rendered from the command's real parser (`finecl_hf/commands/rendered_help/`; see `help.py`), because the
