@@ -210,8 +210,8 @@ def test_two_processes_record_every_instance_once_per_epoch_and_agree(tmp_path):
         if step % 6 == 0:
             seen = set()
         for rank in (0, 1):
-            rows, labels, predictions = logs[rank][step]
-            for row, label, prediction in zip(rows, labels, predictions):
+            rows, labels, logits = logs[rank][step]
+            for row, label, prediction in zip(rows, labels, logits.argmax(-1)):
                 if row in seen:
                     continue
                 seen.add(row)

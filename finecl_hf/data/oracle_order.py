@@ -7,9 +7,9 @@ The controlled experiment's ceilings: `oracle_drop` (corrupted triples last, eq.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ def write_oracle_learning_order(
     if "is_noisy" not in documents.features["relations"].feature:
         raise UsageError(
             f"noisy_dataset={str(noisy_dataset)!r} has no `is_noisy` field in its relations: it is not a folder written "
-            "by `write_noisy_corpus` (dataset_scripts/document_noise.py), so its noise mask is unknown."
+            "by `finecl convert document-noise`, so its noise mask is unknown."
         )
     noisy = triple_values_by_uid(instances, documents, "is_noisy")  # null: a sampled no-relation pair
     is_triple = np.asarray(noisy.is_valid(), dtype=bool)
