@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from datasets import Dataset
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
@@ -131,6 +131,9 @@ def test_random_documents_convert_tokenize_and_collate(
 @given(words=st.lists(ANY_WORDS, min_size=1, max_size=20), data=st.data())
 def test_byte_level_span_alignment_round_trips_any_text(words, data, tiny_roberta_tokenizer):
     tokenizer = word_level_tokenizer(tiny_roberta_tokenizer)
+    # A special token's own text in the data ("<unk>", "</s>") is read as that token, as transformers reads raw text
+    # (and as the `special` entity markers need): such words do not round-trip as characters, by design.
+    assume(not any(special in word for word in words for special in tokenizer.all_special_tokens))
     start = data.draw(st.integers(0, len(words) - 1))
     end = data.draw(st.integers(start + 1, len(words)))
     encoded = encode_words(tokenizer, [words])[0]
