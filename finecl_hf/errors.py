@@ -1,5 +1,5 @@
-"""The error classes of finecl-hf's checks, and what a command's exit status is for each (`finecl_hf.commands.front_door`
-turns them into one paragraph and that status).
+"""The error classes of finecl-hf's checks, and what a command's exit status is for each
+(`finecl_hf.commands.front_door` turns them into one paragraph and that status).
 
 Kept at the bottom of the package (it imports nothing) so that every layer — the data converters, the stages, the
 experiments and the commands — raises the same classes without importing a layer above it.

@@ -2,8 +2,8 @@
 model finecl-hf can use (`config.json` valid, a model type it supports, weights complete).
 
 Kept at the bottom of the package with `finecl_hf.errors` (stdlib only; transformers' model-type tables are imported
-when first asked for), so that the command-line checks (`finecl_hf.commands.front_door.check_model_source`) and the stages
-that open encoders themselves (`finecl_hf.representations.encoder.load_frozen_encoder`) share it.
+when first asked for), so that the command-line checks (`finecl_hf.commands.front_door.check_model_source`) and the
+stages that open encoders themselves (`finecl_hf.representations.encoder.load_frozen_encoder`) share it.
 """
 
 from __future__ import annotations

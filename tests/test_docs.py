@@ -166,7 +166,8 @@ def test_every_command_line_and_import_the_readme_publishes_still_works():
     assert imports, "the README's quick start has no import"
     for line in imports:
         exec(line, {})  # noqa: S102 - the README's own import lines
-    lines = [line.split("#")[0].split() for block in _fenced("bash") for line in block.replace("\\\n", " ").splitlines()]
+    shell = "\n".join(_fenced("bash")).replace("\\\n", " ")
+    lines = [line.split("#")[0].split() for line in shell.splitlines()]
     finecl_lines = [line[1:] for line in lines if line and line[0] == "finecl"]
     assert len(finecl_lines) >= 6, finecl_lines
     for argv in finecl_lines:

@@ -54,7 +54,9 @@ def naive_statistics(observations: list[list[tuple[int, int, np.ndarray]]], num_
     return columns
 
 
-def first_occurrences(log: ForwardLog, num_rows: int, batches_per_epoch: int) -> list[list[tuple[int, int, np.ndarray]]]:
+def first_occurrences(
+    log: ForwardLog, num_rows: int, batches_per_epoch: int
+) -> list[list[tuple[int, int, np.ndarray]]]:
     """Per instance, its first observation of every epoch, in order."""
     observations: list[list] = [[] for _ in range(num_rows)]
     for forward, (rows, labels, logits) in enumerate(log.records):

@@ -142,7 +142,8 @@ def test_a_required_option_may_come_from_the_config_file_and_a_bad_config_is_a_u
     config.write_text("learning_order_dataset: order\noutput_dir: out\nmax_steps: 5\n")
     args = parse_arguments(["--config", str(config), "--max_steps", "10", "--weighting", "uniform"])
     assert (args.learning_order_dataset, args.max_steps, args.weighting) == ("order", 10, "uniform")
-    assert "'max_step' (did you mean max_steps?)" in fail("pretrain", ["--config", str(_write(tmp_path, "max_step: 3"))], capsys)
+    misspelt = str(_write(tmp_path, "max_step: 3"))
+    assert "'max_step' (did you mean max_steps?)" in fail("pretrain", ["--config", misspelt], capsys)
     assert "--config needs a file" in fail("pretrain", ["--config"], capsys)
     assert "does not exist" in fail("pretrain", ["--config", str(tmp_path / "none.yaml")], capsys)
 

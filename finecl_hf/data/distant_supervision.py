@@ -269,8 +269,11 @@ def label_distantly(
                         for row, raw in docred_documents(source, label_index, skipped if skip_invalid else None)))
         for source in sources
     )  # fmt: skip
-    report = write_document_folder(folder, output_dir, splits, sources, skipped, overwrite=overwrite, more_statistics=lambda: {
-        "facts": facts.num_facts, "facts_matching_corpus_names": facts.num_indexed, **distant_statistics.to_dict()})
+    def more_statistics() -> dict[str, Any]:
+        return {"facts": facts.num_facts, "facts_matching_corpus_names": facts.num_indexed, **distant_statistics.to_dict()}
+
+    report = write_document_folder(folder, output_dir, splits, sources, skipped, overwrite=overwrite,
+                                   more_statistics=more_statistics)
     return report, distant_statistics
 
 

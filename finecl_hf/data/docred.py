@@ -350,7 +350,8 @@ def write_document_folder(
                 write_document(row, documents, instances, folder.na_ratio, folder.seed)
                 count_document(statistics, row)
         statistics.update(more_statistics() if more_statistics is not None else {})
-        num_rows = writer.finish(card_builder(folder.corpus, folder.script, sources, skipped, statistics, folder.inputs))
+        card = card_builder(folder.corpus, folder.script, sources, skipped, statistics, folder.inputs)
+        num_rows = writer.finish(card)
     skipped.log_summary()
     return ConversionReport(Path(output_dir), num_rows, skipped, statistics)
 

@@ -295,9 +295,9 @@ def write_noisy_corpus(
         pretty_name="DocRED-format documents with controlled label noise (finecl-hf)",
         summary=DOCRED_CORPUS.summary + "\n\n" + _noise_summary(noise_rate, seed, mixture),
     )  # fmt: skip
+    inputs = {"rel_info": describe_input(rel_info_file)}
     folder = DocumentFolder(corpus, NOISY_DESCRIPTION, noisy_document_features(label_names), label_names,
-                            "noisy triples", "finecl convert document-noise", {"rel_info": describe_input(rel_info_file)},
-                            True, na_ratio, instance_seed)  # fmt: skip
+                            "noisy triples", "finecl convert document-noise", inputs, True, na_ratio, instance_seed)
 
     def noisy_splits() -> Iterator[tuple[str, Iterator[dict]]]:
         rng = np.random.default_rng(seed)  # one generator over the splits, in order
@@ -308,9 +308,12 @@ def write_noisy_corpus(
             )  # fmt: skip
             yield split, (generator.corrupt(row) for row in rows)
 
+    def more_statistics() -> dict[str, Any]:
+        mixture_shares = {name: round(value, 6) for name, value in mixture.items()}
+        return {**statistics.to_dict(), "noise_seed": seed, "noise_mixture": mixture_shares}
+
     report = write_document_folder(folder, output_dir, noisy_splits(), sources, SkippedRecords(), overwrite=overwrite,
-                                   more_statistics=lambda: {**statistics.to_dict(), "noise_seed": seed, "noise_mixture":
-                                                            {name: round(value, 6) for name, value in mixture.items()}})
+                                   more_statistics=more_statistics)
     if statistics.unassignable:
         logger.warning(f"{statistics.unassignable} triple(s) chosen for corruption admit no wrong label; left clean.")
     logger.info(f"Controlled noise: {statistics.to_dict()}")

@@ -94,7 +94,9 @@ class OracleOrderReport:
     relabel: bool
 
     def format(self) -> str:
-        kind = "relabelled oracle order (corrupted triples given back their original)" if self.relabel else "oracle order"
+        kind = "oracle order"
+        if self.relabel:
+            kind = "relabelled oracle order (corrupted triples given back their original)"
         return f"wrote {self.output_dir}\n  {kind}: {self.num_instances} instances"
 
 

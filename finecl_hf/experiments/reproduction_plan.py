@@ -276,8 +276,9 @@ def data_steps(args: ReproduceArguments, layout: ReproductionLayout, data_dir: P
             steps.append(Step(f"oracle order: {name} (the true noise mask)", oracle, layout.oracle_order(name) / "README.md"))
             if any(arm.corpus == name and arm.definition.order_source == ORACLE_RELABELLED for arm in args.planned_arms()):
                 relabelled = layout.oracle_relabelled_order(name)
+                relabel = [*oracle[:-3], "--output", str(relabelled), "--overwrite", "--relabel"]
                 steps.append(Step(f"oracle relabelled order: {name} (corrupted triples given back their original)",
-                                  [*oracle[:-3], "--output", str(relabelled), "--overwrite", "--relabel"], relabelled / "README.md"))
+                                  relabel, relabelled / "README.md"))
     return steps
 
 

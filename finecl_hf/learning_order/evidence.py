@@ -1,7 +1,7 @@
 """Evidence about a label that needs no stage-1 classifier: the relation schema, the neighbourhood, out-of-sample fits.
 
-Stage 1's training-dynamics scores (`finecl_hf.order_scores`) inherit the weakness of a classifier trained for a few epochs on the
-noisy labels themselves. The functions here read other evidence, each cheap on a CPU:
+Stage 1's training-dynamics scores (`finecl_hf.order_scores`) inherit the weakness of a classifier trained for a few
+epochs on the noisy labels themselves. The functions here read other evidence, each cheap on a CPU:
 
 - `type_agreement`: does the (head type, tail type) signature fit the labelled relation? Leave-one-out pointwise
   mutual information estimated from the (noisy) labels themselves: a relation's type constraint is learned from the

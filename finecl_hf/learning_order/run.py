@@ -30,13 +30,13 @@ from finecl_hf.distributed import patient_group, wait_for_main_process
 from finecl_hf.errors import DataError, UsageError
 from finecl_hf.modeling import FineCLForRelationExtraction
 
-from .evidence import UNKNOWN_TYPE, CorpusEvidence, EvidenceSettings, neighbour_candidates, type_signatures
-from .neighbours import require_faiss
+from ..data.learning_order import LearningOrderRunInfo, export_learning_order
+from ..order_scores import ENTITY_TYPES, FEATURES, SCORES, cleanliness
 from .analysis import clean_label_auc, format_table, instance_correctness, mann_whitney_auc, subset_precision
 from .arguments import LearningOrderArguments, LearningOrderTrainingArguments
-from ..data.learning_order import LearningOrderRunInfo, export_learning_order
+from .evidence import UNKNOWN_TYPE, CorpusEvidence, EvidenceSettings, neighbour_candidates, type_signatures
 from .label_issues import ISSUE_SCORE, LabelIssueColumns, label_issue_columns, pair_ids
-from ..order_scores import ENTITY_TYPES, FEATURES, SCORES, cleanliness
+from .neighbours import require_faiss
 from .scores import ScoreInputs, compute_score_columns
 from .state import percent_learned_per_epoch
 from .trainer import LearningOrderTrainer, class_balance_weights
@@ -262,7 +262,12 @@ def _features_file(
     encoder, instances: Dataset, documents: Dataset | None, max_length: int, folder: Path | None, workers: int | None
 ):
     """The features, from the run folder's features file when it was computed from the same inputs."""
-    from finecl_hf.representations.features import TokenizationSettings, encode_document_instances, encode_split, input_fingerprints
+    from finecl_hf.representations.features import (
+        TokenizationSettings,
+        encode_document_instances,
+        encode_split,
+        input_fingerprints,
+    )
 
     inputs = input_fingerprints(instances, documents)
     key = {"encoder": encoder.fingerprint, "max_length": max_length, "rows": len(instances), **inputs}

@@ -52,7 +52,8 @@ CONFIG_FIELDS = (
 
 @dataclass
 class FineCLPreTrainingArguments(ModelArguments, FineCLTrainingArguments):
-    """Arguments of `trainers/pretrain.py` and `FineCLPreTrainer` (see the module docstring for the batch size)."""
+    """Arguments of `finecl pretrain` and `FineCLPreTrainer` (see the module docstring for the batch size); the model it
+    starts from: `ModelArguments`."""
 
     learning_order_dataset: str | None = field(
         default=None,

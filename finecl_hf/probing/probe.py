@@ -1,7 +1,8 @@
 """The representation probe: how linearly separable are relations in a frozen encoder's [e_head; e_tail]?
 
 For each of `num_draws` seeded draws, `shots` examples of every class are drawn from the shot split, a linear
-classifier (`finecl_hf.representations.classifier`) is fitted on their frozen features, and the fixed test split is scored.
+classifier (`finecl_hf.representations.classifier`) is fitted on their frozen features, and the fixed test split is
+scored.
 Draws depend only on the labels, the number of shots and the seed, never on the encoder, so two encoders probed with
 the same settings see the same shots and the same test set: `compare_probes` reports their paired difference.
 

@@ -1,8 +1,8 @@
 """Relation features of a sentence split, encoded once per (encoder, split, tokenization) and cached on disk.
 
 Rows are tokenized with `finecl_hf.data.tokenization.tokenize_split`, as fine-tuning tokenizes them (sentence level: a
-word window around head and tail of at most `max_length` sub-words), and batched with the `SentenceRelationCollator`. The cache file
-(`<cache_dir>/<key>.safetensors`) holds `features` `[rows, 2 · hidden]` and an `encoded` mask: a probe encodes only
+word window around head and tail of at most `max_length` sub-words), and batched with the `SentenceRelationCollator`.
+The cache file (`<cache_dir>/<key>.safetensors`) holds `features` `[rows, 2 · hidden]` and an `encoded` mask: a probe encodes only
 the rows it needs (all test rows, the drawn shots) and a later probe with more draws encodes only the missing ones.
 The key hashes the encoder's files, the split's inputs (`tokens`, `head`, `tail`) and the tokenization settings, so
 a re-trained encoder or an edited split never reads stale features.
