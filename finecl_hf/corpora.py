@@ -100,9 +100,19 @@ def _opennre_options(args: argparse.Namespace, sources: list) -> dict[str, Any]:
     return {"relations_file": relations, "no_relation": args.no_relation_label}
 
 
-def _add_docred_arguments(parser: argparse.ArgumentParser) -> None:
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options among `names` given on the command line: unset ones keep the converter's defaults, defined once
+    where the converter is."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _add_rel_info_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rel_info", "--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json",
                         help="DocRED's rel_info.json {P-id: name} (default: %(default)s).")
+
+
+def _add_docred_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_rel_info_argument(parser)
     parser.add_argument("--no_relation_instances", "--no-relation-instances", action="store_true",
                         help="Do not write the `relation_instances` config.")
     parser.add_argument("--na_ratio", "--na-ratio", type=float, default=None,
@@ -113,8 +123,7 @@ def _add_docred_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _docred_options(args: argparse.Namespace, sources: list) -> dict[str, Any]:
     options = {"rel_info_file": args.rel_info, "relation_instances": not args.no_relation_instances}
-    # Unset values keep the converter's defaults (defined once, in finecl_hf.data.relation_instances).
-    return options | {name: getattr(args, name) for name in ("na_ratio", "seed") if getattr(args, name) is not None}
+    return options | _given(args, "na_ratio", "seed")  # the defaults: finecl_hf.data.relation_instances
 
 
 def _add_distant_arguments(parser: argparse.ArgumentParser) -> None:
@@ -134,22 +143,20 @@ def _add_noise_arguments(parser: argparse.ArgumentParser) -> None:
                         default=None, help="Probabilities of the error types other_pair, frequent, reversed (default: "
                         "a third each).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the corruption (default: %(default)s).")
-    parser.add_argument("--rel_info", "--rel-info", type=Path, default=data_dir() / "docred" / "rel_info.json",
-                        help="DocRED's rel_info.json {P-id: name} (default: %(default)s).")
+    _add_rel_info_argument(parser)
     parser.add_argument("--na_ratio", "--na-ratio", type=float, default=None,
                         help="No-relation pairs sampled per document per positive pair (default: the converter's).")
 
 
 def _noise_options(args: argparse.Namespace, sources: list) -> dict[str, Any]:
     options = {"noise_rate": args.noise_rate, "rel_info_file": args.rel_info, "seed": args.seed}
-    if args.mixture is not None:
-        options["mixture"] = dict(zip(("other_pair", "frequent", "reversed"), args.mixture))
-    return options | ({"na_ratio": args.na_ratio} if args.na_ratio is not None else {})
+    return options | _given(args, "mixture", "na_ratio")  # the mixture in the converter's NOISE_TYPES order
 
 
 def _add_oracle_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--num_epochs", "--num-epochs", type=int, default=15,
-                        help="k_max + 1: corrupted triples are 'learned' at the last epoch (default: the paper's 15).")
+    parser.add_argument("--num_epochs", "--num-epochs", type=int, default=None,
+                        help="k_max + 1: corrupted triples are 'learned' at the last epoch (default: the converter's, "
+                        "the paper's 15 epochs: `finecl_hf.data.oracle_order.DEFAULT_ORACLE_EPOCHS`).")
     parser.add_argument("--relabel", action="store_true", help="Give every corrupted triple back its original "
                         "triple instead (the ceiling of label correction).")
 
@@ -245,7 +252,7 @@ CORPORA: dict[str, Corpus] = {
             known_files={"README.md": "train"},
             source_help="The folder `finecl convert document-noise` wrote.",
             add_arguments=_add_oracle_arguments,
-            options=lambda args, sources: {"num_epochs": args.num_epochs, "relabel": args.relabel},
+            options=lambda args, sources: {"relabel": args.relabel, **_given(args, "num_epochs")},
         ),
     )
 }

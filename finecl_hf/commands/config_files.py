@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,21 @@ def parse_with_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> a
         choices = options[key].choices
         if choices is not None and any(item not in choices for item in (value if isinstance(value, list) else [value])):
             raise UsageError(f"{config}: {key}={value!r} is not one of {list(choices)}.")
-    relaxed = [options[key] for key in values if options[key].required]
+    parser.set_defaults(**values)
+    with given_by_file(parser, values):
+        return parser.parse_args(argv)
+
+
+@contextmanager
+def given_by_file(parser: argparse.ArgumentParser, names: Iterable[str]) -> Iterator[None]:
+    """Within the block, the required options among `names` (an argument file gives them) are not required on the
+    command line."""
+    names = set(names)
+    relaxed = [action for action in parser._actions if action.required and action.dest in names]
     for action in relaxed:
         action.required = False
-    parser.set_defaults(**values)
     try:
-        return parser.parse_args(argv)
+        yield
     finally:
         for action in relaxed:
             action.required = True
@@ -92,6 +102,7 @@ __all__ = [
     "ARGUMENT_FILE_SUFFIXES",
     "CONFIG_OPTION",
     "add_config_option",
+    "given_by_file",
     "parse_with_config",
     "read_argument_file",
     "without_config_option",

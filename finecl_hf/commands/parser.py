@@ -31,6 +31,7 @@ from .config_files import (
     ARGUMENT_FILE_SUFFIXES,
     CONFIG_HELP,
     CONFIG_OPTION,
+    given_by_file,
     read_argument_file,
     without_config_option,
 )
@@ -64,15 +65,8 @@ class FineCLArgumentParser(HfArgumentParser):
     def parse_with_overrides(self, values: dict[str, Any], argv: Sequence[str], source: str) -> tuple[Any, ...]:
         """The dataclasses from `values` (read from `source`) with the options `argv` gives written over them."""
         self._refuse_unknown_keys(values, source)
-        # What the file gives is no longer required on the command line.
-        relaxed = [action for action in self._actions if action.required and action.dest in values]
-        for action in relaxed:
-            action.required = False
-        try:
+        with given_by_file(self, values):
             namespace = self._namespace(list(argv))
-        finally:
-            for action in relaxed:
-                action.required = True
         return self.parse_mapping({**values, **self._given(argv, namespace)}, source)
 
     def _namespace(self, argv: list[str]) -> argparse.Namespace:

@@ -250,6 +250,27 @@ class ConversionReport:
         return "\n".join(lines)
 
 
+def refuse_earlier_output(output_dir: Path, overwrite: bool) -> None:
+    """`UsageError` for an `output_dir` that is a file, or a non-empty folder without `overwrite`."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"{output_dir} exists and is not a folder.")
+    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+        raise UsageError(f"{output_dir} exists and is not empty; pass --overwrite to replace it.")
+
+
+def staging_folder(output_dir: Path) -> Path:
+    """Where a folder is built before it replaces `output_dir` (beside it, so the final move is a rename)."""
+    return output_dir.parent / f".{output_dir.name}.partial"
+
+
+def move_into_place(staging: Path, output_dir: Path) -> None:
+    """Replace `output_dir` (if any) with the finished `staging` folder."""
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(output_dir)
+
+
 class DatasetFolderWriter:
     """Builds a dataset folder in a staging directory and moves it to `output_dir` on `finish`.
 
@@ -259,11 +280,8 @@ class DatasetFolderWriter:
 
     def __init__(self, output_dir: str | Path, overwrite: bool = False):
         self.output_dir = Path(output_dir)
-        if self.output_dir.exists() and not self.output_dir.is_dir():
-            raise UsageError(f"{self.output_dir} exists and is not a folder.")
-        if self.output_dir.exists() and any(self.output_dir.iterdir()) and not overwrite:
-            raise UsageError(f"{self.output_dir} exists and is not empty; pass --overwrite to replace it.")
-        self.staging = self.output_dir.parent / f".{self.output_dir.name}.partial"
+        refuse_earlier_output(self.output_dir, overwrite)
+        self.staging = staging_folder(self.output_dir)
         self.configs: dict[str, ConfigOutput] = {}
 
     def __enter__(self) -> DatasetFolderWriter:
@@ -310,10 +328,7 @@ class DatasetFolderWriter:
                 writer.close()
             sections.append(output.card_section())
         render_dataset_card(card(sections)).save(self.staging / "README.md")
-        if self.output_dir.exists():
-            shutil.rmtree(self.output_dir)
-        self.output_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.staging.rename(self.output_dir)
+        move_into_place(self.staging, self.output_dir)
         return {section.name: dict(section.num_rows) for section in sections}
 
 
@@ -423,5 +438,8 @@ __all__ = [
     "records_or_skip",
     "source_provenance",
     "find_split_file",
+    "move_into_place",
+    "refuse_earlier_output",
     "split_file_path",
+    "staging_folder",
 ]

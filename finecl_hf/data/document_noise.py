@@ -352,9 +352,11 @@ def convert_noisy_corpus(
     *,
     skip_invalid: bool = False,
     overwrite: bool = False,
+    mixture: Sequence[float] | Mapping[str, float] | None = None,
     **options: Any,
 ) -> tuple[ConversionReport, NoiseStatistics]:
-    """`write_noisy_corpus` as a converter of the corpus registry (`finecl convert document-noise`).
+    """`write_noisy_corpus` as a converter of the corpus registry (`finecl convert document-noise`); `mixture` may be
+    the probabilities in `NOISE_TYPES` order (`--mixture OTHER_PAIR FREQUENT REVERSED`).
 
     `skip_invalid` is refused: which triples are corrupted is drawn over the whole corpus, so a skipped record would
     change the noise of every other one."""
@@ -362,7 +364,9 @@ def convert_noisy_corpus(
         raise UsageError("--skip_invalid does not apply to document-noise: the corruption is drawn over every gold "
                          "record; convert the corpus with `finecl convert docred --skip_invalid` first.")
     check_noise_rate(options["noise_rate"], "--noise_rate")
-    return write_noisy_corpus(sources, output_dir, overwrite=overwrite, **options)
+    if mixture is not None and not isinstance(mixture, Mapping):
+        mixture = dict(zip(NOISE_TYPES, mixture, strict=True))
+    return write_noisy_corpus(sources, output_dir, overwrite=overwrite, mixture=mixture, **options)
 
 
 __all__ = [

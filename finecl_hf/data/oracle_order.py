@@ -11,18 +11,28 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from datasets import Dataset
 
 from ..constants import NOT_LEARNED
 from ..errors import UsageError
-from .conversion import SplitSource
-from .learning_order import LearningOrderRunInfo, export_learning_order, load_learning_order_instances, relabelled_copy
+from .conversion import SplitSource, move_into_place, refuse_earlier_output, staging_folder
+from .learning_order import LearningOrderRunInfo, export_learning_order, relabelled_copy
 from .loading import load_dataset_folder
 from .relation_instances import RELATION_INSTANCES_CONFIG, triple_values_by_uid
 
 DEFAULT_ORACLE_EPOCHS = 15  # the paper's stage-1 epochs: corrupted triples are "learned" at k_max = 14
+
+
+class OracleOrder(NamedTuple):
+    """An oracle order before it is written: the instances, their `learned_epoch`, the documents, the run info."""
+
+    instances: Dataset
+    learned_epoch: np.ndarray
+    documents: Dataset
+    run_info: LearningOrderRunInfo
 
 
 def write_oracle_learning_order(
@@ -44,6 +54,17 @@ def write_oracle_learning_order(
     and relation (`given_relation` keeps the corrupted label, `cleaning` says `relabelled`), and every triple gets
     `learned_epoch` 0.
     """
+    return _export(_oracle_order(noisy_dataset, split, num_epochs, relabel), output_dir)
+
+
+def _export(order: OracleOrder, output_dir: str | Path) -> Path:
+    upsampled = np.zeros(len(order.instances), dtype=bool)  # an oracle upsamples nothing
+    return export_learning_order(order.instances, order.learned_epoch, upsampled, output_dir, order.run_info,
+                                 documents=order.documents)  # fmt: skip
+
+
+def _oracle_order(noisy_dataset: str | Path, split: str, num_epochs: int, relabel: bool) -> OracleOrder:
+    """The oracle order of a noisy corpus (see `write_oracle_learning_order`)."""
     if num_epochs < 2:
         raise UsageError(f"num_epochs={num_epochs} must be at least 2: clean and corrupted labels need two epochs.")
     instances = load_dataset_folder(noisy_dataset, RELATION_INSTANCES_CONFIG, split=split)
@@ -70,9 +91,7 @@ def write_oracle_learning_order(
         percent_learned_per_epoch=percent,
         source_dataset=str(noisy_dataset),
     )
-    return export_learning_order(
-        instances, learned_epoch, np.zeros(len(instances), dtype=bool), output_dir, run_info, documents=documents
-    )
+    return OracleOrder(instances, learned_epoch, documents, run_info)
 
 
 def _restore_original_triples(instances: Dataset, documents: Dataset, is_noisy: np.ndarray) -> Dataset:
@@ -116,21 +135,18 @@ def convert_oracle_order(
     if len(sources) != 1:
         raise UsageError(f"oracle-order reads one noisy corpus folder; --source names {len(sources)}.")
     source, output_dir = sources[0], Path(output_dir)
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not overwrite:
-        raise UsageError(f"{output_dir} exists and is not empty; pass --overwrite to replace it.")
-    # Written beside the output and moved into place at the end: an interrupted run leaves the output as it was.
-    staging = output_dir.parent / f".{output_dir.name}.partial"
+    refuse_earlier_output(output_dir, overwrite)
+    order = _oracle_order(source.path.parent, source.split, num_epochs, relabel)
+    # Written beside the output and moved into place at the end, as every converter writes: an interrupted run leaves
+    # the output as it was.
+    staging = staging_folder(output_dir)
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        write_oracle_learning_order(source.path.parent, staging, split=source.split, num_epochs=num_epochs,
-                                    relabel=relabel)
-        num_instances = len(load_learning_order_instances(staging))
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        staging.rename(output_dir)
+        _export(order, staging)
+        move_into_place(staging, output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return OracleOrderReport(output_dir, num_instances, relabel)
+    return OracleOrderReport(output_dir, len(order.instances), relabel)
 
 
 __all__ = ["DEFAULT_ORACLE_EPOCHS", "OracleOrderReport", "convert_oracle_order", "write_oracle_learning_order"]
