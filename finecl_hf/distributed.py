@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import sys
 from datetime import timedelta
+from typing import NoReturn
 
 import torch
 
@@ -22,6 +27,23 @@ def finish_distributed() -> None:
         torch.distributed.destroy_process_group()
 
 
+def leave_finished_worker() -> NoReturn:
+    """End a worker of a distributed launch whose command has finished and written everything, with status 0.
+
+    A finished worker can still abort while the interpreter shuts down (SIGABRT, "terminate called without an active
+    exception"): gloo's native threads outlive `destroy_process_group` as long as the trainer, accelerate or DeepSpeed
+    hold the group, and are torn down only after Python has begun finalizing (pytorch/pytorch#179291). The launcher
+    then reports the whole run as failed, after every output was written. So the exit handlers run here (they flush
+    loggers, progress bars and writers), then the standard streams are flushed, and the process leaves without
+    finalization (`os._exit`).
+    """
+    atexit._run_exitfuncs()  # what a normal exit runs first; the private name is the only way to run them early
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
+
+
 def patient_group():
     """A gloo group whose barrier waits up to `PATIENT_TIMEOUT` (`None` outside distributed runs). Every process must
     create it together, before the main process goes off to work alone."""
@@ -36,4 +58,10 @@ def wait_for_main_process(group) -> None:
         torch.distributed.barrier(group=group)
 
 
-__all__ = ["PATIENT_TIMEOUT", "finish_distributed", "patient_group", "wait_for_main_process"]
+__all__ = [
+    "PATIENT_TIMEOUT",
+    "finish_distributed",
+    "leave_finished_worker",
+    "patient_group",
+    "wait_for_main_process",
+]

@@ -52,6 +52,32 @@ def test_the_console_script_exits_0_after_a_command_that_returns_a_result(tmp_pa
     assert "train 2 rows" in completed.stdout
 
 
+FINISHED_WORKER = """
+import atexit, sys
+from finecl_hf.commands import run_command
+atexit.register(print, "exit handlers ran")  # printed last, into the block-buffered stdout of a pipe
+run_command("convert", ["semeval", "--source", "train=" + sys.argv[1], "--output", sys.argv[2]])
+print("after the command")
+"""
+
+
+@pytest.mark.parametrize("launched", [True, False], ids=["worker", "plain"])
+def test_a_finished_worker_of_a_distributed_launch_leaves_after_flushing_its_output(tmp_path, launched):
+    """A launched worker ends in `run_command` (so that the interpreter's shutdown cannot abort it), after the exit
+    handlers ran and the block-buffered stdout of a pipe was flushed; a plain process goes on after the command."""
+    environment = {key: value for key, value in os.environ.items() if key not in ("WORLD_SIZE", "PYTHONUNBUFFERED")}
+    if launched:
+        environment["WORLD_SIZE"] = "1"
+    source = BAD_INPUTS / "semeval" / "bom_crlf.TXT"
+    completed = subprocess.run(
+        [sys.executable, "-c", FINISHED_WORKER, str(source), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, env=environment,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "train 2 rows" in completed.stdout and completed.stdout.endswith("exit handlers ran\n")
+    assert ("after the command" in completed.stdout) is not launched
+
+
 def test_top_level_help_lists_every_command(capsys):
     main(["--help"])
     text = capsys.readouterr().out

@@ -145,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run_command(name: str, argv: Sequence[str] | None = None) -> Any:
-    """Run one subcommand with `argv` (default: `sys.argv[1:]`, as the `trainers/` scripts and `-m` forms call it)."""
+    """Run one subcommand with `argv` (default: `sys.argv[1:]`, as the `trainers/` scripts and `-m` forms call it).
+
+    A worker of a distributed launch that finished ends here (`distributed.leave_finished_worker`), so that the
+    interpreter's shutdown cannot abort it after its outputs are written."""
     command = COMMANDS[name]
     arguments = list(sys.argv[1:] if argv is None else argv)
     if command.prerendered_help and any(flag in arguments for flag in HELP_FLAGS):
@@ -153,7 +156,12 @@ def run_command(name: str, argv: Sequence[str] | None = None) -> Any:
 
         print(shipped_help(name), end="")
         raise SystemExit(0)
-    return command.load().main(arguments)
+    result = command.load().main(arguments)
+    if "WORLD_SIZE" in os.environ:  # a worker of `accelerate launch` / `torchrun`: done, leave without finalization
+        from finecl_hf.distributed import leave_finished_worker
+
+        leave_finished_worker()
+    return result
 
 
 __all__ = ["COMMANDS", "Command", "main", "run_command"]

@@ -5,7 +5,7 @@
 - `RelationPairSampler`, `sample_contrastive_pairs`: how RD anchors get positives and negatives inside a batch.
 - `FineCLPreTrainingCollator`: documents → the exact `FineCLForPreTraining.forward` inputs (RD + MLM, ED).
 - `FineCLPreTrainer`: the `Trainer` that logs ED/RD/MLM losses and keeps loss accounting process-count independent.
-- `build_pretrainer`, `save_pretrained_checkpoint`: what `trainers/pretrain.py` runs.
+- `run_pretraining` (`build_pretrainer`, then `save_pretrained_checkpoint`): what `finecl pretrain` runs.
 
 Names are imported on first use, so the collator and sampler work where `datasets` is not installed (e.g. a GPU
 benchmark machine).
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .data import FineCLPreTrainingDataset, PreTrainingData, prepare_pretraining_data
     from .data_collator import FineCLPreTrainingCollator, SequenceLayout
     from .model_card import render_pretrained_model_card, summarize_loss_curve
-    from .run import build_pretrainer, finish_distributed, run_pretraining, save_pretrained_checkpoint
+    from .run import build_pretrainer, run_pretraining, save_pretrained_checkpoint
     from .sampling import RelationInstanceIndex, RelationPairSampler, sample_contrastive_pairs
     from .trainer import FineCLPreTrainer
 
@@ -36,7 +36,6 @@ _EXPORTS = {
     "render_pretrained_model_card": "model_card",
     "summarize_loss_curve": "model_card",
     "build_pretrainer": "run",
-    "finish_distributed": "run",
     "run_pretraining": "run",
     "save_pretrained_checkpoint": "run",
     "RelationInstanceIndex": "sampling",
@@ -55,7 +54,6 @@ __all__ = [
     "RelationPairSampler",
     "SequenceLayout",
     "build_pretrainer",
-    "finish_distributed",
     "prepare_pretraining_data",
     "render_pretrained_model_card",
     "run_pretraining",

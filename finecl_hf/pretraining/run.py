@@ -13,7 +13,6 @@ from pathlib import Path
 from transformers import AutoTokenizer, TrainerCallback
 from transformers.utils import logging
 
-from ..distributed import finish_distributed
 from ..errors import UsageError
 from ..modeling import FineCLForPreTraining
 from ..weighting import WeightingScheme
@@ -181,7 +180,6 @@ def run_pretraining(args: FineCLPreTrainingArguments) -> Path:
     trainer.save_state()  # trainer_state.json: the full log history (loss, ed_loss, rd_loss, mlm_loss per interval)
     if trainer.is_world_process_zero():
         print(f"Saved the FineCL checkpoint, its tokenizer and model card to {output_dir}")
-    finish_distributed()
     return output_dir
 
 
@@ -200,7 +198,6 @@ def _plain(value):
 
 __all__ = [
     "build_pretrainer",
-    "finish_distributed",
     "run_pretraining",
     "save_pretrained_checkpoint",
 ]
