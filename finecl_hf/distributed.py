@@ -28,7 +28,8 @@ def finish_distributed() -> None:
 
 
 def leave_finished_worker() -> NoReturn:
-    """End a worker of a distributed launch whose command has finished and written everything, with status 0.
+    """End a worker of a distributed launch whose command has finished, with status 0: wait until every process has
+    written its outputs and tear the process group down (`finish_distributed`), then leave.
 
     A finished worker can still abort while the interpreter shuts down (SIGABRT, "terminate called without an active
     exception"): gloo's native threads outlive `destroy_process_group` as long as the trainer, accelerate or DeepSpeed
@@ -37,6 +38,7 @@ def leave_finished_worker() -> NoReturn:
     loggers, progress bars and writers), then the standard streams are flushed, and the process leaves without
     finalization (`os._exit`).
     """
+    finish_distributed()
     atexit._run_exitfuncs()  # what a normal exit runs first; the private name is the only way to run them early
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from datasets import ClassLabel, Dataset, Features, List, Value, load_dataset
+from datasets import ClassLabel, Dataset, Features, Value, load_dataset
 
 from finecl_hf.data.learning_order import (
     LearningOrderRunInfo,

@@ -177,9 +177,8 @@ DISTRIBUTED_CHILD = textwrap.dedent(
     from finecl_hf.learning_order.scores import score_columns
     np.savez(output_dir / f"scores_{{rank}}.npz", **score_columns(trainer.learning_order))
     (output_dir / f"log_{{rank}}.pkl").write_bytes(pickle.dumps(log.records))
-    from finecl_hf.distributed import finish_distributed, leave_finished_worker
-    finish_distributed()
-    leave_finished_worker()  # as the commands end: the interpreter's shutdown can abort a rank (SIGABRT)
+    from finecl_hf.distributed import leave_finished_worker
+    leave_finished_worker()  # as launched commands end: barrier, teardown, no interpreter shutdown (it can SIGABRT)
     """
 )
 

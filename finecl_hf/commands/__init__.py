@@ -147,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def run_command(name: str, argv: Sequence[str] | None = None) -> Any:
     """Run one subcommand with `argv` (default: `sys.argv[1:]`, as the `trainers/` scripts and `-m` forms call it).
 
-    A worker of a distributed launch that finished ends here (`distributed.leave_finished_worker`), so that the
-    interpreter's shutdown cannot abort it after its outputs are written."""
+    A worker of a distributed launch that finished ends here (`distributed.leave_finished_worker`): every process
+    waits for the others' outputs, the process group is torn down (library callers keep theirs and may run a stage
+    again), and the interpreter's shutdown cannot abort the worker after its outputs are written."""
     command = COMMANDS[name]
     arguments = list(sys.argv[1:] if argv is None else argv)
     if command.prerendered_help and any(flag in arguments for flag in HELP_FLAGS):

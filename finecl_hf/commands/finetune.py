@@ -86,7 +86,6 @@ def run(parsed) -> Any:
     from transformers.utils import logging
 
     from finecl_hf.checkpointing import clear_earlier_run
-    from finecl_hf.distributed import finish_distributed
     from finecl_hf.finetuning import run_fine_tuning
 
     logger = logging.get_logger("finecl_hf.finetune")
@@ -98,7 +97,6 @@ def run(parsed) -> Any:
             shown = {key: value for key, value in run_.metrics.items() if key.startswith(("eval_", "test_"))}
             logger.info("seed %d: %s", run_.seed, json.dumps(shown, indent=1))
         logger.info("Done in %.1f min; outputs in %s", result.wall_clock_seconds / 60, training_args.output_dir)
-    finish_distributed()
     return result
 
 

@@ -70,16 +70,13 @@ def main(argv: Sequence[str] | None = None):
 
     def run(parsed):
         from finecl_hf.checkpointing import clear_earlier_run
-        from finecl_hf.distributed import finish_distributed
         from finecl_hf.learning_order.run import run_learning_order
 
         from .logs import show_info_logs
 
         show_info_logs(main_process=parsed[1].process_index == 0)
         clear_earlier_run(parsed[1])
-        result = run_learning_order(*parsed)
-        finish_distributed()  # the command owns the process group; library callers may run stage 1 again
-        return result
+        return run_learning_order(*parsed)
 
     return run_guarded(f"finecl {NAME}", parse, run)
 

@@ -69,11 +69,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run(args) -> None:
-    from finecl_hf.distributed import finish_distributed
     from finecl_hf.pretraining.run import run_pretraining
 
     run_pretraining(args)
-    finish_distributed()  # the command owns the process group; library callers may train again
 
 
 if __name__ == "__main__":
