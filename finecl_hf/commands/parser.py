@@ -29,14 +29,12 @@ from transformers import HfArgumentParser
 
 from .config_files import (
     ARGUMENT_FILE_SUFFIXES,
-    CONFIG_HELP,
-    CONFIG_OPTION,
+    add_config_option,
     given_by_file,
     read_argument_file,
     without_config_option,
 )
 from .front_door import USAGE_EXIT_STATUS, UsageError
-
 
 
 class FineCLArgumentParser(HfArgumentParser):
@@ -49,7 +47,7 @@ class FineCLArgumentParser(HfArgumentParser):
 
     def __init__(self, dataclass_types: Any, prog: str, **kwargs: Any):
         super().__init__(dataclass_types, prog=prog, **kwargs)
-        self.add_argument(CONFIG_OPTION, metavar="FILE", default=None, help=CONFIG_HELP)
+        add_config_option(self)
 
     def parse(self, argv: Sequence[str]) -> tuple[Any, ...]:
         """One instance of each dataclass, from `argv`: its options, over those of its `--config FILE` when given, or
